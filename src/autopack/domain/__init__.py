@@ -1,0 +1,1 @@
+"""Pure values of Autopack: states, plans, strategies, issues. No I/O lives here."""

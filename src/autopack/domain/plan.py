@@ -1,0 +1,50 @@
+"""A parsed, normalised plan: tiers of phases. Every plan source (Markdown, YAML, JSON) ends here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from autopack.domain.vocabulary import BuilderMode, Complexity, TaskCategory
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class PhaseSpec(BaseModel):
+    """One unit of work for a Builder; optional fields left None are decided by the strategy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=1)
+    tier_id: str = Field(pattern=ID_PATTERN)
+    category: TaskCategory | None = None
+    complexity: Complexity | None = None
+    builder_mode: BuilderMode | None = None
+    scope: tuple[str, ...] = ()
+    acceptance: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    description: str = ""
+    source_line: int | None = None
+
+
+class TierSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1)
+    description: str = ""
+    phases: tuple[PhaseSpec, ...]
+    source_line: int | None = None
+
+
+class PlanSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str = ""
+    description: str = ""
+    tiers: tuple[TierSpec, ...]
+    source_path: str | None = None
+
+    @property
+    def phases(self) -> tuple[PhaseSpec, ...]:
+        return tuple(phase for tier in self.tiers for phase in tier.phases)

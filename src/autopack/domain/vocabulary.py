@@ -1,0 +1,104 @@
+"""The closed vocabularies shared by plans, strategies and issues.
+
+Plans and rulesets are validated against these enums so a typo in a plan is a
+clear error at parse time instead of a silent default at run time.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskCategory(StrEnum):
+    FEATURE = "feature"
+    BUGFIX = "bugfix"
+    TESTS = "tests"
+    DOCS = "docs"
+    CONFIG = "config"
+    REFACTOR = "refactor"
+    DEBT_CLEANUP = "debt_cleanup"
+    # The high-risk categories of the playbook.
+    CROSS_CUTTING_REFACTOR = "cross_cutting_refactor"
+    INDEX_REGISTRY_CHANGE = "index_registry_change"
+    SCHEMA_CONTRACT_CHANGE = "schema_contract_change"
+    BULK_MULTI_FILE_OPERATION = "bulk_multi_file_operation"
+    SECURITY_AUTH_CHANGE = "security_auth_change"
+    EXTERNAL_FEATURE_REUSE = "external_feature_reuse"
+
+
+HIGH_RISK_CATEGORIES: frozenset[TaskCategory] = frozenset(
+    {
+        TaskCategory.CROSS_CUTTING_REFACTOR,
+        TaskCategory.INDEX_REGISTRY_CHANGE,
+        TaskCategory.SCHEMA_CONTRACT_CHANGE,
+        TaskCategory.BULK_MULTI_FILE_OPERATION,
+        TaskCategory.SECURITY_AUTH_CHANGE,
+        TaskCategory.EXTERNAL_FEATURE_REUSE,
+    }
+)
+
+
+class Complexity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class BuilderMode(StrEnum):
+    TWEAK_LIGHT = "tweak_light"
+    SCAFFOLDING_HEAVY = "scaffolding_heavy"
+    REFACTOR_HEAVY = "refactor_heavy"
+    SCHEMA_HEAVY = "schema_heavy"
+
+
+class AuditorProfile(StrEnum):
+    GENERAL = "general"
+    SECURITY_REVIEW = "security_review"
+    SCHEMA_REVIEW = "schema_review"
+    ORCHESTRATOR_REVIEW = "orchestrator_review"
+    DEBT_CLEANUP_REVIEW = "debt_cleanup_review"
+
+
+class CIProfile(StrEnum):
+    NORMAL = "normal"
+    STRICT = "strict"
+
+
+class SafetyProfile(StrEnum):
+    NORMAL = "normal"
+    SAFETY_CRITICAL = "safety_critical"
+
+
+class RunScope(StrEnum):
+    MULTI_TIER = "multi_tier"
+    SINGLE_TIER = "single_tier"
+
+
+class Role(StrEnum):
+    BUILDER = "builder"
+    AUDITOR = "auditor"
+    PLANNER = "planner"
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    MAJOR = "major"
+
+
+class IssueSource(StrEnum):
+    TEST = "test"
+    PROBE = "probe"
+    CI = "ci"
+    STATIC_CHECK = "static_check"
+    AUDITOR = "auditor"
+    BUILDER = "builder"
+
+
+class IssueState(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Cleanliness(StrEnum):
+    CLEAN = "clean"
+    NOT_CLEAN = "not_clean"

@@ -1,0 +1,79 @@
+"""The Autopack exception tree: every failure a user can meet has a class and a clear sentence.
+
+    AutopackError
+    ├── ConfigError               autopack.toml or the environment is wrong
+    ├── RepoError                 the target repository is missing or unusable
+    ├── PlanError                 a plan file cannot be parsed or is inconsistent (file, line)
+    ├── IllegalTransition         a state machine was asked for a move its table forbids
+    ├── StoreError                the database cannot be opened, migrated or written
+    │   └── NotFound              a run, tier, phase or project id does not exist
+    └── IssueFileError            a phase issue file or backlog file is malformed
+
+The CLI turns any of these into one sentence on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AutopackError(Exception):
+    """Base of every error Autopack raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(AutopackError):
+    """The configuration (autopack.toml or environment) is invalid."""
+
+    exit_code = 3
+
+
+class RepoError(AutopackError):
+    """The repository Autopack was pointed at is missing or not usable."""
+
+    exit_code = 4
+
+
+class PlanError(AutopackError):
+    """A plan could not be parsed; names the file and, where known, the line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None):
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.detail = message
+        location = ""
+        if self.path is not None:
+            location = self.path if line is None else f"{self.path}:{line}"
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class IllegalTransition(AutopackError):
+    """A state machine refused a transition; names the machine, both states and the event."""
+
+    def __init__(self, machine: str, current: str, event: str, target: str | None = None):
+        self.machine = machine
+        self.current = current
+        self.event = event
+        self.target = target
+        if target is None:
+            message = f"{machine}: event {event} is not allowed in state {current}"
+        else:
+            message = f"{machine}: illegal transition {current} -> {target} (event {event})"
+        super().__init__(message)
+
+
+class StoreError(AutopackError):
+    """The database could not be opened, migrated or written."""
+
+    exit_code = 5
+
+
+class NotFound(StoreError):
+    """A requested record does not exist."""
+
+
+class IssueFileError(AutopackError):
+    """A phase issue file, run index or backlog file is malformed."""

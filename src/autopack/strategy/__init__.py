@@ -1,0 +1,1 @@
+"""StrategyEngine: ruleset, plan and backlog compiled into a frozen per-run strategy."""
