@@ -45,7 +45,7 @@ def test_illegal_run_transition_names_both_states() -> None:
 
 
 def test_unknown_event_in_state_names_state_and_event() -> None:
-    with pytest.raises(IllegalTransition, match="CI_PASSED.*PLAN_BOOTSTRAP"):
+    with pytest.raises(IllegalTransition, match=r"CI_PASSED.*PLAN_BOOTSTRAP"):
         RUN_MACHINE.next_state(RunState.PLAN_BOOTSTRAP, RunEvent.CI_PASSED)
 
 

@@ -58,7 +58,6 @@ _TEST_PATTERNS = (
     "*.test.ts",
     "*.spec.ts",
 )
-_BULK_SCOPE_GLOBS = ("**", "**/*", "*")
 _BULK_DIRECTORIES = 5
 
 
@@ -102,7 +101,7 @@ def _rule_all(
 
 
 def _rule_bulk(scope: tuple[str, ...]) -> Decision[TaskCategory] | None:
-    everything = [glob for glob in scope if glob in _BULK_SCOPE_GLOBS]
+    everything = [glob for glob in scope if glob.startswith("**") or glob in ("*", "*.*")]
     if everything:
         return Decision(
             TaskCategory.BULK_MULTI_FILE_OPERATION, f"scope {everything[0]!r} covers the whole repo"
