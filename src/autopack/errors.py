@@ -5,6 +5,7 @@
     ├── RepoError                 the target repository is missing or unusable
     ├── PlanError                 a plan file cannot be parsed or is inconsistent (file, line)
     ├── IllegalTransition         a state machine was asked for a move its table forbids
+    │   └── MissingFailureReason  a DONE_FAILED_* state without a reason, or a reason without failure
     ├── StoreError                the database cannot be opened, migrated or written
     │   └── NotFound              a run, tier, phase or project id does not exist
     └── IssueFileError            a phase issue file or backlog file is malformed
@@ -63,6 +64,14 @@ class IllegalTransition(AutopackError):
         else:
             message = f"{machine}: illegal transition {current} -> {target} (event {event})"
         super().__init__(message)
+
+
+class MissingFailureReason(IllegalTransition):
+    """Every DONE_FAILED_* state carries a reason, and only those states do."""
+
+    def __init__(self, message: str):
+        AutopackError.__init__(self, message)
+        self.machine = "run"
 
 
 class StoreError(AutopackError):

@@ -1,0 +1,5 @@
+"""`python -m autopack` runs the CLI."""
+
+from autopack.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `autopack` command line: thin commands over the core, human tables or --json."""

@@ -1,0 +1,163 @@
+"""`autopack`: init, plan and backlog today; each command parses, calls one core function, renders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from autopack import __version__
+from autopack.cli.context import project_backlog, settings_for
+from autopack.cli.errors import reports_errors
+from autopack.cli.render import backlog_table, print_strategies
+from autopack.domain.vocabulary import RunScope, SafetyProfile
+from autopack.plan.load import load_plan
+from autopack.plan.split_runs import split_plan
+from autopack.project_init import write_config
+from autopack.strategy.engine import StrategyInputs, compile_strategy
+
+app = typer.Typer(
+    name="autopack",
+    help=(
+        "Autopack turns a written plan into tested, reviewed commits on an integration branch, "
+        "run by AI coding agents under hard budgets, safety rules and an audit trail."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+RepoOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        help="The git repository to work on (default: the one around the current directory).",
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"autopack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Autopack: governed multi-phase builds by AI coding agents."""
+
+
+@app.command()
+@reports_errors
+def init(
+    repo: RepoOption = None,
+    project_id: Annotated[
+        str | None,
+        typer.Option("--project-id", help="Project id (default: the repo's directory name)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing autopack.toml.")
+    ] = False,
+) -> None:
+    """Write a commented autopack.toml with the test commands detected in the repository."""
+    settings = settings_for(repo)
+    path = write_config(settings.repo_root, project_id or settings.project.id, force=force)
+    print(f"wrote {path}")
+
+
+@app.command()
+@reports_errors
+def plan(
+    plan_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PLAN", help="comprehensive_plan.md, or the same plan as .yaml/.json."
+        ),
+    ],
+    repo: RepoOption = None,
+    safety_profile: Annotated[
+        SafetyProfile | None,
+        typer.Option("--safety-profile", help="Override the ruleset's safety profile."),
+    ] = None,
+    tier: Annotated[
+        str | None, typer.Option("--tier", help="Plan a single tier (run scope single_tier).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the tiers and phases of a plan with the strategy each would run under.
+
+    Nothing is executed and no model is called. A plan with more phases than
+    run.max_phases is split by tier into several runs, each shown.
+    """
+    settings = settings_for(repo)
+    parsed = load_plan(plan_file)
+    backlog = project_backlog(settings)
+    scope = RunScope.SINGLE_TIER if tier is not None else settings.run_scope
+    parts = split_plan(parsed, settings.ruleset.run.max_phases) if tier is None else [parsed]
+    strategies = [
+        compile_strategy(
+            StrategyInputs(
+                run_id=f"preview-{index}",
+                project_id=settings.project.id,
+                plan=part,
+                ruleset=settings.ruleset,
+                routing=settings.routing,
+                aliases=settings.aliases,
+                backlog=backlog,
+                safety_profile=safety_profile,
+                run_scope=scope,
+                tier_id=tier,
+            )
+        )
+        for index, part in enumerate(parts, start=1)
+    ]
+    if as_json:
+        print(json.dumps({"runs": [s.model_dump(mode="json") for s in strategies]}, indent=2))
+        return
+    print_strategies(wide_console(), strategies)
+
+
+@app.command()
+@reports_errors
+def backlog(repo: RepoOption = None, as_json: JsonOption = False) -> None:
+    """Show the project's issue backlog: every issue key with its age and effective severity."""
+    settings = settings_for(repo)
+    entries = project_backlog(settings)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "project_id": settings.project.id,
+                    "issues": [e.model_dump(mode="json") for e in entries],
+                },
+                indent=2,
+            )
+        )
+        return
+    if not entries:
+        print(f"The backlog of {settings.project.id} is empty.")
+        return
+    wide_console().print(backlog_table(entries, settings.project.id))
+
+
+def wide_console() -> Console:
+    """A terminal's own width; 140 columns when piped, so tables stay readable in files and CI logs."""
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
+def main() -> None:
+    app()

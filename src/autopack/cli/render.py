@@ -1,0 +1,117 @@
+"""Human tables for strategies and backlogs; JSON for scripts comes from the same typed values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from autopack.domain.issues import BacklogEntry
+from autopack.domain.strategy import Budget, Strategy, TierStrategy
+from autopack.domain.vocabulary import Role
+
+
+def compact_tokens(tokens: int) -> str:
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if tokens >= size:
+            return f"{tokens / size:.2f}".rstrip("0").rstrip(".") + suffix
+    return str(tokens)
+
+
+def budget_text(budget: Budget) -> str:
+    return f"{compact_tokens(budget.tokens)} tok / ${budget.usd.quantize(Decimal('0.01'))}"
+
+
+def _tier_table(tier: TierStrategy) -> Table:
+    table = Table(
+        title=(
+            f"Tier {tier.tier_id}: {tier.name}  —  budget {budget_text(tier.budget)}, "
+            f"CI runs ≤ {tier.ci_run_cap}, minors ≤ {tier.minor_issues_tolerated}, "
+            f"majors ≤ {tier.major_issues_tolerated}"
+        ),
+        title_justify="left",
+        show_lines=True,
+    )
+    for column in (
+        "#",
+        "Phase",
+        "Category (why)",
+        "Complexity\nmode",
+        "Budget",
+        "Tries\nB/A",
+        "CI\nauditor",
+        "Models\nB/A/P",
+    ):
+        table.add_column(column, overflow="fold")
+    for phase in tier.phases:
+        category = Text(phase.task_category.value, style="bold red" if phase.high_risk else "bold")
+        category.append(f"\n{phase.category_reason}", style="dim")
+        if phase.inserted_reason:
+            category.append(f"\ninserted: {phase.inserted_reason}", style="yellow")
+        budget = budget_text(phase.budget)
+        if phase.incident_budget != phase.budget:
+            budget += f"\nincident {budget_text(phase.incident_budget)}"
+        table.add_row(
+            str(phase.position),
+            f"{phase.phase_id} {phase.title}",
+            category,
+            f"{phase.complexity.value}\n{phase.builder_mode.value}",
+            budget,
+            f"{phase.max_builder_attempts}/{phase.max_auditor_attempts}",
+            f"{phase.ci_profile.value}\n{phase.auditor_profile.value}",
+            "\n".join(phase.models[role] for role in (Role.BUILDER, Role.AUDITOR, Role.PLANNER)),
+        )
+    return table
+
+
+def strategy_view(strategy: Strategy, part: int, parts: int) -> Group:
+    limits = strategy.limits
+    header = Text(
+        f"Run {part} of {parts}: {strategy.plan_title or strategy.plan_source or 'plan'}",
+        style="bold",
+    )
+    header.append(
+        f"\n{len(strategy.phases)} phases · safety {strategy.safety_profile.value} · scope {strategy.run_scope.value} · "
+        f"budget {budget_text(limits.budget)} · ≤ {limits.max_duration_minutes} min · "
+        f"minor issues ≤ {limits.max_minor_issues_total}",
+    )
+    models = ", ".join(f"{alias} = {target}" for alias, target in strategy.model_aliases.items())
+    header.append(f"\nmodels: {models}", style="dim")
+    return Group(header, *(_tier_table(tier) for tier in strategy.tiers))
+
+
+def print_strategies(console: Console, strategies: Sequence[Strategy]) -> None:
+    for index, strategy in enumerate(strategies, start=1):
+        console.print(strategy_view(strategy, index, len(strategies)))
+        console.print()
+
+
+def backlog_table(entries: Sequence[BacklogEntry], project_id: str) -> Table:
+    table = Table(title=f"Issue backlog of {project_id}", title_justify="left")
+    for column in (
+        "Issue key",
+        "Severity",
+        "Effective",
+        "Age runs",
+        "Age tiers",
+        "Seen",
+        "State",
+        "Last run",
+    ):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        aged = entry.effective_severity != entry.severity
+        table.add_row(
+            entry.issue_key,
+            entry.severity.value,
+            Text(entry.effective_severity.value, style="bold red" if aged else ""),
+            str(entry.age_in_runs),
+            str(entry.age_in_tiers),
+            str(entry.occurrence_count),
+            entry.issue_state.value,
+            entry.last_seen_run,
+        )
+    return table

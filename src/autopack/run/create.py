@@ -1,0 +1,100 @@
+"""RUN_CREATED: freeze a plan's strategy, store the run with its tiers and phases, write strategy.json."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from autopack.config import Settings
+from autopack.domain.issues import BacklogEntry
+from autopack.domain.machines import RunEvent
+from autopack.domain.plan import PlanSpec
+from autopack.domain.strategy import Strategy
+from autopack.domain.vocabulary import RunScope, SafetyProfile
+from autopack.issues.atomic_json import write_json_atomic
+from autopack.store.engine import Database
+from autopack.store.runs import NewPhase, NewTier, RunBlueprint, create_run
+from autopack.store.state_changes import transition_run
+from autopack.strategy.engine import StrategyInputs, compile_strategy
+
+STRATEGY_FILE = "strategy.json"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by creation time, unique without coordination between workers."""
+    moment = now or datetime.now(UTC)
+    return f"run-{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def strategy_path(runs_dir: Path, run_id: str) -> Path:
+    return runs_dir / run_id / STRATEGY_FILE
+
+
+def blueprint_for(strategy: Strategy) -> RunBlueprint:
+    return RunBlueprint(
+        run_id=strategy.run_id,
+        project_id=strategy.project_id,
+        plan_path=strategy.plan_source,
+        plan_title=strategy.plan_title,
+        safety_profile=strategy.safety_profile,
+        run_scope=strategy.run_scope,
+        strategy_json=strategy.model_dump_json(),
+        tiers=[
+            NewTier(
+                tier_id=tier.tier_id,
+                name=tier.name,
+                phases=[
+                    NewPhase(
+                        phase_id=phase.phase_id,
+                        title=phase.title,
+                        task_category=phase.task_category,
+                        complexity=phase.complexity,
+                        builder_mode=phase.builder_mode,
+                    )
+                    for phase in tier.phases
+                ],
+            )
+            for tier in strategy.tiers
+        ],
+    )
+
+
+def create_run_from_plan(
+    settings: Settings,
+    database: Database,
+    plan: PlanSpec,
+    *,
+    backlog: Sequence[BacklogEntry] = (),
+    safety_profile: SafetyProfile | None = None,
+    tier_id: str | None = None,
+    run_id: str | None = None,
+) -> Strategy:
+    """Compile and freeze the strategy, then persist it; the run ends this in RUN_CREATED."""
+    strategy = compile_strategy(
+        StrategyInputs(
+            run_id=run_id or new_run_id(),
+            project_id=settings.project.id,
+            plan=plan,
+            ruleset=settings.ruleset,
+            routing=settings.routing,
+            aliases=settings.aliases,
+            backlog=backlog,
+            safety_profile=safety_profile,
+            run_scope=RunScope.SINGLE_TIER if tier_id is not None else settings.run_scope,
+            tier_id=tier_id,
+        )
+    )
+    create_run(database, blueprint_for(strategy))
+    # The file is written before the state moves, so a run in RUN_CREATED always has its strategy.json.
+    write_json_atomic(
+        strategy_path(settings.runs_dir, strategy.run_id), strategy.model_dump(mode="json")
+    )
+    transition_run(
+        database,
+        strategy.run_id,
+        RunEvent.STRATEGY_FROZEN,
+        cause=f"strategy frozen: {len(strategy.phases)} phases in {len(strategy.tiers)} tiers",
+    )
+    return strategy

@@ -1,0 +1,120 @@
+"""Open the database a repository uses, migrated to the newest schema before anything reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from autopack.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DEFAULT_SQLITE = Path(".autopack") / "autopack.db"
+_SUPPORTED = ("sqlite", "postgresql")
+
+
+def database_url_for(repo_root: Path, env: Mapping[str, str]) -> str:
+    """`AUTOPACK_DATABASE_URL` when set; otherwise SQLite at `<repo>/.autopack/autopack.db`."""
+    url = env.get("AUTOPACK_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{repo_root / DEFAULT_SQLITE}"
+
+
+def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite; WAL lets readers (dashboard, CLI) run beside a writer.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # SQLite's deferred BEGIN lets two writers read the same state; IMMEDIATE takes the write lock first.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and its sessions; the one object store functions take."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back entirely if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"database URL {url!r} is not a valid URL") from None
+    if parsed.get_backend_name() not in _SUPPORTED:
+        raise StoreError(
+            f"database {parsed.get_backend_name()!r} is not supported (use sqlite or postgresql+psycopg)"
+        )
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create the database directory for {parsed.database}: {error.strerror}"
+                ) from None
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _enable_sqlite_pragmas)
+        # Take over BEGIN from pysqlite so the IMMEDIATE lock applies to every transaction.
+        event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def open_database(url: str) -> Database:
+    """Connect and apply any pending migration; every failure is one StoreError sentence."""
+    engine = _create_engine(url)
+    try:
+        migrate(engine)
+    except SQLAlchemyError as error:
+        engine.dispose()
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise StoreError(
+            f"cannot open database {shown}: {error.__class__.__name__}: {_first_line(error)}"
+        ) from None
+    return Database(engine)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.strip().splitlines()[0] if text.strip() else error.__class__.__name__

@@ -1,0 +1,244 @@
+"""Runs with their tiers and phases: created in one transaction, read back as typed values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from autopack.domain.states import FailureReason, PhaseState, RunState, TierState
+from autopack.domain.vocabulary import (
+    BuilderMode,
+    Cleanliness,
+    Complexity,
+    RunScope,
+    SafetyProfile,
+    TaskCategory,
+)
+from autopack.errors import NotFound, StoreError
+from autopack.store.engine import Database
+from autopack.store.schema import EventRow, PhaseRow, ProjectRow, RunRow, TierRow
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NewPhase(_Value):
+    phase_id: str
+    title: str
+    task_category: TaskCategory
+    complexity: Complexity
+    builder_mode: BuilderMode
+
+
+class NewTier(_Value):
+    tier_id: str
+    name: str
+    phases: list[NewPhase]
+
+
+class RunBlueprint(_Value):
+    run_id: str
+    project_id: str
+    plan_path: str | None
+    plan_title: str
+    safety_profile: SafetyProfile
+    run_scope: RunScope
+    strategy_json: str
+    tiers: list[NewTier]
+
+
+class PhaseRecord(_Value):
+    phase_id: str
+    tier_id: str
+    title: str
+    position: int
+    state: PhaseState
+    task_category: TaskCategory
+    complexity: Complexity
+    builder_mode: BuilderMode
+    attempts_used: int
+
+
+class TierRecord(_Value):
+    tier_id: str
+    name: str
+    position: int
+    state: TierState
+    cleanliness: Cleanliness | None
+    phases: list[PhaseRecord]
+
+
+class RunRecord(_Value):
+    run_id: str
+    project_id: str
+    plan_path: str | None
+    plan_title: str
+    safety_profile: SafetyProfile
+    run_scope: RunScope
+    state: RunState
+    failure: FailureReason | None
+    strategy_json: str
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    tiers: list[TierRecord]
+
+
+class EventRecord(_Value):
+    id: int
+    run_id: str
+    entity: str
+    entity_id: str
+    from_state: str | None
+    to_state: str
+    event: str
+    cause: str
+    reason_code: str | None
+    reason_message: str | None
+    at: datetime
+
+
+def create_run(database: Database, blueprint: RunBlueprint) -> None:
+    """Insert the run in PLAN_BOOTSTRAP, tiers PENDING, phases QUEUED and a creation event, atomically."""
+    with database.transaction() as session:
+        if session.get(RunRow, blueprint.run_id) is not None:
+            raise StoreError(f"run {blueprint.run_id} already exists")
+        if session.get(ProjectRow, blueprint.project_id) is None:
+            session.add(ProjectRow(project_id=blueprint.project_id))
+            session.flush()
+        session.add(
+            RunRow(
+                run_id=blueprint.run_id,
+                project_id=blueprint.project_id,
+                plan_path=blueprint.plan_path,
+                plan_title=blueprint.plan_title,
+                safety_profile=blueprint.safety_profile.value,
+                run_scope=blueprint.run_scope.value,
+                state=RunState.PLAN_BOOTSTRAP.value,
+                strategy_json=blueprint.strategy_json,
+            )
+        )
+        session.flush()
+        position = 0
+        for tier_position, tier in enumerate(blueprint.tiers, start=1):
+            session.add(
+                TierRow(
+                    run_id=blueprint.run_id,
+                    tier_id=tier.tier_id,
+                    name=tier.name,
+                    position=tier_position,
+                    state=TierState.PENDING.value,
+                )
+            )
+            session.flush()
+            for phase in tier.phases:
+                position += 1
+                session.add(
+                    PhaseRow(
+                        run_id=blueprint.run_id,
+                        phase_id=phase.phase_id,
+                        tier_id=tier.tier_id,
+                        title=phase.title,
+                        position=position,
+                        state=PhaseState.QUEUED.value,
+                        task_category=phase.task_category.value,
+                        complexity=phase.complexity.value,
+                        builder_mode=phase.builder_mode.value,
+                    )
+                )
+        session.add(
+            EventRow(
+                run_id=blueprint.run_id,
+                entity="run",
+                entity_id=blueprint.run_id,
+                from_state=None,
+                to_state=RunState.PLAN_BOOTSTRAP.value,
+                event="CREATED",
+                cause=f"run created from {blueprint.plan_path or 'a plan'}: {position} phases",
+            )
+        )
+
+
+def _phase_record(row: PhaseRow) -> PhaseRecord:
+    return PhaseRecord(
+        phase_id=row.phase_id,
+        tier_id=row.tier_id,
+        title=row.title,
+        position=row.position,
+        state=PhaseState(row.state),
+        task_category=TaskCategory(row.task_category),
+        complexity=Complexity(row.complexity),
+        builder_mode=BuilderMode(row.builder_mode),
+        attempts_used=row.attempts_used,
+    )
+
+
+def get_run(database: Database, run_id: str) -> RunRecord:
+    with database.transaction() as session:
+        run = session.get(RunRow, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r}")
+        tiers = session.scalars(
+            select(TierRow).where(TierRow.run_id == run_id).order_by(TierRow.position)
+        ).all()
+        phases = session.scalars(
+            select(PhaseRow).where(PhaseRow.run_id == run_id).order_by(PhaseRow.position)
+        ).all()
+        failure = (
+            FailureReason(code=run.failure_code, message=run.failure_message or run.failure_code)
+            if run.failure_code
+            else None
+        )
+        return RunRecord(
+            run_id=run.run_id,
+            project_id=run.project_id,
+            plan_path=run.plan_path,
+            plan_title=run.plan_title,
+            safety_profile=SafetyProfile(run.safety_profile),
+            run_scope=RunScope(run.run_scope),
+            state=RunState(run.state),
+            failure=failure,
+            strategy_json=run.strategy_json,
+            created_at=run.created_at,
+            updated_at=run.updated_at,
+            ended_at=run.ended_at,
+            tiers=[
+                TierRecord(
+                    tier_id=tier.tier_id,
+                    name=tier.name,
+                    position=tier.position,
+                    state=TierState(tier.state),
+                    cleanliness=Cleanliness(tier.cleanliness) if tier.cleanliness else None,
+                    phases=[_phase_record(p) for p in phases if p.tier_id == tier.tier_id],
+                )
+                for tier in tiers
+            ],
+        )
+
+
+def list_runs(
+    database: Database, *, project_id: str | None = None, state: RunState | None = None
+) -> list[tuple[str, RunState, datetime]]:
+    """(run_id, state, created_at) newest first."""
+    query = select(RunRow.run_id, RunRow.state, RunRow.created_at).order_by(
+        RunRow.created_at.desc()
+    )
+    if project_id is not None:
+        query = query.where(RunRow.project_id == project_id)
+    if state is not None:
+        query = query.where(RunRow.state == state.value)
+    with database.transaction() as session:
+        return [
+            (run_id, RunState(value), created) for run_id, value, created in session.execute(query)
+        ]
+
+
+def list_events(database: Database, run_id: str) -> list[EventRecord]:
+    with database.transaction() as session:
+        rows = session.scalars(
+            select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
+        ).all()
+        return [EventRecord.model_validate(row, from_attributes=True) for row in rows]

@@ -1,0 +1,203 @@
+"""The tables. Ids of runs, tiers and phases come from plans and config, so they are strings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(64)
+NAME = String(200)
+STATE = String(40)
+USD = Numeric(14, 6)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+
+    project_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.project_id"), index=True)
+    plan_path: Mapped[str | None] = mapped_column(Text)
+    plan_title: Mapped[str] = mapped_column(Text, default="")
+    safety_profile: Mapped[str] = mapped_column(String(20))
+    run_scope: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(STATE, index=True)
+    failure_code: Mapped[str | None] = mapped_column(String(100))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    strategy_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TierRow(Base):
+    __tablename__ = "tiers"
+    __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    tier_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(STATE)
+    cleanliness: Mapped[str | None] = mapped_column(String(20))
+
+
+class PhaseRow(Base):
+    __tablename__ = "phases"
+    __table_args__ = (
+        ForeignKeyConstraint(["run_id", "tier_id"], ["tiers.run_id", "tiers.tier_id"]),
+        UniqueConstraint("run_id", "position"),
+    )
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    phase_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tier_id: Mapped[str] = mapped_column(ID)
+    title: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(STATE)
+    task_category: Mapped[str] = mapped_column(String(40))
+    complexity: Mapped[str] = mapped_column(String(20))
+    builder_mode: Mapped[str] = mapped_column(String(40))
+    attempts_used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AttemptRow(Base):
+    """One Builder or Auditor attempt of a phase."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        ForeignKeyConstraint(["run_id", "phase_id"], ["phases.run_id", "phases.phase_id"]),
+        UniqueConstraint("run_id", "phase_id", "role", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ID)
+    phase_id: Mapped[str] = mapped_column(ID)
+    role: Mapped[str] = mapped_column(String(20))
+    number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    model_alias: Mapped[str | None] = mapped_column(String(100))
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    usd: Mapped[Decimal] = mapped_column(USD, default=Decimal(0))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PhaseIssueRow(Base):
+    """An issue occurrence in one phase: the first of the three issue levels."""
+
+    __tablename__ = "phase_issues"
+    __table_args__ = (
+        ForeignKeyConstraint(["run_id", "phase_id"], ["phases.run_id", "phases.phase_id"]),
+        Index("ix_phase_issues_run_key", "run_id", "issue_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ID)
+    phase_id: Mapped[str] = mapped_column(ID)
+    issue_key: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(10))
+    effective_severity: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(100))
+    payload_json: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class RunIssueRow(Base):
+    """The run index: one row per distinct issue_key in a run."""
+
+    __tablename__ = "run_issues"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    issue_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(10))
+    effective_severity: Mapped[str] = mapped_column(String(10))
+    occurrence_count: Mapped[int] = mapped_column(Integer)
+    first_phase_id: Mapped[str] = mapped_column(ID)
+    last_phase_id: Mapped[str] = mapped_column(ID)
+
+
+class BacklogIssueRow(Base):
+    """The project backlog: an issue_key's history across runs."""
+
+    __tablename__ = "backlog_issues"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.project_id"), primary_key=True)
+    issue_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(10))
+    effective_severity: Mapped[str] = mapped_column(String(10))
+    issue_state: Mapped[str] = mapped_column(String(20), index=True)
+    age_in_runs: Mapped[int] = mapped_column(Integer)
+    age_in_tiers: Mapped[int] = mapped_column(Integer)
+    payload_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class LlmCallRow(Base):
+    """The cost ledger: one row per billed LLM call."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (Index("ix_llm_calls_run_phase", "run_id", "phase_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"))
+    tier_id: Mapped[str | None] = mapped_column(ID)
+    phase_id: Mapped[str | None] = mapped_column(ID)
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    input_tokens: Mapped[int] = mapped_column(Integer)
+    cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    usd: Mapped[Decimal] = mapped_column(USD)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class EventRow(Base):
+    """Append-only history: every state change with its time and cause."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_run", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"))
+    entity: Mapped[str] = mapped_column(String(10))
+    entity_id: Mapped[str] = mapped_column(ID)
+    from_state: Mapped[str | None] = mapped_column(STATE)
+    to_state: Mapped[str] = mapped_column(STATE)
+    event: Mapped[str] = mapped_column(String(40))
+    cause: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(100))
+    reason_message: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -1,0 +1,144 @@
+"""`autopack init`, `plan` and `backlog` driven as a user would, through the real command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autopack.cli.main import app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+runner = CliRunner()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "todo-app"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_plan_prints_every_tier_and_phase_with_its_strategy(repo: Path) -> None:
+    code, out, _ = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo))
+    assert code == 0
+    for needle in (
+        "Tier",
+        "security_auth_change",
+        "strict",
+        "tok /",
+        "anthropic-top",
+        "Run 1 of 1",
+    ):
+        assert needle in out
+
+
+def test_plan_json_is_the_frozen_strategy(repo: Path) -> None:
+    code, out, _ = invoke(
+        "plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json"
+    )
+    assert code == 0
+    runs = json.loads(out)["runs"]
+    assert len(runs) == 1
+    phases = [phase for tier in runs[0]["tiers"] for phase in tier["phases"]]
+    assert phases
+    assert all(phase["category_reason"] for phase in phases)
+    assert runs[0]["limits"]["budget"]["tokens"] == 5_000_000
+
+
+def test_plan_over_max_phases_lists_several_runs(repo: Path) -> None:
+    (repo / "autopack.toml").write_text("[ruleset.run]\nmax_phases = 4\n")
+    code, out, _ = invoke(
+        "plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json"
+    )
+    assert code == 0, out
+    runs = json.loads(out)["runs"]
+    assert len(runs) >= 2
+    assert all(sum(len(t["phases"]) for t in run["tiers"]) <= 4 for run in runs)
+
+
+def test_bad_plan_is_one_sentence_with_file_and_line(repo: Path) -> None:
+    bad = repo / "plan.md"
+    bad.write_text("# P\n\n## Tier 1: One\n\n### Phase a: A\ncategory: nonsense\n")
+    code, out, err = invoke("plan", str(bad), "--repo", str(repo))
+    assert code == 2
+    assert f"{bad}:6" in err
+    assert "Traceback" not in out + err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_plan_file_is_a_clear_error(repo: Path) -> None:
+    code, _, err = invoke("plan", str(repo / "nope.md"), "--repo", str(repo))
+    assert code == 2
+    assert "nope.md" in err
+
+
+def test_missing_repo_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(tmp_path / "gone")
+    )
+    assert code == 4
+    assert "does not exist" in err
+
+
+def test_bad_config_is_a_clear_error(repo: Path) -> None:
+    (repo / "autopack.toml").write_text("[ruleset.run]\ntoken_cap = 'lots'\n")
+    code, _, err = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo))
+    assert code == 3
+    assert "ruleset.run.token_cap" in err
+
+
+def test_init_writes_a_config_the_plan_command_accepts(repo: Path) -> None:
+    code, out, _ = invoke("init", "--repo", str(repo), "--project-id", "todo")
+    assert code == 0
+    assert (repo / "autopack.toml").exists()
+    code, _, err = invoke("init", "--repo", str(repo))
+    assert code == 3
+    assert "already exists" in err
+    code, out, _ = invoke(
+        "plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["runs"][0]["project_id"] == "todo"
+
+
+def test_plan_does_not_create_a_database(repo: Path) -> None:
+    invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo))
+    assert not (repo / ".autopack").exists()
+
+
+def test_empty_backlog_says_so(repo: Path) -> None:
+    code, out, _ = invoke("backlog", "--repo", str(repo))
+    assert code == 0
+    assert "empty" in out
+    code, out, _ = invoke("backlog", "--repo", str(repo), "--json")
+    assert json.loads(out) == {"project_id": "todo-app", "issues": []}
+
+
+def test_console_script_runs_without_traceback(repo: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "autopack", "plan", str(repo / "missing.md"), "--repo", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.startswith("autopack: error:")
+
+
+def test_help_explains_the_commands() -> None:
+    code, out, _ = invoke("--help")
+    assert code == 0
+    for command in ("init", "plan", "backlog"):
+        assert command in out
