@@ -10,19 +10,9 @@ from sqlalchemy import event, func, select
 
 from autopack.domain.machines import PhaseEvent, RunEvent, TierEvent
 from autopack.domain.states import FailureReason, PhaseState, RunState, TierState
-from autopack.domain.vocabulary import (
-    BuilderMode,
-    Complexity,
-    RunScope,
-    SafetyProfile,
-    TaskCategory,
-)
 from autopack.errors import IllegalTransition, MissingFailureReason, NotFound, StoreError
 from autopack.store.engine import Database
 from autopack.store.runs import (
-    NewPhase,
-    NewTier,
-    RunBlueprint,
     create_run,
     get_run,
     list_events,
@@ -30,31 +20,7 @@ from autopack.store.runs import (
 )
 from autopack.store.schema import EventRow
 from autopack.store.state_changes import transition_phase, transition_run, transition_tier
-
-
-def blueprint(run_id: str = "run-1") -> RunBlueprint:
-    def phase(phase_id: str) -> NewPhase:
-        return NewPhase(
-            phase_id=phase_id,
-            title=f"Phase {phase_id}",
-            task_category=TaskCategory.FEATURE,
-            complexity=Complexity.MEDIUM,
-            builder_mode=BuilderMode.SCAFFOLDING_HEAVY,
-        )
-
-    return RunBlueprint(
-        run_id=run_id,
-        project_id="demo",
-        plan_path="plan.md",
-        plan_title="Demo",
-        safety_profile=SafetyProfile.NORMAL,
-        run_scope=RunScope.MULTI_TIER,
-        strategy_json="{}",
-        tiers=[
-            NewTier(tier_id="1", name="One", phases=[phase("a"), phase("b")]),
-            NewTier(tier_id="2", name="Two", phases=[phase("c")]),
-        ],
-    )
+from autopack.testing.runs import blueprint
 
 
 def event_count(database: Database) -> int:

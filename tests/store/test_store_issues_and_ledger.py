@@ -1,0 +1,117 @@
+"""Issues and the cost ledger in the database, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from autopack.domain.issues import BacklogEntry, PhaseIssue
+from autopack.domain.vocabulary import IssueSource, IssueState, Role, Severity
+from autopack.errors import NotFound
+from autopack.store.engine import Database
+from autopack.store.issue_records import (
+    load_backlog,
+    phase_issues,
+    record_phase_issue,
+    run_issue_index,
+    save_backlog,
+)
+from autopack.store.ledger import LlmCallRecord, ledger_for_run, ledger_totals, record_llm_call
+from autopack.store.runs import create_run
+from autopack.testing.runs import blueprint
+
+
+def issue(key: str, severity: Severity = Severity.MINOR) -> PhaseIssue:
+    return PhaseIssue(
+        issue_key=key,
+        severity=severity,
+        effective_severity=severity,
+        source=IssueSource.AUDITOR,
+        category="style",
+        first_seen_run="run-1",
+        last_seen_run="run-1",
+    )
+
+
+def test_run_index_counts_distinct_keys_and_sums_occurrences(database: Database) -> None:
+    create_run(database, blueprint())
+    for phase_id in ("a", "b", "c"):
+        record_phase_issue(database, "run-1", phase_id, issue("lint:unused-import"))
+    record_phase_issue(database, "run-1", "b", issue("auth:missing-check", Severity.MAJOR))
+    index = run_issue_index(database, "run-1")
+    assert index == [
+        ("auth:missing-check", Severity.MAJOR, 1),
+        ("lint:unused-import", Severity.MINOR, 3),
+    ]
+    assert [i.issue_key for i in phase_issues(database, "run-1", "b")] == [
+        "lint:unused-import",
+        "auth:missing-check",
+    ]
+
+
+def test_repeat_at_a_worse_severity_raises_the_index_severity(database: Database) -> None:
+    create_run(database, blueprint())
+    record_phase_issue(database, "run-1", "a", issue("x"))
+    record_phase_issue(database, "run-1", "b", issue("x", Severity.MAJOR))
+    assert run_issue_index(database, "run-1") == [("x", Severity.MAJOR, 2)]
+
+
+def test_issue_for_unknown_phase_is_refused(database: Database) -> None:
+    create_run(database, blueprint())
+    with pytest.raises(NotFound):
+        record_phase_issue(database, "run-1", "nope", issue("x"))
+    assert run_issue_index(database, "run-1") == []
+
+
+def test_backlog_upserts_by_key(database: Database) -> None:
+    entry = BacklogEntry(
+        issue_key="lint:long-line",
+        severity=Severity.MINOR,
+        effective_severity=Severity.MINOR,
+        category="style",
+        source=IssueSource.STATIC_CHECK,
+        first_seen_run="run-1",
+        last_seen_run="run-1",
+        paths=("src/a.py",),
+    )
+    save_backlog(database, "demo", [entry])
+    aged = entry.model_copy(
+        update={"age_in_runs": 3, "effective_severity": Severity.MAJOR, "last_seen_run": "run-3"}
+    )
+    other = entry.model_copy(update={"issue_key": "lint:other", "issue_state": IssueState.RESOLVED})
+    save_backlog(database, "demo", [aged, other])
+    assert load_backlog(database, "demo") == [aged, other]
+    assert load_backlog(database, "another-project") == []
+
+
+def test_ledger_totals_are_exact_decimals(database: Database) -> None:
+    create_run(database, blueprint())
+    for usd in ("0.000125", "0.1", "0.2"):
+        record_llm_call(
+            database,
+            LlmCallRecord(
+                run_id="run-1",
+                tier_id="1",
+                phase_id="a",
+                attempt=1,
+                role=Role.BUILDER,
+                provider="openai",
+                model="gpt-5",
+                input_tokens=1000,
+                cached_input_tokens=200,
+                output_tokens=50,
+                usd=Decimal(usd),
+                latency_ms=420,
+                outcome="ok",
+            ),
+        )
+    totals = ledger_totals(database, "run-1")
+    assert totals.usd == Decimal("0.300125")
+    assert (totals.calls, totals.tokens, totals.cached_input_tokens) == (3, 3150, 600)
+    assert [call.usd for call in ledger_for_run(database, "run-1")] == [
+        Decimal("0.000125"),
+        Decimal("0.1"),
+        Decimal("0.2"),
+    ]
+    assert ledger_totals(database, "other").usd == Decimal(0)
