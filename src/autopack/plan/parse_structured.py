@@ -42,18 +42,30 @@ def _yaml_line(text: str, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def _id_text(value: Any) -> Any:
+    # YAML reads `id: 2` as a number; an integer id is unambiguous, so accept it as text.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _normalise_phase(phase: Any, tier_id: Any) -> Any:
+    if not isinstance(phase, dict):
+        return phase
+    normalised = {"tier_id": tier_id, **phase, "id": _id_text(phase.get("id"))}
+    if isinstance(phase.get("depends_on"), list):
+        normalised["depends_on"] = [_id_text(item) for item in phase["depends_on"]]
+    return normalised
+
+
 def _with_tier_ids(data: Any) -> Any:
     """Phases in a structured plan sit inside their tier, so their tier id is implied."""
     if not isinstance(data, dict) or not isinstance(data.get("tiers"), list):
         return data
     tiers = []
     for tier in data["tiers"]:
-        if isinstance(tier, dict) and isinstance(tier.get("phases"), list):
-            phases = [
-                {"tier_id": tier.get("id"), **phase} if isinstance(phase, dict) else phase
-                for phase in tier["phases"]
-            ]
-            tier = {**tier, "phases": phases}
+        if isinstance(tier, dict):
+            tier = {**tier, "id": _id_text(tier.get("id"))}
+            if isinstance(tier.get("phases"), list):
+                tier["phases"] = [_normalise_phase(phase, tier["id"]) for phase in tier["phases"]]
         tiers.append(tier)
     return {**data, "tiers": tiers}
 

@@ -57,6 +57,18 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["su", SERVICE_USER, "-s", "/bin/sh", "-c", " ".join(command)]
 
 
+def _run_as_server_user(command: list[str]) -> None:
+    completed = subprocess.run(
+        _as_server_user(command),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} failed: {completed.stderr.strip()}")
+
+
 @dataclass(frozen=True)
 class PostgresServer:
     port: int
@@ -90,7 +102,6 @@ def running_postgres() -> Iterator[PostgresServer]:
         for path in (root, sockets):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     port = _free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True}
     try:
         subprocess.run(
             _as_server_user(
