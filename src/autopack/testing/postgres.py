@@ -103,29 +103,12 @@ def running_postgres() -> Iterator[PostgresServer]:
             os.chown(path, entry.pw_uid, entry.pw_gid)
     port = _free_port()
     try:
-        subprocess.run(
-            _as_server_user(
-                [str(binaries / "initdb"), "-A", "trust", "-U", SERVICE_USER, "-D", str(data)]
-            ),
-            **quiet,
+        _run_as_server_user(
+            [str(binaries / "initdb"), "-A", "trust", "-U", SERVICE_USER, "-D", str(data)]
         )
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off -c full_page_writes=off"
-        subprocess.run(
-            _as_server_user(
-                [
-                    str(binaries / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-l",
-                    str(log),
-                    "-o",
-                    options,
-                    "-w",
-                    "start",
-                ]
-            ),
-            **quiet,
-        )
+        start = [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options]
+        _run_as_server_user([*start, "-w", "start"])
         yield PostgresServer(port=port)
     finally:
         if data.exists():
