@@ -1,7 +1,9 @@
 """The project backlog across runs: issues seen again grow older, and aged minors become majors.
 
 Age counts what an issue actually lived through: `age_in_runs` is the number of runs it was seen
-open in, `age_in_tiers` the number of tiers. A key a run did not see is left as it was (the run may
+open in; `age_in_tiers` is the number of tiers of its latest run it survived (seen open in), since
+an issue that outlives the next tier was not fixed where it should have been. Reaching either
+threshold makes a minor an effective major. A key a run did not see is left as it was (the run may
 simply not have looked there); a key a run reports resolved is resolved in the backlog.
 """
 
@@ -63,7 +65,7 @@ def _aged(
         )
     severity = seen.severity if known is None else max(known.severity, seen.severity, key=_rank)
     runs = 1 if known is None else known.age_in_runs + 1
-    tiers = len(seen.tiers) + (0 if known is None else known.age_in_tiers)
+    tiers = len(seen.tiers)
     return BacklogEntry(
         issue_key=seen.issue_key,
         severity=severity,
