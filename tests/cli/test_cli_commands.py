@@ -142,3 +142,35 @@ def test_help_explains_the_commands() -> None:
     assert code == 0
     for command in ("init", "plan", "backlog"):
         assert command in out
+
+
+def test_backlog_and_plan_show_aged_issues_from_the_database(repo: Path) -> None:
+    from autopack.domain.issues import BacklogEntry
+    from autopack.domain.vocabulary import IssueSource, Severity
+    from autopack.store.engine import database_url_for, open_database
+    from autopack.store.issue_records import save_backlog
+
+    database = open_database(database_url_for(repo, {}))
+    aged = BacklogEntry(
+        issue_key="lint:unused-import",
+        severity=Severity.MINOR,
+        effective_severity=Severity.MAJOR,
+        category="lint",
+        source=IssueSource.STATIC_CHECK,
+        age_in_runs=3,
+        first_seen_run="run-1",
+        last_seen_run="run-3",
+        paths=("src/todo/repository.py",),
+    )
+    save_backlog(database, "todo-app", [aged])
+    database.close()
+    code, out, _ = invoke("backlog", "--repo", str(repo))
+    assert code == 0
+    assert "lint:unused-import" in out
+    assert "major" in out
+    code, out, _ = invoke("backlog", "--repo", str(repo), "--json")
+    assert json.loads(out)["issues"][0]["effective_severity"] == "major"
+    code, out, _ = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json")
+    first = json.loads(out)["runs"][0]["tiers"][0]["phases"][0]
+    assert (first["phase_id"], first["task_category"]) == ("debt-cleanup", "debt_cleanup")
+    assert "lint:unused-import" in first["inserted_reason"]
