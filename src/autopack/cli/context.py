@@ -9,10 +9,8 @@ from pathlib import Path
 
 from autopack.config import Settings, find_repo_root, load_settings
 from autopack.domain.issues import BacklogEntry
-from autopack.store.engine import Database, database_url_for, open_database
+from autopack.store.engine import Database, database_exists, database_url_for, open_database
 from autopack.store.issue_records import load_backlog
-
-DEFAULT_DB_FILE = Path(".autopack") / "autopack.db"
 
 
 def settings_for(repo: Path | None) -> Settings:
@@ -28,16 +26,9 @@ def database_for(settings: Settings) -> Iterator[Database]:
         database.close()
 
 
-def has_database(settings: Settings) -> bool:
-    """Whether a database already exists, so read-only commands need not create one."""
-    return (
-        bool(os.environ.get("AUTOPACK_DATABASE_URL"))
-        or (settings.repo_root / DEFAULT_DB_FILE).exists()
-    )
-
-
 def project_backlog(settings: Settings) -> list[BacklogEntry]:
-    if not has_database(settings):
+    # Read-only commands must not create a database just to find it empty.
+    if not database_exists(database_url_for(settings.repo_root, os.environ)):
         return []
     with database_for(settings) as database:
         return load_backlog(database, settings.project.id)

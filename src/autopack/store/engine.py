@@ -29,6 +29,17 @@ def database_url_for(repo_root: Path, env: Mapping[str, str]) -> str:
     return f"sqlite:///{repo_root / DEFAULT_SQLITE}"
 
 
+def database_exists(url: str) -> bool:
+    """False only for a SQLite file not created yet; servers are assumed to exist."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return True
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    return parsed.database in (None, "", ":memory:") or Path(parsed.database).exists()
+
+
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers (dashboard, CLI) run beside a writer.
     cursor = dbapi_connection.cursor()
