@@ -170,7 +170,9 @@ def test_backlog_and_plan_show_aged_issues_from_the_database(repo: Path) -> None
     assert "major" in out
     code, out, _ = invoke("backlog", "--repo", str(repo), "--json")
     assert json.loads(out)["issues"][0]["effective_severity"] == "major"
-    code, out, _ = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json")
+    code, out, _ = invoke(
+        "plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json"
+    )
     first = json.loads(out)["runs"][0]["tiers"][0]["phases"][0]
     assert (first["phase_id"], first["task_category"]) == ("debt-cleanup", "debt_cleanup")
     assert "lint:unused-import" in first["inserted_reason"]

@@ -115,3 +115,28 @@ def test_ledger_totals_are_exact_decimals(database: Database) -> None:
         Decimal("0.2"),
     ]
     assert ledger_totals(database, "other").usd == Decimal(0)
+
+
+def test_attempts_are_numbered_per_role_and_finish_once(database: Database) -> None:
+    from autopack.errors import StoreError
+    from autopack.store.attempts import attempts_of_phase, finish_attempt, start_attempt
+
+    create_run(database, blueprint())
+    first = start_attempt(database, "run-1", "a", Role.BUILDER, "anthropic-standard")
+    review = start_attempt(database, "run-1", "a", Role.AUDITOR, "anthropic-fast")
+    second = start_attempt(database, "run-1", "a", Role.BUILDER, "anthropic-top")
+    assert (first.number, review.number, second.number) == (1, 1, 2)
+    done = finish_attempt(
+        database, first.id, outcome="ci_failed", tokens=1200, usd=Decimal("0.0132")
+    )
+    assert (done.outcome, done.tokens, done.usd) == ("ci_failed", 1200, Decimal("0.0132"))
+    assert done.finished_at is not None
+    with pytest.raises(StoreError, match="already finished"):
+        finish_attempt(database, first.id, outcome="ok", tokens=0, usd=Decimal(0))
+    assert [(a.role, a.number) for a in attempts_of_phase(database, "run-1", "a")] == [
+        (Role.BUILDER, 1),
+        (Role.AUDITOR, 1),
+        (Role.BUILDER, 2),
+    ]
+    with pytest.raises(NotFound):
+        start_attempt(database, "run-1", "nope", Role.BUILDER, None)
