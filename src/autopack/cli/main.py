@@ -13,11 +13,11 @@ from autopack import __version__
 from autopack.cli.context import project_backlog, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.cli.render import backlog_table, print_strategies
-from autopack.domain.vocabulary import RunScope, SafetyProfile
+from autopack.domain.vocabulary import SafetyProfile
 from autopack.plan.load import load_plan
 from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
-from autopack.strategy.engine import StrategyInputs, compile_strategy
+from autopack.run.create import strategy_for
 
 app = typer.Typer(
     name="autopack",
@@ -105,22 +105,15 @@ def plan(
     settings = settings_for(repo)
     parsed = load_plan(plan_file)
     backlog = project_backlog(settings)
-    scope = RunScope.SINGLE_TIER if tier is not None else settings.run_scope
     parts = split_plan(parsed, settings.ruleset.run.max_phases) if tier is None else [parsed]
     strategies = [
-        compile_strategy(
-            StrategyInputs(
-                run_id=f"preview-{index}",
-                project_id=settings.project.id,
-                plan=part,
-                ruleset=settings.ruleset,
-                routing=settings.routing,
-                aliases=settings.aliases,
-                backlog=backlog,
-                safety_profile=safety_profile,
-                run_scope=scope,
-                tier_id=tier,
-            )
+        strategy_for(
+            settings,
+            part,
+            run_id=f"preview-{index}",
+            backlog=backlog,
+            safety_profile=safety_profile,
+            tier_id=tier,
         )
         for index, part in enumerate(parts, start=1)
     ]

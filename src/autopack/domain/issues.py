@@ -15,6 +15,11 @@ from autopack.domain.vocabulary import (
 ISSUE_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.:/-]{0,199}$"
 
 
+def worse(first: Severity, second: Severity) -> Severity:
+    """The more serious of two severities: an issue is as bad as its worst sighting."""
+    return Severity.MAJOR if Severity.MAJOR in (first, second) else Severity.MINOR
+
+
 class PhaseIssue(BaseModel):
     """One issue as seen in one phase of one run."""
 

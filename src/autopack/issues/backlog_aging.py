@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from autopack.domain.issues import BacklogEntry
+from autopack.domain.issues import BacklogEntry, worse
 from autopack.domain.vocabulary import IssueState, Severity
 from autopack.issues.atomic_json import read_json_model, write_json_atomic
 from autopack.issues.run_issue_index import RunIndexEntry, RunIssueIndex
@@ -63,7 +63,7 @@ def _aged(
         return known.model_copy(
             update={"issue_state": IssueState.RESOLVED, "last_seen_run": run_id}
         )
-    severity = seen.severity if known is None else max(known.severity, seen.severity, key=_rank)
+    severity = seen.severity if known is None else worse(known.severity, seen.severity)
     runs = 1 if known is None else known.age_in_runs + 1
     tiers = len(seen.tiers)
     return BacklogEntry(
@@ -81,10 +81,6 @@ def _aged(
         paths=tuple(dict.fromkeys((*(known.paths if known else ()), *seen.paths))),
         summary=seen.summary or (known.summary if known else ""),
     )
-
-
-def _rank(severity: Severity) -> int:
-    return 1 if severity is Severity.MAJOR else 0
 
 
 def age_backlog(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from autopack.domain.issues import PhaseIssue
+from autopack.domain.issues import PhaseIssue, worse
 from autopack.domain.vocabulary import IssueState, Severity
 from autopack.issues.atomic_json import read_json_model, write_json_atomic
 
@@ -44,10 +44,6 @@ def phase_issue_path(runs_dir: Path, run_id: str, position: int, phase_id: str) 
     return runs_dir / run_id / f"phase_{position:02d}_{phase_id}_issues.json"
 
 
-def _worse(a: Severity, b: Severity) -> Severity:
-    return Severity.MAJOR if Severity.MAJOR in (a, b) else Severity.MINOR
-
-
 def add_issue(file: PhaseIssueFile, issue: PhaseIssue) -> PhaseIssueFile:
     """The same key seen again in a phase counts as one issue seen more often, at its worst severity."""
     for index, known in enumerate(file.issues):
@@ -57,8 +53,8 @@ def add_issue(file: PhaseIssueFile, issue: PhaseIssue) -> PhaseIssueFile:
             update={
                 "occurrence_count": known.occurrence_count + issue.occurrence_count,
                 "last_seen_run": issue.last_seen_run,
-                "severity": _worse(known.severity, issue.severity),
-                "effective_severity": _worse(known.effective_severity, issue.effective_severity),
+                "severity": worse(known.severity, issue.severity),
+                "effective_severity": worse(known.effective_severity, issue.effective_severity),
                 "evidence_refs": tuple(dict.fromkeys((*known.evidence_refs, *issue.evidence_refs))),
                 "paths": tuple(dict.fromkeys((*known.paths, *issue.paths))),
                 "issue_state": issue.issue_state,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from autopack.domain.issues import PhaseIssue
+from autopack.domain.issues import PhaseIssue, worse
 from autopack.domain.vocabulary import IssueSource, IssueState, Severity
 from autopack.issues.atomic_json import read_json_model, write_json_atomic
 from autopack.issues.phase_issue_file import PhaseIssueFile
@@ -63,10 +63,6 @@ class RunIssueIndex(BaseModel):
         return tuple(entry for entry in self.entries if tier_id in entry.tiers)
 
 
-def _worse(a: Severity, b: Severity) -> Severity:
-    return Severity.MAJOR if Severity.MAJOR in (a, b) else Severity.MINOR
-
-
 def _fold(
     entry: RunIndexEntry | None, issue: PhaseIssue, phase_id: str, tier_id: str
 ) -> RunIndexEntry:
@@ -86,8 +82,8 @@ def _fold(
         )
     return entry.model_copy(
         update={
-            "severity": _worse(entry.severity, issue.severity),
-            "effective_severity": _worse(entry.effective_severity, issue.effective_severity),
+            "severity": worse(entry.severity, issue.severity),
+            "effective_severity": worse(entry.effective_severity, issue.effective_severity),
             "occurrence_count": entry.occurrence_count + issue.occurrence_count,
             "phases": tuple(dict.fromkeys((*entry.phases, phase_id))),
             "tiers": tuple(dict.fromkeys((*entry.tiers, tier_id))),

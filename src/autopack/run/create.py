@@ -61,6 +61,32 @@ def blueprint_for(strategy: Strategy) -> RunBlueprint:
     )
 
 
+def strategy_for(
+    settings: Settings,
+    plan: PlanSpec,
+    *,
+    run_id: str,
+    backlog: Sequence[BacklogEntry] = (),
+    safety_profile: SafetyProfile | None = None,
+    tier_id: str | None = None,
+) -> Strategy:
+    """The strategy a run of `plan` gets under this project's settings; choosing a tier means single_tier."""
+    return compile_strategy(
+        StrategyInputs(
+            run_id=run_id,
+            project_id=settings.project.id,
+            plan=plan,
+            ruleset=settings.ruleset,
+            routing=settings.routing,
+            aliases=settings.aliases,
+            backlog=backlog,
+            safety_profile=safety_profile,
+            run_scope=RunScope.SINGLE_TIER if tier_id is not None else settings.run_scope,
+            tier_id=tier_id,
+        )
+    )
+
+
 def create_run_from_plan(
     settings: Settings,
     database: Database,
@@ -72,19 +98,13 @@ def create_run_from_plan(
     run_id: str | None = None,
 ) -> Strategy:
     """Compile and freeze the strategy, then persist it; the run ends this in RUN_CREATED."""
-    strategy = compile_strategy(
-        StrategyInputs(
-            run_id=run_id or new_run_id(),
-            project_id=settings.project.id,
-            plan=plan,
-            ruleset=settings.ruleset,
-            routing=settings.routing,
-            aliases=settings.aliases,
-            backlog=backlog,
-            safety_profile=safety_profile,
-            run_scope=RunScope.SINGLE_TIER if tier_id is not None else settings.run_scope,
-            tier_id=tier_id,
-        )
+    strategy = strategy_for(
+        settings,
+        plan,
+        run_id=run_id or new_run_id(),
+        backlog=backlog,
+        safety_profile=safety_profile,
+        tier_id=tier_id,
     )
     create_run(database, blueprint_for(strategy))
     # The file is written before the state moves, so a run in RUN_CREATED always has its strategy.json.

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from autopack.domain.issues import BacklogEntry, PhaseIssue
+from autopack.domain.issues import BacklogEntry, PhaseIssue, worse
 from autopack.domain.vocabulary import Severity
 from autopack.errors import NotFound
 from autopack.store.engine import Database
@@ -18,10 +18,6 @@ from autopack.store.schema import (
     RunIssueRow,
     utc_now,
 )
-
-
-def _worse(a: str, b: str) -> str:
-    return Severity.MAJOR.value if Severity.MAJOR.value in (a, b) else Severity.MINOR.value
 
 
 def record_phase_issue(database: Database, run_id: str, phase_id: str, issue: PhaseIssue) -> int:
@@ -56,10 +52,10 @@ def record_phase_issue(database: Database, run_id: str, phase_id: str, issue: Ph
         else:
             indexed.occurrence_count += issue.occurrence_count
             indexed.last_phase_id = phase_id
-            indexed.severity = _worse(indexed.severity, issue.severity.value)
-            indexed.effective_severity = _worse(
-                indexed.effective_severity, issue.effective_severity.value
-            )
+            indexed.severity = worse(Severity(indexed.severity), issue.severity).value
+            indexed.effective_severity = worse(
+                Severity(indexed.effective_severity), issue.effective_severity
+            ).value
         return indexed.occurrence_count
 
 
