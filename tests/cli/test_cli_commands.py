@@ -176,3 +176,21 @@ def test_backlog_and_plan_show_aged_issues_from_the_database(repo: Path) -> None
     first = json.loads(out)["runs"][0]["tiers"][0]["phases"][0]
     assert (first["phase_id"], first["task_category"]) == ("debt-cleanup", "debt_cleanup")
     assert "lint:unused-import" in first["inserted_reason"]
+
+
+def test_plan_single_tier_and_safety_profile_options(repo: Path) -> None:
+    plan_path = str(EXAMPLES / "comprehensive_plan.md")
+    code, out, _ = invoke("plan", plan_path, "--repo", str(repo), "--tier", "2", "--json")
+    run = json.loads(out)["runs"][0]
+    assert code == 0
+    assert run["run_scope"] == "single_tier"
+    assert [t["tier_id"] for t in run["tiers"]] == ["2"]
+    code, out, _ = invoke(
+        "plan", plan_path, "--repo", str(repo), "--safety-profile", "safety_critical", "--json"
+    )
+    run = json.loads(out)["runs"][0]
+    assert {p["ci_profile"] for t in run["tiers"] for p in t["phases"]} == {"strict"}
+    assert {t["major_issues_tolerated"] for t in run["tiers"]} == {0}
+    code, _, err = invoke("plan", plan_path, "--repo", str(repo), "--tier", "9")
+    assert code == 2
+    assert "no tier '9'" in err
