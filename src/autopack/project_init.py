@@ -166,5 +166,8 @@ def write_config(repo: Path, project_id: str, *, force: bool = False) -> Path:
     path = repo / "autopack.toml"
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists; pass --force to overwrite it")
-    path.write_text(render_config(project_id, detect_ci_commands(repo)), encoding="utf-8")
+    try:
+        path.write_text(render_config(project_id, detect_ci_commands(repo)), encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror}") from None
     return path
