@@ -183,3 +183,15 @@ def test_unknown_ids_are_not_found(database: Database) -> None:
         transition_phase(database, "run-1", "zzz", PhaseEvent.START, cause="x")
     with pytest.raises(NotFound):
         get_run(database, "nope")
+
+
+def test_tier_cleanliness_is_stored(database: Database) -> None:
+    from autopack.domain.vocabulary import Cleanliness
+    from autopack.store.runs import set_tier_cleanliness
+
+    create_run(database, blueprint())
+    assert get_run(database, "run-1").tiers[0].cleanliness is None
+    set_tier_cleanliness(database, "run-1", "1", Cleanliness.NOT_CLEAN)
+    assert get_run(database, "run-1").tiers[0].cleanliness is Cleanliness.NOT_CLEAN
+    with pytest.raises(NotFound):
+        set_tier_cleanliness(database, "run-1", "9", Cleanliness.CLEAN)

@@ -242,3 +242,13 @@ def list_events(database: Database, run_id: str) -> list[EventRecord]:
             select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
         ).all()
         return [EventRecord.model_validate(row, from_attributes=True) for row in rows]
+
+
+def set_tier_cleanliness(
+    database: Database, run_id: str, tier_id: str, cleanliness: Cleanliness
+) -> None:
+    with database.transaction() as session:
+        row = session.get(TierRow, (run_id, tier_id), with_for_update=True)
+        if row is None:
+            raise NotFound(f"no tier {tier_id!r} in run {run_id!r}")
+        row.cleanliness = cleanliness.value
