@@ -8,7 +8,10 @@
     │   └── MissingFailureReason  a DONE_FAILED_* state without a reason, or a reason without failure
     ├── StoreError                the database cannot be opened, migrated or written
     │   └── NotFound              a run, tier, phase or project id does not exist
-    └── IssueFileError            a phase issue file or backlog file is malformed
+    ├── IssueFileError            a phase issue file or backlog file is malformed
+    ├── PatchFormatError          an agent's patch cannot be parsed (names the line)
+    ├── PolicyViolation           a patch would write where it may not (names the path and the rule)
+    └── PatchApplyError           a patch does not fit the files; per-hunk diagnostics attached
 
 The CLI turns any of these into one sentence on stderr and a non-zero exit code.
 """
@@ -86,3 +89,29 @@ class NotFound(StoreError):
 
 class IssueFileError(AutopackError):
     """A phase issue file, run index or backlog file is malformed."""
+
+
+class PatchFormatError(AutopackError):
+    """A patch in any supported format could not be parsed."""
+
+    def __init__(self, message: str, *, line: int | None = None):
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+class PolicyViolation(AutopackError):
+    """A patch breaks a write rule; nothing was written."""
+
+    def __init__(self, path: str, rule: str, detail: str):
+        self.path = path
+        self.rule = rule
+        self.detail = detail
+        super().__init__(f"{path}: {detail} (rule: {rule})")
+
+
+class PatchApplyError(AutopackError):
+    """At least one hunk does not apply; nothing was written. `diagnostics` say what to fix."""
+
+    def __init__(self, diagnostics: list[str]):
+        self.diagnostics = diagnostics
+        super().__init__("; ".join(diagnostics))

@@ -1,0 +1,1 @@
+"""Governed apply: every patch format -> one patch model -> policy -> atomic application."""

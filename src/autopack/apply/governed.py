@@ -1,0 +1,224 @@
+"""Apply a checked patch to a directory: every hunk fits or nothing is written.
+
+New contents are computed in memory first; only then are files swapped in, with the originals
+kept aside so that any failure while writing puts every file back as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autopack.apply import diagnostics
+from autopack.apply.matching import Ambiguous, MatchLevel, locate
+from autopack.apply.patch import ChangeKind, FileChange, Hunk, Patch
+from autopack.apply.policy import WritePolicy, check_patch
+from autopack.errors import PatchApplyError
+
+
+@dataclass(frozen=True)
+class HunkOutcome:
+    path: str
+    number: int
+    level: MatchLevel | None
+    already_applied: bool = False
+
+
+@dataclass
+class ApplyResult:
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    hunks: list[HunkOutcome] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written or self.deleted)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    path: str
+    content: str | None  # None deletes the file
+
+
+def _split(text: str) -> list[str]:
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _read(root: Path, path: str) -> str:
+    try:
+        raw = (root / path).read_bytes()
+    except FileNotFoundError:
+        raise PatchApplyError([f"{path}: the file does not exist"]) from None
+    except IsADirectoryError:
+        raise PatchApplyError([f"{path}: is a directory"]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PatchApplyError([f"{path}: not UTF-8 text; it cannot be edited by hunks"]) from None
+
+
+def _apply_substring(
+    path: str, number: int, text: str, hunk: Hunk, errors: list[str]
+) -> tuple[str, HunkOutcome | None]:
+    """str_replace of a partial line: the exact text must occur once."""
+    count = text.count(hunk.search)
+    if count == 1:
+        return text.replace(hunk.search, hunk.replace, 1), HunkOutcome(
+            path, number, MatchLevel.EXACT
+        )
+    if count == 0 and hunk.replace and text.count(hunk.replace) == 1:
+        return text, HunkOutcome(path, number, None, already_applied=True)
+    if count > 1:
+        errors.append(
+            f"{path}: hunk {number} is ambiguous: the text occurs {count} times; include more of it"
+        )
+    else:
+        errors.append(
+            diagnostics.no_match(path, number, _split(text), _split(hunk.search), hunk.line_hint)
+        )
+    return text, None
+
+
+def _apply_hunks(
+    path: str, text: str, hunks: tuple[Hunk, ...], errors: list[str]
+) -> tuple[str, list[HunkOutcome]]:
+    crlf = "\r\n" in text
+    text = text.replace("\r\n", "\n") if crlf else text
+    outcomes = []
+    for number, hunk in enumerate(hunks, start=1):
+        if not hunk.search.endswith("\n") and hunk.search:
+            text, outcome = _apply_substring(path, number, text, hunk, errors)
+        else:
+            text, outcome = _apply_lines(path, number, text, hunk, errors)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return (text.replace("\n", "\r\n") if crlf else text), outcomes
+
+
+def _apply_lines(
+    path: str, number: int, text: str, hunk: Hunk, errors: list[str]
+) -> tuple[str, HunkOutcome | None]:
+    lines, search, replace = _split(text), _split(hunk.search), _split(hunk.replace)
+    if not search:
+        if lines:
+            errors.append(
+                f"{path}: hunk {number} has no context lines to place it; include a few lines around it"
+            )
+            return text, None
+        return hunk.replace, HunkOutcome(path, number, MatchLevel.EXACT)
+    try:
+        found = locate(lines, search, replace)
+        if (
+            found is None
+            and replace
+            and replace != search
+            and locate(lines, replace, replace) is not None
+        ):
+            return text, HunkOutcome(path, number, None, already_applied=True)
+    except Ambiguous as error:
+        errors.append(diagnostics.ambiguous(path, number, error))
+        return text, None
+    if found is None:
+        errors.append(diagnostics.no_match(path, number, lines, search, hunk.line_hint))
+        return text, None
+    new_lines = lines[: found.start] + found.replacement + lines[found.end :]
+    ends_with_newline = text.endswith("\n") or found.end < len(lines) or hunk.replace.endswith("\n")
+    return "\n".join(new_lines) + ("\n" if new_lines and ends_with_newline else ""), HunkOutcome(
+        path, number, found.level
+    )
+
+
+def _plan(root: Path, change: FileChange, errors: list[str], result: ApplyResult) -> list[_Planned]:
+    target = root / change.path
+    if change.kind is ChangeKind.CREATE:
+        if target.exists():
+            if (
+                target.is_file()
+                and target.read_text(encoding="utf-8", errors="replace") == change.content
+            ):
+                result.hunks.append(HunkOutcome(change.path, 1, None, already_applied=True))
+                return []
+            errors.append(f"{change.path}: already exists; edit it instead of creating it")
+            return []
+        return [_Planned(change.path, change.content or "")]
+    if change.kind is ChangeKind.DELETE:
+        if not target.exists():
+            result.hunks.append(HunkOutcome(change.path, 1, None, already_applied=True))
+            return []
+        if not target.is_file():
+            errors.append(f"{change.path}: is not a regular file")
+            return []
+        return [_Planned(change.path, None)]
+    if change.binary:
+        errors.append(f"{change.path}: binary patches cannot be applied by hunks")
+        return []
+    original = _read(root, change.path)
+    updated, outcomes = _apply_hunks(change.path, original, change.hunks, errors)
+    result.hunks.extend(outcomes)
+    if change.move_to is not None:
+        if (root / change.move_to).exists():
+            errors.append(f"{change.move_to}: already exists; cannot move {change.path} there")
+            return []
+        return [_Planned(change.move_to, updated), _Planned(change.path, None)]
+    return [_Planned(change.path, updated)] if updated != original else []
+
+
+def _swap_in(root: Path, planned: list[_Planned]) -> None:
+    """Write every planned file or, on any failure, restore every file and remove new folders."""
+    backup_dir = Path(tempfile.mkdtemp(prefix=".autopack-backup-", dir=root))
+    moved_aside: list[tuple[Path, Path]] = []
+    created: list[Path] = []
+    made_dirs: list[Path] = []
+    try:
+        for index, item in enumerate(planned):
+            target = root / item.path
+            if target.exists():
+                aside = backup_dir / str(index)
+                mode = target.stat().st_mode
+                os.replace(target, aside)
+                moved_aside.append((target, aside))
+            else:
+                mode = None
+            if item.content is None:
+                continue
+            missing = [
+                parent
+                for parent in reversed(target.parents)
+                if parent.is_relative_to(root) and not parent.exists()
+            ]
+            for folder in missing:
+                folder.mkdir()
+                made_dirs.append(folder)
+            target.write_text(item.content, encoding="utf-8", newline="")
+            created.append(target)
+            if mode is not None:
+                os.chmod(target, mode)
+    except BaseException:
+        for path in reversed(created):
+            path.unlink(missing_ok=True)
+        for target, aside in reversed(moved_aside):
+            os.replace(aside, target)
+        for folder in reversed(made_dirs):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+
+
+def apply_governed(root: Path, patch: Patch, policy: WritePolicy) -> ApplyResult:
+    """Check the patch against the policy, fit every hunk, then write all files or none."""
+    checked = check_patch(root, patch, policy)
+    result = ApplyResult()
+    errors: list[str] = []
+    planned = [item for change in checked.changes for item in _plan(root, change, errors, result)]
+    if errors:
+        raise PatchApplyError(errors)
+    _swap_in(root, planned)
+    result.written = [item.path for item in planned if item.content is not None]
+    result.deleted = [item.path for item in planned if item.content is None]
+    return result
