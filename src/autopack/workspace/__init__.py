@@ -1,0 +1,1 @@
+"""The user's repository: integration branch, per-attempt worktrees, commits, tags, promotion."""

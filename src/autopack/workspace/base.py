@@ -1,0 +1,63 @@
+"""The GitAdapter seam: everything Autopack does to a repository goes through these operations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Worktree(_Value):
+    path: Path
+    base_commit: str
+    branch: str | None = None
+
+
+class ApplyOutcome(_Value):
+    applied: bool
+    three_way: bool = False
+    conflicts: tuple[str, ...] = ()
+    message: str = ""
+
+
+class CommitInfo(_Value):
+    sha: str
+    subject: str
+    trailers: dict[str, str]
+
+
+class IntegrationStatus(_Value):
+    branch: str
+    base_commit: str
+    head_commit: str
+    commits: tuple[CommitInfo, ...]
+
+
+class GitAdapter(Protocol):
+    def integration_branch(self, run_id: str) -> str: ...
+
+    def ensure_integration_branch(self, run_id: str, base_ref: str) -> str: ...
+
+    def integration_worktree(self, run_id: str) -> Worktree: ...
+
+    def create_attempt_worktree(self, run_id: str, name: str) -> Worktree: ...
+
+    def remove_worktree(self, worktree: Worktree) -> None: ...
+
+    def remove_run_worktrees(self, run_id: str) -> int: ...
+
+    def diff_worktree(self, worktree: Worktree) -> str: ...
+
+    def apply_to_integration(self, run_id: str, diff: str, base_commit: str) -> ApplyOutcome: ...
+
+    def commit(self, run_id: str, subject: str, trailers: Mapping[str, str]) -> str: ...
+
+    def tag(self, name: str, commit: str) -> None: ...
+
+    def integration_status(self, run_id: str, base_commit: str) -> IntegrationStatus: ...

@@ -1,0 +1,185 @@
+"""GitAdapter over the `git` command line; the only module that runs git.
+
+The user's own working tree, index and current branch are never touched: the integration
+branch lives in a worktree of its own and every attempt gets a detached worktree.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from autopack.errors import RepoError
+from autopack.workspace.base import ApplyOutcome, CommitInfo, IntegrationStatus, Worktree
+
+BRANCH_PREFIX = "autopack/"
+_IDENTITY = (
+    "-c",
+    "user.name=Autopack",
+    "-c",
+    "user.email=autopack@localhost",
+    "-c",
+    "commit.gpgsign=false",
+)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
+
+
+class GitError(RepoError):
+    """A git command failed; the message carries git's own words."""
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not _SAFE_NAME.match(name) or ".." in name or name.endswith(".lock"):
+        raise GitError(f"{kind} {name!r} is not usable in a git ref")
+    return name
+
+
+class GitCli:
+    def __init__(self, repo: Path, worktree_root: Path):
+        self.repo = repo.resolve()
+        self.worktree_root = worktree_root
+        if shutil.which("git") is None:
+            raise GitError("git is not installed or not on PATH")
+        top = self._git("rev-parse", "--show-toplevel", cwd=self.repo).strip()
+        if Path(top).resolve() != self.repo:
+            raise GitError(f"{repo} is not the top of a git work tree (that is {top})")
+
+    def _git(
+        self, *args: str, cwd: Path | None = None, input_text: str | None = None, check: bool = True
+    ) -> str:
+        completed = subprocess.run(
+            ["git", *_IDENTITY, *args],
+            cwd=cwd or self.repo,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and completed.returncode != 0:
+            detail = (completed.stderr or completed.stdout).strip().splitlines()
+            raise GitError(
+                f"git {args[0]} failed: {detail[-1] if detail else completed.returncode}"
+            )
+        return completed.stdout
+
+    def _run(
+        self, args: Sequence[str], cwd: Path, input_text: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *_IDENTITY, *args],
+            cwd=cwd,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def integration_branch(self, run_id: str) -> str:
+        return BRANCH_PREFIX + _check_name("run id", run_id)
+
+    def ensure_integration_branch(self, run_id: str, base_ref: str) -> str:
+        """Create `autopack/<run_id>` at `base_ref` if missing (never checked out here); its head commit."""
+        branch = self.integration_branch(run_id)
+        existing = self._run(
+            ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], self.repo
+        )
+        if existing.returncode == 0:
+            return existing.stdout.strip()
+        base = self._git("rev-parse", "--verify", f"{base_ref}^{{commit}}").strip()
+        self._git("branch", branch, base)
+        return base
+
+    def _run_root(self, run_id: str) -> Path:
+        return self.worktree_root / _check_name("run id", run_id)
+
+    def integration_worktree(self, run_id: str) -> Worktree:
+        branch = self.integration_branch(run_id)
+        path = self._run_root(run_id) / "integration"
+        if not (path / ".git").exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._git("worktree", "add", "--quiet", str(path), branch)
+        head = self._git("rev-parse", "HEAD", cwd=path).strip()
+        return Worktree(path=path, base_commit=head, branch=branch)
+
+    def create_attempt_worktree(self, run_id: str, name: str) -> Worktree:
+        """A detached worktree at the integration branch's head, for one Builder attempt."""
+        head = self._git("rev-parse", f"refs/heads/{self.integration_branch(run_id)}").strip()
+        path = self._run_root(run_id) / _check_name("attempt", name)
+        if path.exists():
+            self.remove_worktree(Worktree(path=path, base_commit=head))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._git("worktree", "add", "--quiet", "--detach", str(path), head)
+        return Worktree(path=path, base_commit=head)
+
+    def remove_worktree(self, worktree: Worktree) -> None:
+        self._run(["worktree", "remove", "--force", str(worktree.path)], self.repo)
+        shutil.rmtree(worktree.path, ignore_errors=True)
+        self._git("worktree", "prune")
+
+    def remove_run_worktrees(self, run_id: str) -> int:
+        """Crash recovery and clean-up: every worktree of the run, whatever state it was left in."""
+        root = self._run_root(run_id)
+        removed = 0
+        if root.exists():
+            for child in sorted(root.iterdir()):
+                self.remove_worktree(Worktree(path=child, base_commit=""))
+                removed += 1
+            shutil.rmtree(root, ignore_errors=True)
+        return removed
+
+    def diff_worktree(self, worktree: Worktree) -> str:
+        """Everything the attempt changed, new files included, as a binary-safe full-index diff."""
+        self._git("add", "--all", cwd=worktree.path)
+        return self._git(
+            "diff", "--cached", "--binary", "--full-index", worktree.base_commit, cwd=worktree.path
+        )
+
+    def apply_to_integration(self, run_id: str, diff: str, base_commit: str) -> ApplyOutcome:
+        """Apply onto the integration worktree's index and files; 3-way when the branch has moved."""
+        integration = self.integration_worktree(run_id)
+        moved = integration.base_commit != base_commit
+        args = ["apply", "--index", "--whitespace=nowarn"] + (["--3way"] if moved else [])
+        completed = self._run(args, integration.path, input_text=diff)
+        if completed.returncode == 0:
+            return ApplyOutcome(applied=True, three_way=moved)
+        unmerged = self._git("diff", "--name-only", "--diff-filter=U", cwd=integration.path)
+        conflicts = tuple(sorted(filter(None, unmerged.splitlines())))
+        # Put the integration tree back exactly at its head: a conflict is an issue, never a broken tree.
+        self._git("reset", "--hard", "--quiet", "HEAD", cwd=integration.path)
+        self._git("clean", "-fdq", cwd=integration.path)
+        message = (completed.stderr or completed.stdout).strip()
+        return ApplyOutcome(applied=False, three_way=moved, conflicts=conflicts, message=message)
+
+    def commit(self, run_id: str, subject: str, trailers: Mapping[str, str]) -> str:
+        integration = self.integration_worktree(run_id)
+        body = "\n".join(f"{key}: {value}" for key, value in trailers.items())
+        self._git(
+            "commit", "--quiet", "--no-verify", "-m", subject, "-m", body, cwd=integration.path
+        )
+        return self._git("rev-parse", "HEAD", cwd=integration.path).strip()
+
+    def tag(self, name: str, commit: str) -> None:
+        self._git("tag", name, commit)
+
+    def integration_status(self, run_id: str, base_commit: str) -> IntegrationStatus:
+        branch = self.integration_branch(run_id)
+        head = self._git("rev-parse", f"refs/heads/{branch}").strip()
+        log = self._git(
+            "log", "--format=%H%x00%s%x00%(trailers:only,unfold)%x1e", f"{base_commit}..{head}"
+        )
+        commits = []
+        for record in filter(None, (chunk.strip() for chunk in log.split("\x1e"))):
+            sha, subject, trailer_text = [*record.split("\x00"), "", ""][:3]
+            trailers = dict(
+                (key.strip(), value.strip())
+                for key, _, value in (
+                    line.partition(":") for line in trailer_text.splitlines() if ":" in line
+                )
+            )
+            commits.append(CommitInfo(sha=sha, subject=subject, trailers=trailers))
+        return IntegrationStatus(
+            branch=branch, base_commit=base_commit, head_commit=head, commits=tuple(commits)
+        )
