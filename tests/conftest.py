@@ -14,6 +14,7 @@ import pytest
 
 from autopack.store.engine import Database, open_database
 from autopack.testing.postgres import PostgresServer, postgres_unavailable_reason, running_postgres
+from autopack.verify.bubblewrap import BubblewrapSandbox, SandboxUnavailable
 
 
 def _loopback_only(original: Any) -> Any:
@@ -47,6 +48,17 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(f"PostgreSQL tests skipped: {reason}")
     with running_postgres() as server:
         yield server
+
+
+@pytest.fixture
+def sandbox() -> BubblewrapSandbox:
+    """The real bubblewrap sandbox; a visible skip without it, a failure where CI requires it."""
+    try:
+        return BubblewrapSandbox()
+    except SandboxUnavailable as error:
+        if os.environ.get("AUTOPACK_REQUIRE_SANDBOX") == "1":
+            pytest.fail(f"bubblewrap is required here but unavailable: {error}")
+        pytest.skip(f"sandbox tests skipped: {error}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

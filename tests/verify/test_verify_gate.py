@@ -6,8 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 from autopack.domain.vocabulary import IssueSource, Severity
 from autopack.verify.base import Limits
 from autopack.verify.bubblewrap import BubblewrapSandbox
@@ -31,11 +29,6 @@ FLAKY = GOOD + (
     "    marker = pathlib.Path('.ran_once')\n"
     "    if not marker.exists():\n        marker.write_text('x')\n        assert False, 'first run fails'\n"
 )
-
-
-@pytest.fixture
-def sandbox() -> BubblewrapSandbox:
-    return BubblewrapSandbox()
 
 
 def test_failing_test_fails_the_gate_and_becomes_an_issue(

@@ -18,11 +18,6 @@ ENV = {"PATH": os.environ["PATH"], "HOME": "/tmp"}
 
 
 @pytest.fixture
-def sandbox() -> BubblewrapSandbox:
-    return BubblewrapSandbox()
-
-
-@pytest.fixture
 def worktree(tmp_path: Path) -> Path:
     folder = tmp_path / "worktree"
     folder.mkdir()
