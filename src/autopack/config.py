@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from autopack.apply.policy import WritePolicy
 from autopack.domain.vocabulary import CIProfile, RunScope
 from autopack.errors import ConfigError, RepoError
 from autopack.strategy.routing import ModelAlias, Routing, default_aliases
@@ -43,8 +44,9 @@ class CIProfileCommands(_Section):
     commands: dict[str, str] = Field(default_factory=dict)
 
 
-class PolicySection(_Section):
-    protected_paths: tuple[str, ...] = DEFAULT_PROTECTED_PATHS
+class WorkspaceSection(_Section):
+    # Relative paths are inside the repository; /dev/shm makes worktrees of big repos much faster.
+    worktree_root: Path = Path(".autopack") / "worktrees"
 
 
 class ModelsSection(_Section):
@@ -57,7 +59,8 @@ class Settings(_Section):
     run_scope: RunScope = RunScope.MULTI_TIER
     ruleset: Ruleset = Ruleset()
     ci: dict[CIProfile, CIProfileCommands] = Field(default_factory=dict)
-    policy: PolicySection = PolicySection()
+    policy: WritePolicy = WritePolicy(protected_paths=DEFAULT_PROTECTED_PATHS)
+    workspace: WorkspaceSection = WorkspaceSection()
     routing: Routing = Routing()
     models: ModelsSection = ModelsSection()
 
@@ -79,6 +82,10 @@ class Settings(_Section):
     @property
     def runs_dir(self) -> Path:
         return self.repo_root / RUNS_DIR
+
+    @property
+    def worktree_root(self) -> Path:
+        return self.repo_root / self.workspace.worktree_root
 
 
 def find_repo_root(start: Path) -> Path:

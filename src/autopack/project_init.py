@@ -6,7 +6,8 @@ import json
 import tomllib
 from pathlib import Path
 
-from autopack.config import DEFAULT_PROTECTED_PATHS
+from autopack.apply.policy import WritePolicy
+from autopack.config import DEFAULT_PROTECTED_PATHS, WorkspaceSection
 from autopack.domain.vocabulary import CIProfile
 from autopack.errors import ConfigError
 from autopack.strategy.routing import Routing
@@ -82,6 +83,8 @@ def render_config(project_id: str, commands: CICommands) -> str:
     """A commented autopack.toml whose commented values are exactly the shipped defaults."""
     rules = Ruleset()
     routing = Routing()
+    policy = WritePolicy(protected_paths=DEFAULT_PROTECTED_PATHS)
+    workspace = WorkspaceSection()
     protected = ", ".join(_toml_string(path) for path in DEFAULT_PROTECTED_PATHS)
     complexity = "\n".join(
         f"# {level.value} = {{ token_cap = {budget.token_cap}, usd_cap = {budget.usd_cap} }}"
@@ -110,14 +113,21 @@ id = {_toml_string(project_id)}
 
 {_commands_table(CIProfile.STRICT, commands[CIProfile.STRICT])}
 
-[policy]
-# Globs no agent patch may touch.
+[policy]               # what a patch may write; checked before anything is written
 # protected_paths = [{protected}]
+# allow_binary = {str(policy.allow_binary).lower()}
+# max_files = {policy.max_files}
+# max_changed_lines = {policy.max_changed_lines}
+# max_bytes = {policy.max_bytes}
+
+[workspace]
+# worktree_root = "{workspace.worktree_root}"   # relative to the repo, or absolute (e.g. /dev/shm/autopack)
 
 [ruleset]
 # safety_profile = "{rules.safety_profile.value}"   # or "safety_critical"
 # allow_auto_apply_high_risk = {str(rules.allow_auto_apply_high_risk).lower()}
 # max_auditor_attempts = {rules.max_auditor_attempts}
+# policy_violation_ends_run = {str(rules.policy_violation_ends_run).lower()}   # false: the Builder retries instead
 
 [ruleset.run]
 # token_cap = {rules.run.token_cap}

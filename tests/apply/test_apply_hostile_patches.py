@@ -270,3 +270,15 @@ def test_failure_while_writing_restores_every_file(workspace: Path, policy: Writ
     with pytest.raises(NotADirectoryError):
         apply_governed(workspace, patch, policy)
     assert snapshot(workspace.parent) == before
+
+
+def test_a_violation_becomes_a_major_policy_issue(workspace: Path, policy: WritePolicy) -> None:
+    from autopack.apply.findings import policy_issue
+    from autopack.domain.vocabulary import Severity
+
+    with pytest.raises(PolicyViolation) as caught:
+        apply_governed(workspace, create(".git/hooks/pre-commit"), policy)
+    issue = policy_issue(caught.value, "run-1")
+    assert issue.issue_key == "policy:path.git_internals:.git/hooks/pre-commit"
+    assert (issue.severity, issue.category) == (Severity.MAJOR, "policy")
+    assert "nothing under .git may be written" in issue.summary

@@ -106,6 +106,10 @@ def test_generated_config_documents_exactly_the_shipped_defaults(repo: Path) -> 
     settings = load_settings(repo)
     assert settings.ruleset == Ruleset()
     assert settings.routing == Routing()
+    defaults = load_settings(repo.parent)
+    assert settings.policy == defaults.policy
+    assert settings.workspace == defaults.workspace
+    assert "max_bytes = 2000000" in text
 
 
 def test_init_detects_python_tooling(repo: Path) -> None:

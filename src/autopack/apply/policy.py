@@ -19,6 +19,8 @@ SYMLINK_MODE = "120000"
 
 
 class WritePolicy(BaseModel):
+    """`[policy]` in autopack.toml."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     protected_paths: tuple[str, ...] = ()

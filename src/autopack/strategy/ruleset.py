@@ -113,6 +113,9 @@ class Ruleset(_Section):
     aging: AgingRules = AgingRules()
     max_auditor_attempts: int = Field(default=2, ge=1, le=5)
     allow_auto_apply_high_risk: bool = False
+    # A refused patch ends the run in DONE_FAILED_POLICY_VIOLATION; false lets the Builder retry
+    # within its attempt cap with the violation as feedback.
+    policy_violation_ends_run: bool = True
 
     @model_validator(mode="before")
     @classmethod
