@@ -41,7 +41,7 @@ def test_opening_twice_is_harmless(database_url: str) -> None:
     for _ in range(2):
         opened = open_database(database_url)
         with opened.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert MigrationContext.configure(connection).get_current_revision() == "0002"
         opened.close()
 
 
@@ -76,3 +76,34 @@ def test_unwritable_sqlite_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot create the database directory"):
         open_database(f"sqlite:///{blocker / 'sub' / 'autopack.db'}")
+
+
+def test_upgrading_an_older_database_keeps_its_runs(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from autopack.store.engine import MIGRATIONS_DIR, engine_for
+    from autopack.store.runs import get_run
+
+    engine = engine_for(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text("INSERT INTO projects (project_id, created_at) VALUES ('demo', CURRENT_TIMESTAMP)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO runs (run_id, project_id, plan_title, safety_profile, run_scope, state, strategy_json,"
+                " created_at, updated_at) VALUES ('old-run', 'demo', 'Old', 'normal', 'multi_tier',"
+                " 'DONE_SUCCESS', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    upgraded = open_database(database_url)
+    run = get_run(upgraded, "old-run")
+    assert (run.plan_title, run.base_branch, run.sandbox) == ("Old", None, None)
+    upgraded.close()

@@ -76,7 +76,7 @@ class Database:
         self.engine.dispose()
 
 
-def _create_engine(url: str) -> Engine:
+def engine_for(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -114,7 +114,7 @@ def migrate(engine: Engine) -> None:
 
 def open_database(url: str) -> Database:
     """Connect and apply any pending migration; every failure is one StoreError sentence."""
-    engine = _create_engine(url)
+    engine = engine_for(url)
     try:
         migrate(engine)
     except SQLAlchemyError as error:

@@ -48,6 +48,9 @@ class RunBlueprint(_Value):
     run_scope: RunScope
     strategy_json: str
     tiers: list[NewTier]
+    base_branch: str | None = None
+    base_commit: str | None = None
+    sandbox: str | None = None
 
 
 class PhaseRecord(_Value):
@@ -81,6 +84,9 @@ class RunRecord(_Value):
     state: RunState
     failure: FailureReason | None
     strategy_json: str
+    base_branch: str | None
+    base_commit: str | None
+    sandbox: str | None
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
@@ -119,6 +125,9 @@ def create_run(database: Database, blueprint: RunBlueprint) -> None:
                 run_scope=blueprint.run_scope.value,
                 state=RunState.PLAN_BOOTSTRAP.value,
                 strategy_json=blueprint.strategy_json,
+                base_branch=blueprint.base_branch,
+                base_commit=blueprint.base_commit,
+                sandbox=blueprint.sandbox,
             )
         )
         session.flush()
@@ -202,6 +211,9 @@ def get_run(database: Database, run_id: str) -> RunRecord:
             state=RunState(run.state),
             failure=failure,
             strategy_json=run.strategy_json,
+            base_branch=run.base_branch,
+            base_commit=run.base_commit,
+            sandbox=run.sandbox,
             created_at=run.created_at,
             updated_at=run.updated_at,
             ended_at=run.ended_at,

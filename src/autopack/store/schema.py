@@ -52,6 +52,10 @@ class RunRow(Base):
     failure_code: Mapped[str | None] = mapped_column(String(100))
     failure_message: Mapped[str | None] = mapped_column(Text)
     strategy_json: Mapped[str] = mapped_column(Text)
+    base_branch: Mapped[str | None] = mapped_column(String(200))
+    base_commit: Mapped[str | None] = mapped_column(String(64))
+    # "bubblewrap", or "none" when the user opted out with --no-sandbox (shown in the run summary).
+    sandbox: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
