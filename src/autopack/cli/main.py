@@ -1,4 +1,4 @@
-"""`autopack`: init, plan and backlog today; each command parses, calls one core function, renders."""
+"""`autopack`: init, plan, backlog, promote; each command parses, calls one core function, renders."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from autopack import __version__
-from autopack.cli.context import project_backlog, settings_for
+from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.cli.render import backlog_table, print_strategies
 from autopack.domain.vocabulary import SafetyProfile
@@ -18,6 +18,8 @@ from autopack.plan.load import load_plan
 from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
 from autopack.run.create import strategy_for
+from autopack.workspace.git_cli import GitCli
+from autopack.workspace.promotion import promote_run
 
 app = typer.Typer(
     name="autopack",
@@ -144,6 +146,34 @@ def backlog(repo: RepoOption = None, as_json: JsonOption = False) -> None:
         print(f"The backlog of {settings.project.id} is empty.")
         return
     wide_console().print(backlog_table(entries, settings.project.id))
+
+
+@app.command()
+@reports_errors
+def promote(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="The run whose integration branch to merge.")
+    ],
+    into: Annotated[
+        str | None,
+        typer.Option("--into", help="Target branch (default: the branch the run started from)."),
+    ] = None,
+    repo: RepoOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Merge a finished run's integration branch into a branch, if the run is eligible.
+
+    Eligible means DONE_SUCCESS, no tier not_clean, and no budget cap hit; otherwise every
+    reason is listed and nothing is merged (exit code 7).
+    """
+    settings = settings_for(repo)
+    git = GitCli(settings.repo_root, settings.worktree_root)
+    with database_for(settings) as database:
+        target, head = promote_run(database, git, run_id, into)
+    if as_json:
+        print(json.dumps({"run_id": run_id, "into": target, "head": head}))
+        return
+    print(f"promoted {git.integration_branch(run_id)} into {target} at {head[:12]}")
 
 
 def wide_console() -> Console:

@@ -32,8 +32,12 @@ def strategy_path(runs_dir: Path, run_id: str) -> Path:
     return runs_dir / run_id / STRATEGY_FILE
 
 
-def blueprint_for(strategy: Strategy) -> RunBlueprint:
+def blueprint_for(
+    strategy: Strategy, base_branch: str | None = None, base_commit: str | None = None
+) -> RunBlueprint:
     return RunBlueprint(
+        base_branch=base_branch,
+        base_commit=base_commit,
         run_id=strategy.run_id,
         project_id=strategy.project_id,
         plan_path=strategy.plan_source,
@@ -96,6 +100,8 @@ def create_run_from_plan(
     safety_profile: SafetyProfile | None = None,
     tier_id: str | None = None,
     run_id: str | None = None,
+    base_branch: str | None = None,
+    base_commit: str | None = None,
 ) -> Strategy:
     """Compile and freeze the strategy, then persist it; the run ends this in RUN_CREATED."""
     strategy = strategy_for(
@@ -106,7 +112,7 @@ def create_run_from_plan(
         safety_profile=safety_profile,
         tier_id=tier_id,
     )
-    create_run(database, blueprint_for(strategy))
+    create_run(database, blueprint_for(strategy, base_branch, base_commit))
     # The file is written before the state moves, so a run in RUN_CREATED always has its strategy.json.
     write_json_atomic(
         strategy_path(settings.runs_dir, strategy.run_id), strategy.model_dump(mode="json")

@@ -183,3 +183,55 @@ class GitCli:
         return IntegrationStatus(
             branch=branch, base_commit=base_commit, head_commit=head, commits=tuple(commits)
         )
+
+    def current_branch(self) -> str | None:
+        completed = self._run(["symbolic-ref", "--quiet", "--short", "HEAD"], self.repo)
+        return completed.stdout.strip() if completed.returncode == 0 else None
+
+    def head_commit(self, ref: str = "HEAD") -> str:
+        return self._git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+
+    def _checked_out_at(self, branch: str) -> Path | None:
+        current: Path | None = None
+        for line in self._git("worktree", "list", "--porcelain").splitlines():
+            if line.startswith("worktree "):
+                current = Path(line.removeprefix("worktree "))
+            elif line == f"branch refs/heads/{branch}":
+                return current
+        return None
+
+    def promote(self, run_id: str, into: str) -> str:
+        """Merge the integration branch into `into`; the new head of `into`.
+
+        Where `into` is checked out (usually the user's own tree) it must have no uncommitted
+        changes to tracked files; elsewhere the merge happens in a temporary worktree.
+        """
+        source = self.integration_branch(run_id)
+        self._git("rev-parse", "--verify", f"refs/heads/{into}")
+        where = self._checked_out_at(into)
+        temporary = where is None
+        if where is None:
+            where = self._run_root(run_id) / "promote"
+            if where.exists():
+                self.remove_worktree(Worktree(path=where, base_commit=""))
+            where.parent.mkdir(parents=True, exist_ok=True)
+            self._git("worktree", "add", "--quiet", str(where), into)
+        try:
+            if self._git("status", "--porcelain", "--untracked-files=no", cwd=where).strip():
+                raise GitError(
+                    f"{into} has uncommitted changes in {where}; commit or stash them, then promote again"
+                )
+            merged = self._run(
+                ["merge", "--no-ff", "--no-edit", "-m", f"Promote {source} into {into}", source],
+                where,
+            )
+            if merged.returncode != 0:
+                conflicts = self._git("diff", "--name-only", "--diff-filter=U", cwd=where).split()
+                self._run(["merge", "--abort"], where)
+                raise GitError(
+                    f"merging {source} into {into} conflicts in {', '.join(conflicts) or 'some files'}; nothing was changed"
+                )
+            return self._git("rev-parse", "HEAD", cwd=where).strip()
+        finally:
+            if temporary:
+                self.remove_worktree(Worktree(path=where, base_commit=""))
