@@ -216,3 +216,27 @@ def test_binary_edit_allowed_by_policy_still_needs_git(workspace: Path) -> None:
     )
     with pytest.raises(PatchApplyError, match="binary patches cannot be applied by hunks"):
         apply_governed(workspace, parse_patch_text(text), WritePolicy(allow_binary=True))
+
+
+def test_loose_match_keeps_the_files_own_context_lines(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    """Context copied with curly quotes or trailing spaces must not overwrite the file's real lines."""
+    search = "def greet(name):   \n    return \u2018hello \u2019 + name\n"
+    replace = "def greet(name):   \n    return \u2018hello \u2019 + name\n# greeted\n"
+    apply_text(workspace, policy, block(search, replace))
+    assert app(workspace).startswith("def greet(name):\n    return 'hello ' + name\n# greeted\n")
+
+
+def test_snippet_indented_less_than_the_file_is_shifted_back(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    (workspace / "cls.py").write_text("class A:\n    def f(self):\n        return 1\n\n    x = 2\n")
+    search = "def f(self):\n    return 1\n"
+    replace = "def f(self):\n    return 1\n\ndef g(self):\n    return 3\n"
+    assert apply_text(workspace, policy, block(search, replace, path="cls.py")) == [
+        MatchLevel.LEADING_WHITESPACE
+    ]
+    assert (workspace / "cls.py").read_text() == (
+        "class A:\n    def f(self):\n        return 1\n\n    def g(self):\n        return 3\n\n    x = 2\n"
+    )

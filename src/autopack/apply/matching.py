@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from enum import StrEnum
 
 
@@ -80,21 +81,39 @@ def _find(
 def _reindent(file_lines: list[str], search: list[str], replace: list[str]) -> list[str] | None:
     """Shift `replace` by the indentation the file has over `search`; None when the shift is not uniform."""
     pairs = [(f, s) for f, s in zip(file_lines, search, strict=True) if s.strip()]
-    if not pairs:
+    deltas = {len(_indent(f)) - len(_indent(s)) for f, s in pairs}
+    if not deltas or deltas == {0}:
         return replace
-    file_first, search_first = _indent(pairs[0][0]), _indent(pairs[0][1])
-    for file_line, search_line in pairs:
-        if _indent(file_line).removeprefix(file_first) != _indent(search_line).removeprefix(
-            search_first
-        ):
-            return None
+    if len(deltas) != 1:
+        return None
+    delta = deltas.pop()
+    unit = next((char for f, _ in pairs for char in _indent(f)), " ")
     shifted = []
     for line in replace:
-        if line.strip() and line.startswith(search_first):
-            shifted.append(file_first + line[len(search_first) :])
-        else:
+        if not line.strip():
             shifted.append(line)
+        elif delta > 0:
+            shifted.append(unit * delta + line)
+        elif len(_indent(line)) >= -delta:
+            shifted.append(line[-delta:])
+        else:
+            return None
     return shifted
+
+
+def _keep_file_context(
+    window: list[str], search: list[str], replace: list[str], shifted: list[str]
+) -> list[str]:
+    """Lines the hunk leaves unchanged keep the file's exact text, not the patch's loose copy.
+
+    A loose match means the patch's copy of those lines differs from the file (spaces, quotes);
+    writing the patch's copy back would change lines the hunk never meant to touch.
+    """
+    kept = list(shifted)
+    for block in SequenceMatcher(None, search, replace, autojunk=False).get_matching_blocks():
+        for offset in range(block.size):
+            kept[block.b + offset] = window[block.a + offset]
+    return kept
 
 
 def is_elision(line: str) -> bool:
@@ -144,7 +163,7 @@ def locate(file_lines: list[str], search: list[str], replace: list[str]) -> Loca
                 shifted = _reindent(window, search, replace)
                 if shifted is None:
                     continue
-                replacement = shifted
+                replacement = _keep_file_context(window, search, replace, shifted)
             return Located(start, start + len(search), replacement, level)
     if any(is_elision(line) for line in search):
         return _elided(file_lines, search, replace)
