@@ -16,7 +16,6 @@ import json
 import statistics
 import subprocess
 import tempfile
-import textwrap
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -98,10 +97,12 @@ def trailing_spaces(hunks: list[list[str]]) -> list[list[str]]:
 
 
 def lost_indentation(hunks: list[list[str]]) -> list[list[str]]:
+    """The hunk's common indentation removed, as when a model quotes a snippet; blank lines kept."""
     out = []
     for hunk in hunks:
-        body = textwrap.dedent("\n".join(line[1:] for line in hunk)).split("\n")
-        out.append([marker[0] + text for marker, text in zip(hunk, body, strict=True)])
+        indents = [len(line[1:]) - len(line[1:].lstrip()) for line in hunk if line[1:].strip()]
+        cut = min(indents, default=0)
+        out.append([line[0] + (line[1 + cut :] if line[1:].strip() else line[1:]) for line in hunk])
     return out
 
 

@@ -240,3 +240,26 @@ def test_snippet_indented_less_than_the_file_is_shifted_back(
     assert (workspace / "cls.py").read_text() == (
         "class A:\n    def f(self):\n        return 1\n\n    def g(self):\n        return 3\n\n    x = 2\n"
     )
+
+
+def test_unified_line_numbers_pick_one_of_several_identical_places(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    (workspace / "dup.py").write_text("x = 1\ny = 2\n\nx = 1\ny = 2\n")
+    exact = "--- a/dup.py\n+++ b/dup.py\n@@ -4,2 +4,2 @@\n-x = 1\n+x = 3\n y = 2\n"
+    apply_text(workspace, policy, exact)
+    assert (workspace / "dup.py").read_text() == "x = 1\ny = 2\n\nx = 3\ny = 2\n"
+    wrong_line = "--- a/dup.py\n+++ b/dup.py\n@@ -9 +9 @@\n-y = 2\n+y = 5\n"
+    with pytest.raises(PatchApplyError, match="matches 2 places"):
+        apply_text(workspace, policy, wrong_line)
+
+
+def test_line_numbers_follow_earlier_hunks_of_the_same_file(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    (workspace / "dup.py").write_text("a\nx = 1\n\nx = 1\n")
+    text = (
+        "--- a/dup.py\n+++ b/dup.py\n@@ -1 +1,3 @@\n-a\n+a\n+b\n+c\n@@ -4 +6 @@\n-x = 1\n+x = 2\n"
+    )
+    apply_text(workspace, policy, text)
+    assert (workspace / "dup.py").read_text() == "a\nb\nc\nx = 1\n\nx = 2\n"

@@ -90,18 +90,28 @@ def _apply_hunks(
     crlf = "\r\n" in text
     text = text.replace("\r\n", "\n") if crlf else text
     outcomes = []
+    # Hunk headers count lines of the original file; earlier hunks move later ones by this much.
+    line_shift = 0
     for number, hunk in enumerate(hunks, start=1):
         if not hunk.search.endswith("\n") and hunk.search:
             text, outcome = _apply_substring(path, number, text, hunk, errors)
         else:
-            text, outcome = _apply_lines(path, number, text, hunk, errors)
+            expected = hunk.line_hint - 1 + line_shift if hunk.line_hint else None
+            text, outcome = _apply_lines(path, number, text, hunk, errors, expected)
         if outcome is not None:
             outcomes.append(outcome)
+            if not outcome.already_applied:
+                line_shift += hunk.replace.count("\n") - hunk.search.count("\n")
     return (text.replace("\n", "\r\n") if crlf else text), outcomes
 
 
 def _apply_lines(
-    path: str, number: int, text: str, hunk: Hunk, errors: list[str]
+    path: str,
+    number: int,
+    text: str,
+    hunk: Hunk,
+    errors: list[str],
+    expected_start: int | None = None,
 ) -> tuple[str, HunkOutcome | None]:
     lines, search, replace = _split(text), _split(hunk.search), _split(hunk.replace)
     if not search:
@@ -112,7 +122,7 @@ def _apply_lines(
             return text, None
         return hunk.replace, HunkOutcome(path, number, MatchLevel.EXACT)
     try:
-        found = locate(lines, search, replace)
+        found = locate(lines, search, replace, expected_start)
         if (
             found is None
             and replace

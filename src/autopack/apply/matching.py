@@ -3,7 +3,8 @@
 Levels, in order: exact; ignoring trailing whitespace; ignoring leading whitespace (the file's
 indentation is kept, the replacement shifted by the same amount); Unicode-normalised punctuation
 and spaces; `...` elision lines that stand for unchanged file lines. A search that fits in more
-than one place is ambiguous and refused with the candidate lines.
+than one place is ambiguous and refused with the candidate lines, unless the patch's own line
+numbers (a unified diff's hunk header) name exactly one of those places.
 """
 
 from __future__ import annotations
@@ -149,12 +150,16 @@ def _elided(file_lines: list[str], search: list[str], replace: list[str]) -> Loc
     return Located(first[0], cursor, out, MatchLevel.ELISION)
 
 
-def locate(file_lines: list[str], search: list[str], replace: list[str]) -> Located | None:
+def locate(
+    file_lines: list[str], search: list[str], replace: list[str], expected_start: int | None = None
+) -> Located | None:
     """Where `search` sits in the file, by the first level that finds exactly one place."""
     for level, key in _KEYS:
         starts = _find(file_lines, search, key)
         if len(starts) > 1:
-            raise Ambiguous(level, starts)
+            if expected_start not in starts:
+                raise Ambiguous(level, starts)
+            starts = [expected_start]
         if starts:
             start = starts[0]
             window = file_lines[start : start + len(search)]
