@@ -263,3 +263,42 @@ def test_line_numbers_follow_earlier_hunks_of_the_same_file(
     )
     apply_text(workspace, policy, text)
     assert (workspace / "dup.py").read_text() == "a\nb\nc\nx = 1\n\nx = 2\n"
+
+
+def test_no_newline_at_end_of_file_markers_are_honoured(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    (workspace / "end.txt").write_text("a\nb")
+    text = (
+        "--- a/end.txt\n+++ b/end.txt\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n"
+        "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+only\n\\ No newline at end of file\n"
+    )
+    apply_text(workspace, policy, text)
+    assert (workspace / "end.txt").read_text() == "a\nc"
+    assert (workspace / "new.txt").read_text() == "only"
+
+
+def test_adding_the_missing_final_newline(workspace: Path, policy: WritePolicy) -> None:
+    (workspace / "end.txt").write_text("a\nb")
+    apply_text(
+        workspace,
+        policy,
+        "--- a/end.txt\n+++ b/end.txt\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n",
+    )
+    assert (workspace / "end.txt").read_text() == "a\nb\n"
+
+
+def test_deleting_the_last_lines_keeps_the_final_newline(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    (workspace / "end.txt").write_text("a\nb\nc\n")
+    apply_text(workspace, policy, "--- a/end.txt\n+++ b/end.txt\n@@ -2,2 +1,0 @@\n-b\n-c\n")
+    assert (workspace / "end.txt").read_text() == "a\n"
+
+
+def test_blank_lines_after_a_hunk_are_spacing_not_context(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    text = "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-# App\n+# Application\n\n\n"
+    apply_text(workspace, policy, text)
+    assert (workspace / "README.md").read_text() == "# Application\n"

@@ -93,7 +93,7 @@ def _apply_hunks(
     # Hunk headers count lines of the original file; earlier hunks move later ones by this much.
     line_shift = 0
     for number, hunk in enumerate(hunks, start=1):
-        if not hunk.search.endswith("\n") and hunk.search:
+        if not hunk.whole_lines:
             text, outcome = _apply_substring(path, number, text, hunk, errors)
         else:
             expected = hunk.line_hint - 1 + line_shift if hunk.line_hint else None
@@ -137,7 +137,12 @@ def _apply_lines(
         errors.append(diagnostics.no_match(path, number, lines, search, hunk.line_hint))
         return text, None
     new_lines = lines[: found.start] + found.replacement + lines[found.end :]
-    ends_with_newline = text.endswith("\n") or found.end < len(lines) or hunk.replace.endswith("\n")
+    # Only a hunk that reaches the end of the file decides whether the file ends with a newline.
+    reaches_end = found.end >= len(lines)
+    if reaches_end and found.replacement:
+        ends_with_newline = hunk.replace.endswith("\n")
+    else:
+        ends_with_newline = text.endswith("\n")
     return "\n".join(new_lines) + ("\n" if new_lines and ends_with_newline else ""), HunkOutcome(
         path, number, found.level
     )

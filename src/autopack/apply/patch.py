@@ -27,8 +27,10 @@ class Hunk(BaseModel):
 
     search: str
     replace: str
-    # Where the source format said the hunk starts (1-based); a hint for diagnostics, never for matching.
+    # Where the source format said the hunk starts (1-based): settles only otherwise ambiguous matches.
     line_hint: int | None = None
+    # False for str_replace of part of a line: then the search text must occur exactly once.
+    whole_lines: bool = True
 
 
 class FileChange(BaseModel):

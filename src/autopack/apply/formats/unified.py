@@ -24,6 +24,7 @@ class _File:
     mode: str | None = None
     paths_seen: bool = False
     hunks: list[tuple[int, list[str]]] = field(default_factory=list)
+    counted: list[int] = field(default_factory=list)
     # Lines the current hunk's header still promises (old side, new side); LLMs miscount, so this
     # only decides whether a '--- ' line is a removed line or the next file's header.
     pending: tuple[int, int] = (0, 0)
@@ -62,7 +63,10 @@ def _scan(text: str) -> list[_File]:
         in_hunk = current is not None and current.hunks and current.pending != (0, 0)
         if in_hunk and current is not None and (line[:1] in (" ", "-", "+", "\\") or line == ""):
             current.hunks[-1][1].append(line)
-            current.pending = _consume(current.pending, line)
+            current.pending = (
+                _consume(current.pending, line) if not line.startswith("\\") else current.pending
+            )
+            current.counted[-1] = len(current.hunks[-1][1])
         elif match := _GIT_HEADER.match(line):
             git_style = True
             current = _File(
@@ -105,31 +109,37 @@ def _scan(text: str) -> list[_File]:
             current.binary = True
         elif match := _HUNK.match(line):
             current.hunks.append((int(match.group(1)), []))
+            current.counted.append(0)
             current.pending = (int(match.group(2) or 1), int(match.group(4) or 1))
         elif current.hunks and (line[:1] in (" ", "-", "+", "\\") or line == ""):
             current.hunks[-1][1].append(line)
     return files
 
 
-def _to_hunk(start: int, body: list[str]) -> Hunk:
+def _to_hunk(start: int, body: list[str], counted: int) -> Hunk:
+    # Bare blank lines past what the header promised are an LLM's spacing, not context.
+    while len(body) > counted and body[-1] == "":
+        body = body[:-1]
     search: list[str] = []
     replace: list[str] = []
+    search_ends, replace_ends = True, True
+    previous = " "
     for line in body:
         if line.startswith("\\"):
+            # "\ No newline at end of file" belongs to the line before it.
+            search_ends = search_ends and previous == "+"
+            replace_ends = replace_ends and previous == "-"
             continue
         marker, content = (line[:1], line[1:]) if line else (" ", "")
         if marker in (" ", "-"):
             search.append(content)
         if marker in (" ", "+"):
             replace.append(content)
-    while search and replace and search[-1] == "" and replace[-1] == "" and body and body[-1] == "":
-        # A blank line an LLM left after the hunk is not context.
-        search.pop()
-        replace.pop()
-        body = body[:-1]
+        previous = marker
+    search_text, replace_text = joined_lines(search), joined_lines(replace)
     return Hunk(
-        search=joined_lines(search),
-        replace=joined_lines(replace),
+        search=search_text if search_ends or not search_text else search_text[:-1],
+        replace=replace_text if replace_ends or not replace_text else replace_text[:-1],
         line_hint=start,
     )
 
@@ -150,8 +160,10 @@ def parse_unified(text: str) -> Patch:
         elif file.deleted:
             changes.append(FileChange(path=path, kind=ChangeKind.DELETE))
         elif file.new_file:
-            body = [line for _, hunk in file.hunks for line in hunk if line.startswith("+")]
-            content = joined_lines([line[1:] for line in body])
+            lines = [line for _, hunk in file.hunks for line in hunk]
+            content = joined_lines([line[1:] for line in lines if line.startswith("+")])
+            if lines and lines[-1].startswith("\\") and content:
+                content = content[:-1]
             changes.append(
                 FileChange(path=path, kind=ChangeKind.CREATE, content=content, mode=file.mode)
             )
@@ -161,6 +173,9 @@ def parse_unified(text: str) -> Patch:
                 continue
             raise PatchFormatError(f"no hunks for {path}", line=file.line)
         else:
-            hunks = tuple(_to_hunk(start, body) for start, body in file.hunks)
+            hunks = tuple(
+                _to_hunk(start, body, counted)
+                for (start, body), counted in zip(file.hunks, file.counted, strict=True)
+            )
             changes.append(FileChange(path=path, kind=ChangeKind.EDIT, hunks=hunks, mode=file.mode))
     return Patch(changes=tuple(changes), source_format="unified")
