@@ -101,3 +101,20 @@ def test_a_minor_that_survives_three_runs_gets_a_debt_cleanup_phase(
     assert debt.task_category is TaskCategory.DEBT_CLEANUP
     assert debt.scope == ("src/todo/repository.py",)
     assert get_run(database, "run-4").tiers[0].phases[0].phase_id == "debt-cleanup"
+
+
+def test_the_run_records_its_start_and_a_sandbox_opt_out(
+    git_repo: Path, database: Database
+) -> None:
+    settings = load_settings(git_repo)
+    create_run_from_plan(
+        settings,
+        database,
+        load_plan(EXAMPLE),
+        run_id="run-s",
+        base_branch="main",
+        base_commit="a" * 40,
+        sandbox="none",
+    )
+    run = get_run(database, "run-s")
+    assert (run.base_branch, run.base_commit, run.sandbox) == ("main", "a" * 40, "none")

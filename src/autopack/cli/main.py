@@ -1,8 +1,9 @@
-"""`autopack`: init, plan, backlog, promote; each command parses, calls one core function, renders."""
+"""`autopack`: init, plan, backlog, verify, promote; each command parses, calls one core function, renders."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -12,12 +13,14 @@ from rich.console import Console
 from autopack import __version__
 from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
-from autopack.cli.render import backlog_table, print_strategies
-from autopack.domain.vocabulary import SafetyProfile
+from autopack.cli.render import backlog_table, print_strategies, print_verify_result
+from autopack.domain.vocabulary import CIProfile, SafetyProfile
 from autopack.plan.load import load_plan
 from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
 from autopack.run.create import strategy_for
+from autopack.verify.local import verify_head
+from autopack.verify.registry import sandbox_for
 from autopack.workspace.git_cli import GitCli
 from autopack.workspace.promotion import promote_run
 
@@ -174,6 +177,38 @@ def promote(
         print(json.dumps({"run_id": run_id, "into": target, "head": head}))
         return
     print(f"promoted {git.integration_branch(run_id)} into {target} at {head[:12]}")
+
+
+@app.command()
+@reports_errors
+def verify(
+    repo: RepoOption = None,
+    profile: Annotated[
+        CIProfile, typer.Option("--profile", help="CI profile from autopack.toml.")
+    ] = CIProfile.NORMAL,
+    no_sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--no-sandbox", help="Run the commands without bubblewrap isolation (explicit opt-out)."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a CI profile on HEAD, in a throwaway worktree and the sandbox, as the Verifier would.
+
+    Failing tests are rerun up to twice; a test that then passes is reported as flaky.
+    Exit code 0 only when the gate passes.
+    """
+    settings = settings_for(repo)
+    git = GitCli(settings.repo_root, settings.worktree_root)
+    with tempfile.TemporaryDirectory(prefix="autopack-reports-") as reports:
+        result = verify_head(settings, git, sandbox_for(no_sandbox), profile, Path(reports))
+    if as_json:
+        print(json.dumps({"passed": result.passed, **result.model_dump(mode="json")}, indent=2))
+    else:
+        print_verify_result(wide_console(), result)
+    if not result.passed:
+        raise typer.Exit(1)
 
 
 def wide_console() -> Console:

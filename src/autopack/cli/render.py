@@ -12,6 +12,7 @@ from rich.text import Text
 from autopack.domain.issues import BacklogEntry
 from autopack.domain.strategy import Budget, Strategy, TierStrategy
 from autopack.domain.vocabulary import Role
+from autopack.verify.verifier import VerifyResult
 
 
 def compact_tokens(tokens: int) -> str:
@@ -115,3 +116,37 @@ def backlog_table(entries: Sequence[BacklogEntry], project_id: str) -> Table:
             entry.last_seen_run,
         )
     return table
+
+
+def print_verify_result(console: Console, result: VerifyResult) -> None:
+    table = Table(
+        title=f"CI gate ({result.sandbox} sandbox, {len(result.runs)} run(s))", title_justify="left"
+    )
+    for column in ("Command", "Result", "Tests", "Seconds"):
+        table.add_column(column)
+    for outcome in result.final:
+        failed = sum(1 for t in outcome.tests if t.status.value in ("failed", "error"))
+        tests = (
+            f"{len(outcome.tests) - failed}/{len(outcome.tests)} passed" if outcome.tests else "-"
+        )
+        verdict = (
+            Text("passed", style="green")
+            if outcome.passed
+            else Text("timed out" if outcome.timed_out else "failed", style="red")
+        )
+        table.add_row(
+            f"{outcome.name}: {outcome.command}", verdict, tests, f"{outcome.seconds:.2f}"
+        )
+    console.print(table)
+    for title, keys in (
+        ("Failures", result.failures),
+        ("Flaky (minor)", result.flaky),
+        ("Pre-existing", result.pre_existing),
+    ):
+        if keys:
+            console.print(f"{title}: " + ", ".join(keys))
+    console.print(
+        Text("gate passed", style="bold green")
+        if result.passed
+        else Text("gate failed", style="bold red")
+    )

@@ -102,8 +102,12 @@ def create_run_from_plan(
     run_id: str | None = None,
     base_branch: str | None = None,
     base_commit: str | None = None,
+    sandbox: str | None = None,
 ) -> Strategy:
-    """Compile and freeze the strategy, then persist it; the run ends this in RUN_CREATED."""
+    """Compile and freeze the strategy, then persist it; the run ends this in RUN_CREATED.
+
+    `sandbox` names the Verifier's sandbox; "none" records a --no-sandbox opt-out for the summary.
+    """
     strategy = strategy_for(
         settings,
         plan,
@@ -112,7 +116,10 @@ def create_run_from_plan(
         safety_profile=safety_profile,
         tier_id=tier_id,
     )
-    create_run(database, blueprint_for(strategy, base_branch, base_commit))
+    blueprint = blueprint_for(strategy, base_branch, base_commit).model_copy(
+        update={"sandbox": sandbox}
+    )
+    create_run(database, blueprint)
     # The file is written before the state moves, so a run in RUN_CREATED always has its strategy.json.
     write_json_atomic(
         strategy_path(settings.runs_dir, strategy.run_id), strategy.model_dump(mode="json")

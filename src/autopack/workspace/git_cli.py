@@ -106,8 +106,12 @@ class GitCli:
 
     def create_attempt_worktree(self, run_id: str, name: str) -> Worktree:
         """A detached worktree at the integration branch's head, for one Builder attempt."""
-        head = self._git("rev-parse", f"refs/heads/{self.integration_branch(run_id)}").strip()
-        path = self._run_root(run_id) / _check_name("attempt", name)
+        return self.detached_worktree(run_id, name, f"refs/heads/{self.integration_branch(run_id)}")
+
+    def detached_worktree(self, group: str, name: str, ref: str) -> Worktree:
+        """A detached worktree of `ref` at `<root>/<group>/<name>`, replacing a stale one."""
+        head = self._git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+        path = self._run_root(group) / _check_name("worktree", name)
         if path.exists():
             self.remove_worktree(Worktree(path=path, base_commit=head))
         path.parent.mkdir(parents=True, exist_ok=True)
