@@ -129,3 +129,21 @@ def test_missing_bubblewrap_says_how_to_install_or_opt_out(
         BubblewrapSandbox()
     assert "apt-get install bubblewrap" in str(caught.value)
     assert "--no-sandbox" in str(caught.value)
+
+
+def test_private_tmp_still_shows_tools_on_path(
+    sandbox: BubblewrapSandbox, worktree: Path, tmp_path: Path
+) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "hello-tool").write_text("#!/bin/sh\necho tool ran\n")
+    (tools / "hello-tool").chmod(0o755)
+    hidden = tmp_path / "elsewhere.txt"
+    hidden.write_text("not for the sandbox\n")
+    env = {**ENV, "PATH": f"{tools}:{ENV['PATH']}"}
+    result = sandbox.run(
+        f"hello-tool; cat {hidden}", cwd=worktree, writable=[], limits=Limits(), env=env
+    )
+    assert "tool ran" in result.stdout
+    assert "not for the sandbox" not in result.stdout
+    assert "No such file" in result.stderr

@@ -4,7 +4,9 @@ file-size caps."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -22,7 +24,8 @@ class SandboxUnavailable(AutopackError):
 class BubblewrapSandbox:
     name = "bubblewrap"
 
-    def __init__(self) -> None:
+    def __init__(self, readable: Sequence[Path] = ()) -> None:
+        self.readable = tuple(readable)
         bwrap = shutil.which("bwrap")
         prlimit = shutil.which("prlimit")
         if bwrap is None:
@@ -38,10 +41,28 @@ class BubblewrapSandbox:
         self.bwrap: str = bwrap
         self.prlimit: str = prlimit
 
+    def _visible_under_tmp(self, env: Mapping[str, str]) -> list[Path]:
+        """Paths under /tmp that commands still need once /tmp is private: the PATH directories,
+        the Python environment Autopack runs in, and any the caller named."""
+        candidates = [Path(entry) for entry in env.get("PATH", "").split(os.pathsep) if entry]
+        candidates += [Path(sys.prefix), Path(sys.base_prefix), *self.readable]
+        tmp = Path("/tmp")
+        return sorted(
+            {p.resolve() for p in candidates if p.exists() and p.resolve().is_relative_to(tmp)}
+        )
+
     def argv(
-        self, command: str, *, cwd: Path, writable: Sequence[Path], limits: Limits
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        writable: Sequence[Path],
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
     ) -> list[str]:
         binds: list[str] = []
+        for path in self._visible_under_tmp(env or {}):
+            binds += ["--ro-bind", str(path), str(path)]
         for path in (cwd, *writable):
             binds += ["--bind", str(path), str(path)]
         return [
@@ -55,7 +76,7 @@ class BubblewrapSandbox:
             "--dev", "/dev",
             "--proc", "/proc",
             "--tmpfs", "/tmp",
-            # Bound after /tmp so worktrees that live under /tmp stay visible and writable.
+            # Bound after /tmp so tools and worktrees that live under /tmp stay visible.
             *binds,
             "--unshare-all",
             "--die-with-parent",
@@ -73,12 +94,8 @@ class BubblewrapSandbox:
         limits: Limits,
         env: Mapping[str, str],
     ) -> CommandResult:
-        return run_limited(
-            self.argv(command, cwd=cwd, writable=writable, limits=limits),
-            cwd=cwd,
-            limits=limits,
-            env=env,
-        )
+        argv = self.argv(command, cwd=cwd, writable=writable, limits=limits, env=env)
+        return run_limited(argv, cwd=cwd, limits=limits, env=env)
 
 
 class NoSandbox:
