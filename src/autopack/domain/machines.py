@@ -162,7 +162,7 @@ FAILURE_EVENT_FOR_STATE: dict[RunState, RunEvent] = {
 _RUN_ATTEMPT_EVENTS = frozenset(
     {RunEvent.PHASE_STARTED, RunEvent.GATE_REJECTED, RunEvent.CI_FAILED}
 )
-_PHASE_ATTEMPT_EVENTS = frozenset({PhaseEvent.START, PhaseEvent.GATE_REJECT, PhaseEvent.CI_FAIL})
+PHASE_ATTEMPT_EVENTS = frozenset({PhaseEvent.START, PhaseEvent.GATE_REJECT, PhaseEvent.CI_FAIL})
 _RUN_PHASE_ENDS = frozenset({RunEvent.SNAPSHOT_TAKEN, RunEvent.PHASE_ABANDONED})
 
 
@@ -177,7 +177,7 @@ class PhaseProgress:
     def legal_events(self) -> frozenset[PhaseEvent]:
         events = PHASE_MACHINE.events_from(self.state)
         if self.attempts_used >= self.max_attempts:
-            events = events - _PHASE_ATTEMPT_EVENTS
+            events = events - PHASE_ATTEMPT_EVENTS
         return events
 
     def apply(self, event: PhaseEvent) -> PhaseProgress:
@@ -188,7 +188,7 @@ class PhaseProgress:
                 self.state.value,
                 f"{event.value} (attempt cap {self.max_attempts} reached)",
             )
-        used = self.attempts_used + (1 if event in _PHASE_ATTEMPT_EVENTS else 0)
+        used = self.attempts_used + (1 if event in PHASE_ATTEMPT_EVENTS else 0)
         return replace(self, state=target, attempts_used=used)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autopack.domain.machines import (
+    PHASE_ATTEMPT_EVENTS,
     PHASE_MACHINE,
     RUN_MACHINE,
     TIER_MACHINE,
@@ -112,7 +113,7 @@ def transition_phase(
         before = PhaseState(row.state)
         after = PHASE_MACHINE.next_state(before, event)
         row.state = after.value
-        if event in (PhaseEvent.START, PhaseEvent.GATE_REJECT, PhaseEvent.CI_FAIL):
+        if event in PHASE_ATTEMPT_EVENTS:
             row.attempts_used += 1
         session.add(_event_row(run_id, "phase", phase_id, before, after, event.value, cause))
         return after
