@@ -195,3 +195,15 @@ def test_tier_cleanliness_is_stored(database: Database) -> None:
     assert get_run(database, "run-1").tiers[0].cleanliness is Cleanliness.NOT_CLEAN
     with pytest.raises(NotFound):
         set_tier_cleanliness(database, "run-1", "9", Cleanliness.CLEAN)
+
+
+def test_the_database_refuses_to_rewrite_history(database: Database) -> None:
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DBAPIError
+
+    create_run(database, blueprint())
+    transition_run(database, "run-1", RunEvent.STRATEGY_FROZEN, cause="frozen")
+    for statement in (update(EventRow).values(cause="rewritten"), delete(EventRow)):
+        with pytest.raises(DBAPIError, match="append-only"), database.transaction() as session:
+            session.execute(statement)
+    assert [e.cause for e in list_events(database, "run-1")][-1] == "frozen"
