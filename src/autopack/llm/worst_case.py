@@ -1,0 +1,15 @@
+"""The most a call can cost, from its prompt and its model's output limit: what gets reserved."""
+
+from __future__ import annotations
+
+from autopack.llm.budget import Amount
+from autopack.llm.tokens import estimate_input_tokens
+from autopack.strategy.routing import ModelAlias
+
+
+def worst_case(
+    alias: ModelAlias, messages: list[str], max_output_tokens: int | None = None
+) -> Amount:
+    output = min(max_output_tokens or alias.max_output_tokens, alias.max_output_tokens)
+    input_tokens = estimate_input_tokens(messages)
+    return Amount(tokens=input_tokens + output, usd=alias.cost_usd(input_tokens, 0, output))
