@@ -1,8 +1,9 @@
-"""`autopack`: init, plan, backlog, verify, promote; each command parses, calls one core function, renders."""
+"""`autopack`: init, plan, backlog, models, verify, promote; each command parses, calls one core function, renders."""
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -13,8 +14,9 @@ from rich.console import Console
 from autopack import __version__
 from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
-from autopack.cli.render import backlog_table, print_strategies, print_verify_result
+from autopack.cli.render import backlog_table, models_table, print_strategies, print_verify_result
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
+from autopack.llm.catalog import describe_aliases
 from autopack.plan.load import load_plan
 from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
@@ -149,6 +151,21 @@ def backlog(repo: RepoOption = None, as_json: JsonOption = False) -> None:
         print(f"The backlog of {settings.project.id} is empty.")
         return
     wide_console().print(backlog_table(entries, settings.project.id))
+
+
+@app.command()
+@reports_errors
+def models(repo: RepoOption = None, as_json: JsonOption = False) -> None:
+    """List the model aliases: what each resolves to, its prices, and whether its API key is set.
+
+    Keys are never shown, only whether the environment variable that should hold one is set.
+    """
+    settings = settings_for(repo)
+    views = describe_aliases(settings, os.environ)
+    if as_json:
+        print(json.dumps({"aliases": [view.model_dump(mode="json") for view in views]}, indent=2))
+        return
+    wide_console().print(models_table(views))
 
 
 @app.command()

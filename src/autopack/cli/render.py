@@ -12,6 +12,7 @@ from rich.text import Text
 from autopack.domain.issues import BacklogEntry
 from autopack.domain.strategy import Budget, Strategy, TierStrategy
 from autopack.domain.vocabulary import Role
+from autopack.llm.catalog import AliasView
 from autopack.verify.verifier import VerifyResult
 
 
@@ -150,3 +151,47 @@ def print_verify_result(console: Console, result: VerifyResult) -> None:
         if result.passed
         else Text("gate failed", style="bold red")
     )
+
+
+def _price(value: Decimal | None) -> str:
+    return "-" if value is None else f"${value}"
+
+
+def models_table(views: Sequence[AliasView]) -> Table:
+    table = Table(title="Model aliases (USD per million tokens)", title_justify="left")
+    for column in (
+        "Alias",
+        "Resolves to",
+        "Input",
+        "Cached",
+        "Output",
+        "Key",
+        "Fallbacks",
+        "Routing level",
+    ):
+        table.add_column(column, overflow="fold")
+    for view in views:
+        target = f"{view.provider}:{view.model}" + (f"\n{view.base_url}" if view.base_url else "")
+        if view.api_key_env is None:
+            key = Text("not needed", style="dim")
+        else:
+            key = Text(
+                f"{view.api_key_env}: {'yes' if view.key_present else 'no'}",
+                style="green" if view.key_present else "red",
+            )
+        prices = (
+            ("free", "free", "free")
+            if view.free
+            else tuple(
+                _price(p)
+                for p in (
+                    view.price_input_per_mtok,
+                    view.price_cached_input_per_mtok,
+                    view.price_output_per_mtok,
+                )
+            )
+        )
+        table.add_row(
+            view.alias, target, *prices, key, ", ".join(view.fallbacks), ", ".join(view.levels)
+        )
+    return table
