@@ -20,11 +20,12 @@ def test_every_shipped_paid_alias_has_prices_and_fallbacks_that_exist() -> None:
 
 
 def test_cost_uses_cached_and_output_prices() -> None:
-    alias = default_aliases()["anthropic-standard"]  # $3 in, $0.30 cached, $15 out per million
-    assert alias.cost_usd(1_000_000, 0, 0) == Decimal("3")
-    assert alias.cost_usd(1_000_000, 500_000, 100_000) == Decimal("1.5") + Decimal(
-        "0.15"
-    ) + Decimal("1.5")
+    alias = default_aliases()["anthropic-standard"]  # $2 in, $0.10 cached, $10 out per million
+    assert alias.cost_usd(1_000_000, 0, 0) == Decimal("2")
+    # 500k fresh input at $2, 500k cached at $0.10, 100k output at $10
+    assert alias.cost_usd(1_000_000, 500_000, 100_000) == Decimal("1") + Decimal("0.05") + Decimal(
+        "1"
+    )
 
 
 def test_cached_price_defaults_to_the_input_price() -> None:

@@ -272,4 +272,4 @@ def test_strategy_is_frozen_and_round_trips_through_json() -> None:
     with pytest.raises(ValidationError):
         strategy.run_id = "other"  # type: ignore[misc]
     assert Strategy.model_validate_json(strategy.model_dump_json()) == strategy
-    assert strategy.model_aliases["anthropic-top"] == "anthropic:claude-opus-4-1"
+    assert strategy.model_aliases["anthropic-top"] == "anthropic:claude-opus-5-5"

@@ -87,21 +87,22 @@ def _priced(
 
 
 def default_aliases() -> dict[str, ModelAlias]:
-    """Shipped aliases with list prices (USD per million tokens: input, cached input, output)."""
+    """Shipped aliases with list prices (USD per million tokens: input, cached input, output),
+    as published in November 2026 (base tier; long-context tiers cost more)."""
     anthropic, openai = Provider.ANTHROPIC, Provider.OPENAI
     aliases = {
         "anthropic-top": _priced(
-            anthropic, "claude-opus-4-1", ("15", "1.50", "75"), 200_000, 32_000
+            anthropic, "claude-opus-5-5", ("4", "0.20", "20"), 1_000_000, 64_000
         ),
         "anthropic-standard": _priced(
-            anthropic, "claude-sonnet-4-5", ("3", "0.30", "15"), 200_000, 64_000
+            anthropic, "claude-sonnet-5-5", ("2", "0.10", "10"), 1_000_000, 64_000
         ),
         "anthropic-fast": _priced(
-            anthropic, "claude-haiku-4-5", ("1", "0.10", "5"), 200_000, 64_000
+            anthropic, "claude-haiku-5-5", ("0.10", "0.01", "0.50"), 1_000_000, 64_000
         ),
-        "openai-top": _priced(openai, "gpt-5", ("1.25", "0.125", "10"), 400_000, 128_000),
-        "openai-standard": _priced(openai, "gpt-5-mini", ("0.25", "0.025", "2"), 400_000, 128_000),
-        "openai-fast": _priced(openai, "gpt-5-nano", ("0.05", "0.005", "0.40"), 400_000, 128_000),
+        "openai-top": _priced(openai, "gpt-6-astra", ("10", "1", "50"), 1_050_000, 128_000),
+        "openai-standard": _priced(openai, "gpt-6.1-sol", ("2", "0.10", "10"), 1_050_000, 128_000),
+        "openai-fast": _priced(openai, "gpt-6-luna", ("0.10", "0.01", "0.50"), 1_050_000, 128_000),
         "local": ModelAlias(
             provider=Provider.OPENAI_COMPATIBLE,
             model="qwen2.5-coder:14b",
