@@ -197,6 +197,44 @@ def _anthropic_message(reply: Reply, model: str) -> dict[str, Any]:
     }
 
 
+def _anthropic_stream(reply: Reply, model: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The Messages API's server-sent events for one reply."""
+    message = _anthropic_message(reply, model)
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    yield "message_start", {"type": "message_start", "message": start}
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            yield (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            )
+            delta = {"type": "text_delta", "text": block["text"]}
+        else:
+            empty = {**block, "input": {}}
+            yield (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": empty},
+            )
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+        yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+    stop = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": stop,
+            "usage": {"output_tokens": usage["output_tokens"]},
+        },
+    )
+    yield "message_stop", {"type": "message_stop"}
+
+
 _OPENAI_ERRORS = {
     "429": (429, "rate_limit_exceeded", "Rate limit reached"),
     "500": (500, "server_error", "The server had an error"),
@@ -291,6 +329,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Providers bill what they report, so the server bills every complete answer it sends.
         state.record(api, model, reply)
+        if api == "anthropic" and request.get("stream"):
+            events = b"".join(
+                f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+                for name, data in _anthropic_stream(reply, model)
+            )
+            self._send(200, events, "text/event-stream")
+            return
         if api == "openai" and request.get("stream"):
             include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
             events = b"".join(

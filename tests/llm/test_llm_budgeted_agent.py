@@ -1,0 +1,139 @@
+"""A pydantic-ai agent on the real SDKs, through the fake servers: every request reserved, settled, recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from pydantic_ai import Agent
+from pydantic_ai.exceptions import ModelHTTPError
+
+from autopack.domain.vocabulary import Role
+from autopack.llm.budget import BudgetExhausted, BudgetLedger, Cap, Level
+from autopack.llm.budgeted import BudgetedModel
+from autopack.llm.providers import build_model
+from autopack.llm.recorders import DatabaseRecorder
+from autopack.store.engine import Database
+from autopack.store.ledger import ledger_for_run, ledger_totals
+from autopack.store.runs import create_run
+from autopack.strategy.routing import ModelAlias, default_aliases
+from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, fake_llm_server
+from autopack.testing.runs import blueprint
+
+SCOPES = ((Level.RUN, "run-1"), (Level.TIER, "1"), (Level.PHASE, "a"))
+
+
+@dataclass
+class Context:
+    run_id: str = "run-1"
+    tier_id: str | None = "1"
+    phase_id: str | None = "a"
+    attempt: int | None = 1
+    role: Role = Role.BUILDER
+
+
+def agent_on(
+    server: FakeLLMServer, alias_name: str, ledger: BudgetLedger, database: Database
+) -> Agent[None, str]:
+    alias = default_aliases()[alias_name]
+    base_url = (
+        server.anthropic_base_url if alias.provider.value == "anthropic" else server.openai_base_url
+    )
+    alias = alias.model_copy(update={"base_url": base_url})
+    model = BudgetedModel(
+        build_model(alias_name, alias, "test-key"),
+        alias_name=alias_name,
+        alias=alias,
+        ledger=ledger,
+        scopes=SCOPES,
+        context=Context(),
+        recorder=DatabaseRecorder(database),
+    )
+    return Agent(model)
+
+
+@pytest.fixture
+def run_database(database: Database) -> Database:
+    create_run(database, blueprint())
+    return database
+
+
+@pytest.mark.parametrize("alias_name", ["openai-standard", "anthropic-standard"])
+def test_agent_calls_are_billed_once_and_match_the_servers_bill(
+    alias_name: str, run_database: Database
+) -> None:
+    script = [
+        Reply(
+            tool_calls=(ToolCall(name="lookup", arguments={"term": "budget"}),),
+            input_tokens=300,
+            output_tokens=20,
+        ),
+        Reply(text="The answer is 42.", input_tokens=400, cached_input_tokens=100, output_tokens=8),
+    ]
+    ledger = BudgetLedger()
+    with fake_llm_server(script) as server:
+        agent = agent_on(server, alias_name, ledger, run_database)
+
+        @agent.tool_plain
+        def lookup(term: str) -> str:
+            return f"{term} means a cap"
+
+        result = agent.run_sync("What is a budget?")
+    assert result.output == "The answer is 42."
+    assert len(server.bills) == 2
+    assert ledger.spent(SCOPES[0]).tokens == server.billed_tokens() == 728
+    alias = default_aliases()[alias_name]
+    expected_usd = alias.cost_usd(300, 0, 20) + alias.cost_usd(400, 100, 8)
+    totals = ledger_totals(run_database, "run-1")
+    assert (totals.calls, totals.tokens, totals.usd) == (2, 728, expected_usd)
+    assert ledger.spent(SCOPES[2]).usd == expected_usd
+    assert [call.outcome for call in ledger_for_run(run_database, "run-1")] == ["ok", "ok"]
+
+
+def test_a_request_no_level_can_cover_is_never_sent(run_database: Database) -> None:
+    ledger = BudgetLedger()
+    ledger.set_cap(SCOPES[2], Cap(usd=Decimal("0.01")))
+    with fake_llm_server([Reply(text="never")]) as server:
+        agent = agent_on(server, "openai-top", ledger, run_database)
+        with pytest.raises(BudgetExhausted) as caught:
+            agent.run_sync("hello")
+    assert caught.value.level is Level.PHASE
+    assert server.calls_per_model.total() == 0
+    assert ledger_totals(run_database, "run-1").calls == 0
+    assert ledger.reserved(SCOPES[2]).tokens == 0
+
+
+def test_failed_requests_release_their_reservation_and_are_recorded(run_database: Database) -> None:
+    ledger = BudgetLedger()
+    with fake_llm_server([Reply(fault="invalid_key")] * 5) as server:
+        agent = agent_on(server, "openai-fast", ledger, run_database)
+        with pytest.raises(ModelHTTPError):
+            agent.run_sync("hello")
+    assert ledger.reserved(SCOPES[0]).tokens == 0
+    assert ledger.spent(SCOPES[0]).tokens == 0
+    calls = ledger_for_run(run_database, "run-1")
+    assert [call.outcome for call in calls] == ["error"]
+    assert calls[0].usd == Decimal(0)
+
+
+def test_free_local_models_cost_nothing(run_database: Database) -> None:
+    ledger = BudgetLedger()
+    with fake_llm_server(
+        [Reply(text="local", input_tokens=50, output_tokens=5)], valid_keys=("not-needed",)
+    ) as server:
+        local = ModelAlias.model_validate(
+            {**default_aliases()["local"].model_dump(), "base_url": server.openai_base_url}
+        )
+        model = BudgetedModel(
+            build_model("local", local, None),
+            alias_name="local",
+            alias=local,
+            ledger=ledger,
+            scopes=SCOPES,
+            context=Context(),
+            recorder=DatabaseRecorder(run_database),
+        )
+        assert Agent(model).run_sync("hi").output == "local"
+    assert ledger.spent(SCOPES[0]).usd == Decimal(0)
+    assert ledger.spent(SCOPES[0]).tokens == 55
