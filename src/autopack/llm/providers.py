@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from anthropic import AsyncAnthropic
+from openai import AsyncOpenAI
 from pydantic_ai.models import Model
 from pydantic_ai.models.anthropic import AnthropicModel
 from pydantic_ai.models.openai import OpenAIChatModel
@@ -12,15 +14,23 @@ from autopack.errors import ConfigError
 from autopack.strategy.routing import ModelAlias, Provider
 
 
-def build_model(name: str, alias: ModelAlias, api_key: str | None) -> Model:
+def build_model(
+    name: str, alias: ModelAlias, api_key: str | None, *, timeout: float = 120.0
+) -> Model:
+    """SDK clients never retry on their own: ResilientModel does, so every retry is seen and counted."""
     if alias.provider is Provider.ANTHROPIC:
         if not api_key:
             raise ConfigError(f"model alias {name} needs an API key in ${alias.api_key_env}")
+        anthropic_client = AsyncAnthropic(
+            api_key=api_key, base_url=alias.base_url, max_retries=0, timeout=timeout
+        )
         return AnthropicModel(
-            alias.model, provider=AnthropicProvider(api_key=api_key, base_url=alias.base_url)
+            alias.model, provider=AnthropicProvider(anthropic_client=anthropic_client)
         )
     if alias.provider is Provider.OPENAI and not api_key:
         raise ConfigError(f"model alias {name} needs an API key in ${alias.api_key_env}")
     # Local OpenAI-compatible servers usually ignore the key, but the client insists on one.
-    provider = OpenAIProvider(base_url=alias.base_url, api_key=api_key or "not-needed")
-    return OpenAIChatModel(alias.model, provider=provider)
+    openai_client = AsyncOpenAI(
+        base_url=alias.base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout
+    )
+    return OpenAIChatModel(alias.model, provider=OpenAIProvider(openai_client=openai_client))

@@ -10,6 +10,8 @@ try Autopack offline with them.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections import Counter
@@ -264,14 +266,31 @@ class _Handler(BaseHTTPRequestHandler):
         body: bytes,
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+    ) -> bool:
+        """False when the client had already gone (e.g. it timed out): nothing was delivered."""
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        return True
+
+    def _client_gone(self) -> bool:
+        """Whether the client hung up while we were slow (a timeout on its side): nothing to deliver."""
+        ready, _, _ = select.select([self.connection], [], [], 0)
+        if not ready:
+            return False
+        try:
+            peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
+            return peeked == b""
+        except OSError:
+            return True
 
     def _error(self, api: str, fault: str, reply: Reply) -> None:
         table = _OPENAI_ERRORS if api == "openai" else _ANTHROPIC_ERRORS
@@ -314,6 +333,8 @@ class _Handler(BaseHTTPRequestHandler):
             state.faults_served[reply.fault] += 1
         if reply.delay or reply.fault == "slow":
             time.sleep(reply.delay or 5.0)
+            if self._client_gone():
+                return
         if reply.fault in _OPENAI_ERRORS:
             self._error(api, reply.fault, reply)
             return
@@ -327,14 +348,14 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.fault == "truncated":
             self._send(200, body[: len(body) // 2])
             return
-        # Providers bill what they report, so the server bills every complete answer it sends.
-        state.record(api, model, reply)
+        # The server bills every complete answer it delivers, with the usage the answer reports.
         if api == "anthropic" and request.get("stream"):
             events = b"".join(
                 f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
                 for name, data in _anthropic_stream(reply, model)
             )
-            self._send(200, events, "text/event-stream")
+            if self._send(200, events, "text/event-stream"):
+                state.record(api, model, reply)
             return
         if api == "openai" and request.get("stream"):
             include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
@@ -342,9 +363,11 @@ class _Handler(BaseHTTPRequestHandler):
                 f"data: {json.dumps(chunk)}\n\n".encode()
                 for chunk in _openai_stream(reply, model, include_usage)
             )
-            self._send(200, events + b"data: [DONE]\n\n", "text/event-stream")
+            if self._send(200, events + b"data: [DONE]\n\n", "text/event-stream"):
+                state.record(api, model, reply)
             return
-        self._send(200, body)
+        if self._send(200, body):
+            state.record(api, model, reply)
 
 
 @contextmanager
