@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydantic_ai import Agent
@@ -137,3 +138,49 @@ def test_free_local_models_cost_nothing(run_database: Database) -> None:
         assert Agent(model).run_sync("hi").output == "local"
     assert ledger.spent(SCOPES[0]).usd == Decimal(0)
     assert ledger.spent(SCOPES[0]).tokens == 55
+
+
+FAKE_KEY = "sk-ant-api03-RECOGNISABLE-FAKE-KEY-0123456789"
+
+
+def test_transcripts_are_redacted_and_linked_and_no_file_holds_the_key(git_repo: Path) -> None:
+    from autopack.config import load_settings
+    from autopack.llm.keys import redactor_for
+    from autopack.llm.transcripts import TranscriptWriter
+    from autopack.plan.load import load_plan
+    from autopack.run.create import create_run_from_plan
+    from autopack.store.engine import database_url_for, open_database
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "comprehensive_plan.md"
+    settings = load_settings(git_repo)
+    database = open_database(database_url_for(git_repo, {}))
+    create_run_from_plan(settings, database, load_plan(example), run_id="run-1")
+    env = {"ANTHROPIC_API_KEY": FAKE_KEY}
+    writer = TranscriptWriter(settings.runs_dir, "run-1", redactor_for(default_aliases(), env))
+    with fake_llm_server([Reply(text=f"I was told {FAKE_KEY}")], valid_keys=(FAKE_KEY,)) as server:
+        alias = default_aliases()["anthropic-fast"].model_copy(
+            update={"base_url": server.anthropic_base_url}
+        )
+        model = BudgetedModel(
+            build_model("anthropic-fast", alias, FAKE_KEY),
+            alias_name="anthropic-fast",
+            alias=alias,
+            ledger=BudgetLedger(),
+            scopes=SCOPES,
+            context=Context(phase_id="1.1"),
+            recorder=DatabaseRecorder(database),
+            transcripts=writer,
+        )
+        Agent(model).run_sync(f"my key is {FAKE_KEY}, keep it safe")
+    [call] = ledger_for_run(database, "run-1")
+    assert call.transcript is not None
+    transcript = Path(call.transcript).read_text()
+    assert "[REDACTED]" in transcript
+    assert "keep it safe" in transcript
+    database.close()
+    leaking = [
+        path
+        for path in git_repo.rglob("*")
+        if path.is_file() and ".git" not in path.parts and FAKE_KEY.encode() in path.read_bytes()
+    ]
+    assert leaking == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -20,9 +21,17 @@ from pydantic_ai.settings import ModelSettings
 
 from autopack.domain.vocabulary import Role
 from autopack.llm.budget import Amount, BudgetLedger, Scope
+from autopack.llm.transcripts import TranscriptWriter
 from autopack.llm.worst_case import worst_case
 from autopack.store.ledger import LlmCallRecord
 from autopack.strategy.routing import ModelAlias
+
+
+@dataclass(frozen=True)
+class Usage:
+    inputs: int = 0
+    cached: int = 0
+    outputs: int = 0
 
 
 class CallRecorder(Protocol):
@@ -71,6 +80,7 @@ class BudgetedModel(WrapperModel):
         scopes: Sequence[Scope],
         context: CallContext,
         recorder: CallRecorder,
+        transcripts: TranscriptWriter | None = None,
     ):
         super().__init__(wrapped)
         self.alias_name = alias_name
@@ -79,6 +89,7 @@ class BudgetedModel(WrapperModel):
         self.scopes = tuple(scopes)
         self.context = context
         self.recorder = recorder
+        self.transcripts = transcripts
 
     async def request(
         self,
@@ -87,30 +98,44 @@ class BudgetedModel(WrapperModel):
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
         max_tokens = (model_settings or {}).get("max_tokens")
-        worst = worst_case(
-            self.alias, request_texts(messages, model_request_parameters), max_tokens
-        )
-        reservation = self.ledger.reserve(self.scopes, worst)
+        texts = request_texts(messages, model_request_parameters)
+        reservation = self.ledger.reserve(self.scopes, worst_case(self.alias, texts, max_tokens))
         started = time.monotonic()
         try:
             response = await self.wrapped.request(
                 messages, model_settings, model_request_parameters
             )
-        except BaseException:
+        except BaseException as error:
             self.ledger.release(reservation)
-            self._record(Amount(), 0, 0, 0, started, "error")
+            transcript = self._transcript(messages, None, f"{type(error).__name__}: {error}")
+            self._record(Usage(), started, "error", transcript)
             raise
-        usage = response.usage
-        cost = self.alias.cost_usd(usage.input_tokens, usage.cache_read_tokens, usage.output_tokens)
-        actual = Amount(tokens=usage.input_tokens + usage.output_tokens, usd=cost)
-        self.ledger.settle(reservation, actual)
-        self._record(
-            actual, usage.input_tokens, usage.cache_read_tokens, usage.output_tokens, started, "ok"
+        usage = Usage(
+            response.usage.input_tokens,
+            response.usage.cache_read_tokens,
+            response.usage.output_tokens,
         )
+        cost = self.alias.cost_usd(usage.inputs, usage.cached, usage.outputs)
+        self.ledger.settle(reservation, Amount(tokens=usage.inputs + usage.outputs, usd=cost))
+        self._record(usage, started, "ok", self._transcript(messages, response, None), cost)
         return response
 
+    def _transcript(
+        self, messages: list[ModelMessage], response: ModelResponse | None, error: str | None
+    ) -> str | None:
+        if self.transcripts is None:
+            return None
+        return str(
+            self.transcripts.write(self.alias_name, self.alias.model, messages, response, error)
+        )
+
     def _record(
-        self, amount: Amount, inputs: int, cached: int, outputs: int, started: float, outcome: str
+        self,
+        usage: Usage,
+        started: float,
+        outcome: str,
+        transcript: str | None,
+        cost: Decimal = Decimal(0),
     ) -> None:
         context = self.context
         self.recorder.record(
@@ -122,11 +147,12 @@ class BudgetedModel(WrapperModel):
                 role=context.role,
                 provider=self.alias.provider.value,
                 model=self.alias.model,
-                input_tokens=inputs,
-                cached_input_tokens=cached,
-                output_tokens=outputs,
-                usd=amount.usd if amount.usd else Decimal(0),
+                input_tokens=usage.inputs,
+                cached_input_tokens=usage.cached,
+                output_tokens=usage.outputs,
+                usd=cost,
                 latency_ms=int((time.monotonic() - started) * 1000),
                 outcome=outcome,
+                transcript=transcript,
             )
         )

@@ -29,6 +29,7 @@ class LlmCallRecord(BaseModel):
     usd: Decimal = Field(ge=0)
     latency_ms: int = Field(ge=0)
     outcome: str
+    transcript: str | None = None
     created_at: datetime | None = None
 
 

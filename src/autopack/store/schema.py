@@ -185,6 +185,8 @@ class LlmCallRow(Base):
     usd: Mapped[Decimal] = mapped_column(USD)
     latency_ms: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(40))
+    # Path of the call's redacted transcript, when one was written.
+    transcript: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
