@@ -52,6 +52,21 @@ class WorkspaceSection(_Section):
 class ModelsSection(_Section):
     aliases: dict[str, ModelAlias] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _override_shipped_aliases_field_by_field(cls, data: object) -> object:
+        """`[models.aliases.anthropic-fast] base_url = ...` keeps the shipped model and prices."""
+        if not isinstance(data, dict) or not isinstance(data.get("aliases"), dict):
+            return data
+        shipped = default_aliases()
+        merged = {
+            name: {**shipped[name].model_dump(), **given}
+            if name in shipped and isinstance(given, dict)
+            else given
+            for name, given in data["aliases"].items()
+        }
+        return {**data, "aliases": merged}
+
 
 class Settings(_Section):
     repo_root: Path

@@ -42,3 +42,53 @@ def test_project_aliases_appear_with_their_prices(git_repo: Path) -> None:
     views = {view["alias"]: view for view in json.loads(result.stdout)["aliases"]}
     assert views["gateway"]["price_output_per_mtok"] == "1.5"
     assert views["gateway"]["base_url"] == "http://127.0.0.1:4000/v1"
+
+
+def test_check_makes_one_tiny_call_per_alias(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autopack.testing.fake_llm import Reply, fake_llm_server
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with fake_llm_server(
+        lambda api, request: Reply(text="OK", input_tokens=12, output_tokens=1)
+    ) as server:
+        (git_repo / "autopack.toml").write_text(
+            f'[models.aliases.anthropic-fast]\nbase_url = "{server.anthropic_base_url}"\n'
+        )
+        result = CliRunner().invoke(
+            app,
+            [
+                "models",
+                "--repo",
+                str(git_repo),
+                "--check",
+                "--alias",
+                "anthropic-fast",
+                "--alias",
+                "openai-fast",
+                "--json",
+            ],
+        )
+        assert server.calls_per_model["claude-haiku-5-5"] == 1
+    checks = {check["alias"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks["anthropic-fast"]["ok"] is True
+    assert checks["anthropic-fast"]["input_tokens"] == 12
+    assert (
+        checks["anthropic-fast"]["usd"] == "0.000002"
+    )  # shipped prices kept: 12 x $0.10 + 1 x $0.50 per M
+    assert checks["openai-fast"] == {
+        **checks["openai-fast"],
+        "ok": False,
+        "detail": "no key: $OPENAI_API_KEY is not set",
+    }
+    assert result.exit_code == 1
+
+
+def test_check_of_an_unknown_alias_is_a_config_error(git_repo: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["models", "--repo", str(git_repo), "--check", "--alias", "nope"]
+    )
+    assert result.exit_code == 3
+    assert "unknown model aliases: nope" in result.stderr

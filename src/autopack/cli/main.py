@@ -16,7 +16,7 @@ from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.cli.render import backlog_table, models_table, print_strategies, print_verify_result
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
-from autopack.llm.catalog import describe_aliases
+from autopack.llm.catalog import check_aliases, describe_aliases
 from autopack.plan.load import load_plan
 from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
@@ -155,12 +155,39 @@ def backlog(repo: RepoOption = None, as_json: JsonOption = False) -> None:
 
 @app.command()
 @reports_errors
-def models(repo: RepoOption = None, as_json: JsonOption = False) -> None:
+def models(
+    repo: RepoOption = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Make one tiny real call per alias (costs a few tokens each)."
+        ),
+    ] = False,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option("--alias", help="With --check: only these aliases (repeatable)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """List the model aliases: what each resolves to, its prices, and whether its API key is set.
 
     Keys are never shown, only whether the environment variable that should hold one is set.
+    With --check, exit code 1 when any checked alias failed.
     """
     settings = settings_for(repo)
+    if check:
+        results = check_aliases(settings, os.environ, alias or ())
+        if as_json:
+            print(json.dumps({"checks": [r.model_dump(mode="json") for r in results]}, indent=2))
+        else:
+            for result in results:
+                mark = "ok  " if result.ok else "FAIL"
+                print(
+                    f"{mark} {result.alias}: {result.detail} ({result.seconds:.2f} s, ${result.usd})"
+                )
+        if not all(result.ok for result in results):
+            raise typer.Exit(1)
+        return
     views = describe_aliases(settings, os.environ)
     if as_json:
         print(json.dumps({"aliases": [view.model_dump(mode="json") for view in views]}, indent=2))

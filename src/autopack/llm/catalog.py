@@ -1,13 +1,19 @@
-"""What `autopack models` shows: each alias, what it resolves to, its prices, whether its key is set."""
+"""What `autopack models` shows: each alias, what it resolves to, its prices, whether its key is set,
+and with --check whether a tiny real call through it works."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_ai import Agent
 
 from autopack.config import Settings
+from autopack.errors import ConfigError
+from autopack.llm.keys import api_key, redactor_for
+from autopack.llm.providers import build_model
 
 
 class AliasView(BaseModel):
@@ -50,3 +56,68 @@ def describe_aliases(settings: Settings, env: Mapping[str, str]) -> list[AliasVi
             )
         )
     return views
+
+
+class CheckResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alias: str
+    ok: bool
+    detail: str
+    seconds: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usd: Decimal = Decimal(0)
+
+
+def check_aliases(
+    settings: Settings, env: Mapping[str, str], only: Sequence[str] = ()
+) -> list[CheckResult]:
+    """One tiny real call per alias (a few tokens each), to prove keys, URLs and model names work."""
+    unknown = sorted(set(only) - set(settings.aliases))
+    if unknown:
+        raise ConfigError(
+            f"unknown model aliases: {', '.join(unknown)} (known: {', '.join(sorted(settings.aliases))})"
+        )
+    results = []
+    for name, alias in sorted(settings.aliases.items()):
+        if only and name not in only:
+            continue
+        key = api_key(alias, env)
+        if alias.api_key_env and not key:
+            results.append(
+                CheckResult(alias=name, ok=False, detail=f"no key: ${alias.api_key_env} is not set")
+            )
+            continue
+        started = time.monotonic()
+        try:
+            agent: Agent[None, str] = Agent(build_model(name, alias, key, timeout=30.0))
+            run = agent.run_sync("Reply with the word OK.", model_settings={"max_tokens": 8})
+        except Exception as error:
+            detail = redactor_for(settings.aliases, env).text(f"{type(error).__name__}: {error}")[
+                :300
+            ]
+            results.append(
+                CheckResult(
+                    alias=name,
+                    ok=False,
+                    detail=detail,
+                    seconds=round(time.monotonic() - started, 3),
+                )
+            )
+            continue
+        usage = run.usage
+        results.append(
+            CheckResult(
+                alias=name,
+                ok=True,
+                detail=f"answered {str(run.output)[:40]!r}",
+                seconds=round(time.monotonic() - started, 3),
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                usd=alias.cost_usd(
+                    usage.input_tokens, usage.cache_read_tokens, usage.output_tokens
+                ),
+            )
+        )
+    return results
