@@ -11,7 +11,7 @@ from pydantic_ai import Agent
 from pydantic_ai.exceptions import ModelHTTPError
 
 from autopack.domain.vocabulary import Role
-from autopack.llm.budget import BudgetExhausted, BudgetLedger, Cap, Level
+from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Cap, Level
 from autopack.llm.budgeted import BudgetedModel
 from autopack.llm.providers import build_model
 from autopack.llm.recorders import DatabaseRecorder
@@ -184,3 +184,19 @@ def test_transcripts_are_redacted_and_linked_and_no_file_holds_the_key(git_repo:
         if path.is_file() and ".git" not in path.parts and FAKE_KEY.encode() in path.read_bytes()
     ]
     assert leaking == []
+
+
+def test_a_restarted_run_counts_what_it_already_spent(run_database: Database) -> None:
+    from autopack.llm.budget import scopes_of
+    from autopack.llm.recorders import ledger_from_database
+
+    ledger = BudgetLedger()
+    with fake_llm_server([Reply(text="first", input_tokens=700, output_tokens=300)]) as server:
+        agent_on(server, "openai-standard", ledger, run_database).run_sync("one")
+    resumed = ledger_from_database(run_database, "run-1", BudgetLedger())
+    assert resumed.spent(SCOPES[0]) == ledger.spent(SCOPES[0])
+    assert resumed.spent((Level.ATTEMPT, "a#1")).tokens == 1000
+    assert scopes_of("run-1", "1", "a", 1)[:3] == SCOPES
+    resumed.set_cap(SCOPES[0], Cap(tokens=1_500))
+    with pytest.raises(BudgetExhausted):
+        resumed.reserve(SCOPES, Amount(tokens=600))

@@ -113,10 +113,38 @@ class BudgetLedger:
         """Replace the hold by what the provider billed (which may be more or less)."""
         with self._lock:
             self._held.pop(reservation.id, None)
-            for scope in reservation.scopes:
-                self._spent[scope] = self.spent(scope) + actual
+            self._add_spent(reservation.scopes, actual)
+
+    def record_spent(self, scopes: Sequence[Scope], amount: Amount) -> None:
+        """Spend that needed no reservation here: calls recorded before a restart."""
+        with self._lock:
+            self._add_spent(scopes, amount)
+
+    def _add_spent(self, scopes: Sequence[Scope], amount: Amount) -> None:
+        for scope in scopes:
+            self._spent[scope] = self.spent(scope) + amount
 
     def release(self, reservation: Reservation) -> None:
         """The call was not billed (never sent, or refused before any token)."""
         with self._lock:
             self._held.pop(reservation.id, None)
+
+
+def scopes_of(
+    run_id: str, tier_id: str | None, phase_id: str | None, attempt: int | None
+) -> tuple[Scope, ...]:
+    """The levels a call counts against, outermost first."""
+    scopes: list[Scope] = [(Level.RUN, run_id)]
+    if tier_id is not None:
+        scopes.append((Level.TIER, tier_id))
+    if phase_id is not None:
+        scopes.append((Level.PHASE, phase_id))
+        if attempt is not None:
+            scopes.append((Level.ATTEMPT, f"{phase_id}#{attempt}"))
+    return tuple(scopes)
+
+
+def restore_spent(ledger: BudgetLedger, calls: Sequence[tuple[tuple[Scope, ...], Amount]]) -> None:
+    """After a restart: what the recorded calls already spent counts again, so caps still hold."""
+    for scopes, amount in calls:
+        ledger.record_spent(scopes, amount)

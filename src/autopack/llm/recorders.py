@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from autopack.llm.budget import Amount, BudgetLedger, restore_spent, scopes_of
 from autopack.store.engine import Database
-from autopack.store.ledger import LlmCallRecord, record_llm_call
+from autopack.store.ledger import LlmCallRecord, ledger_for_run, record_llm_call
 
 
 class DatabaseRecorder:
@@ -12,3 +13,18 @@ class DatabaseRecorder:
 
     def record(self, call: LlmCallRecord) -> None:
         record_llm_call(self.database, call)
+
+
+def ledger_from_database(database: Database, run_id: str, ledger: BudgetLedger) -> BudgetLedger:
+    """Rebuild a run's spend from its recorded calls (a resumed run must not spend its budget twice)."""
+    restore_spent(
+        ledger,
+        [
+            (
+                scopes_of(call.run_id, call.tier_id, call.phase_id, call.attempt),
+                Amount(tokens=call.input_tokens + call.output_tokens, usd=call.usd),
+            )
+            for call in ledger_for_run(database, run_id)
+        ],
+    )
+    return ledger
