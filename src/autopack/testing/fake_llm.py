@@ -97,12 +97,18 @@ class FakeLLMServer:
             self._cursor += 1
             return reply
 
-    def record(self, api: str, model: str, reply: Reply) -> None:
+    def record(self, api: str, model: str, reply: Reply) -> Bill:
+        bill = Bill(api, model, reply.input_tokens, reply.cached_input_tokens, reply.output_tokens)
         with self._lock:
             self.calls_per_model[model] += 1
-            self.bills.append(
-                Bill(api, model, reply.input_tokens, reply.cached_input_tokens, reply.output_tokens)
-            )
+            self.bills.append(bill)
+        return bill
+
+    def unrecord(self, bill: Bill) -> None:
+        """The answer could not be delivered after all: it is not billed."""
+        with self._lock:
+            self.calls_per_model[bill.model] -= 1
+            self.bills.remove(bill)
 
     def billed_tokens(self) -> int:
         return sum(b.input_tokens + b.output_tokens for b in self.bills)
@@ -281,6 +287,12 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _deliver(self, api: str, model: str, reply: Reply, body: bytes, content_type: str) -> None:
+        # Billed before the bytes leave, so a client that has its answer always sees it billed.
+        bill = self.server_state.record(api, model, reply)
+        if not self._send(200, body, content_type):
+            self.server_state.unrecord(bill)
+
     def _client_gone(self) -> bool:
         """Whether the client hung up while we were slow (a timeout on its side): nothing to deliver."""
         ready, _, _ = select.select([self.connection], [], [], 0)
@@ -354,8 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
                 for name, data in _anthropic_stream(reply, model)
             )
-            if self._send(200, events, "text/event-stream"):
-                state.record(api, model, reply)
+            self._deliver(api, model, reply, events, "text/event-stream")
             return
         if api == "openai" and request.get("stream"):
             include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
@@ -363,11 +374,9 @@ class _Handler(BaseHTTPRequestHandler):
                 f"data: {json.dumps(chunk)}\n\n".encode()
                 for chunk in _openai_stream(reply, model, include_usage)
             )
-            if self._send(200, events + b"data: [DONE]\n\n", "text/event-stream"):
-                state.record(api, model, reply)
+            self._deliver(api, model, reply, events + b"data: [DONE]\n\n", "text/event-stream")
             return
-        if self._send(200, body):
-            state.record(api, model, reply)
+        self._deliver(api, model, reply, body, "application/json")
 
 
 @contextmanager
@@ -378,6 +387,7 @@ def fake_llm_server(
     state = FakeLLMServer(script=script, valid_keys=frozenset(valid_keys))
     handler = type("BoundHandler", (_Handler,), {"server_state": state})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    # Handlers may sit on idle keep-alive connections; they must not hold up the close.
     httpd.daemon_threads = True
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
