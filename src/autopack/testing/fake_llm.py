@@ -22,29 +22,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from autopack.testing.fake_llm_wire import (
+    ANTHROPIC_ERRORS,
+    OPENAI_ERRORS,
+    Reply,
+    ToolCall,
+    anthropic_message,
+    anthropic_stream,
+    openai_message,
+    openai_stream,
+)
+
+__all__ = ["Bill", "FakeLLMServer", "Reply", "ToolCall", "fake_llm_server", "load_script"]
 
 FAULTS = ("429", "500", "503", "slow", "truncated", "garbage", "insufficient_quota", "invalid_key")
-
-
-class ToolCall(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class Reply(BaseModel):
-    """One scripted answer, or a fault in its place."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    text: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    input_tokens: int = 10
-    cached_input_tokens: int = 0
-    output_tokens: int = 5
-    fault: str | None = None
-    retry_after: float = 0.05
-    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,151 +105,6 @@ class FakeLLMServer:
         return sum(b.input_tokens + b.output_tokens for b in self.bills)
 
 
-def _openai_message(reply: Reply, model: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
-    if reply.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": f"call_{i}",
-                "type": "function",
-                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-            }
-            for i, c in enumerate(reply.tool_calls)
-        ]
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
-            }
-        ],
-        "usage": _openai_usage(reply),
-    }
-
-
-def _openai_usage(reply: Reply) -> dict[str, Any]:
-    return {
-        "prompt_tokens": reply.input_tokens,
-        "completion_tokens": reply.output_tokens,
-        "total_tokens": reply.input_tokens + reply.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": reply.cached_input_tokens},
-    }
-
-
-def _openai_stream(reply: Reply, model: str, include_usage: bool) -> Iterator[dict[str, Any]]:
-    base = {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-    }
-    yield {
-        **base,
-        "choices": [
-            {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-        ],
-    }
-    for index, call in enumerate(reply.tool_calls):
-        function = {"name": call.name, "arguments": json.dumps(call.arguments)}
-        delta = {
-            "tool_calls": [
-                {"index": index, "id": f"call_{index}", "type": "function", "function": function}
-            ]
-        }
-        yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-    for word in reply.text.split(" ") if reply.text else []:
-        yield {
-            **base,
-            "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}],
-        }
-    finish = "tool_calls" if reply.tool_calls else "stop"
-    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
-    if include_usage:
-        yield {**base, "choices": [], "usage": _openai_usage(reply)}
-
-
-def _anthropic_message(reply: Reply, model: str) -> dict[str, Any]:
-    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
-    content += [
-        {"type": "tool_use", "id": f"toolu_{i}", "name": c.name, "input": c.arguments}
-        for i, c in enumerate(reply.tool_calls)
-    ]
-    return {
-        "id": "msg_fake",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": reply.input_tokens - reply.cached_input_tokens,
-            "cache_read_input_tokens": reply.cached_input_tokens,
-            "cache_creation_input_tokens": 0,
-            "output_tokens": reply.output_tokens,
-        },
-    }
-
-
-def _anthropic_stream(reply: Reply, model: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The Messages API's server-sent events for one reply."""
-    message = _anthropic_message(reply, model)
-    usage = message["usage"]
-    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
-    yield "message_start", {"type": "message_start", "message": start}
-    for index, block in enumerate(message["content"]):
-        if block["type"] == "text":
-            yield (
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": index,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            )
-            delta = {"type": "text_delta", "text": block["text"]}
-        else:
-            empty = {**block, "input": {}}
-            yield (
-                "content_block_start",
-                {"type": "content_block_start", "index": index, "content_block": empty},
-            )
-            delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-        yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
-    stop = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-    yield (
-        "message_delta",
-        {
-            "type": "message_delta",
-            "delta": stop,
-            "usage": {"output_tokens": usage["output_tokens"]},
-        },
-    )
-    yield "message_stop", {"type": "message_stop"}
-
-
-_OPENAI_ERRORS = {
-    "429": (429, "rate_limit_exceeded", "Rate limit reached"),
-    "500": (500, "server_error", "The server had an error"),
-    "503": (503, "server_error", "The engine is currently overloaded"),
-    "insufficient_quota": (429, "insufficient_quota", "You exceeded your current quota"),
-    "invalid_key": (401, "invalid_api_key", "Incorrect API key provided"),
-}
-_ANTHROPIC_ERRORS = {
-    "429": (429, "rate_limit_error", "Rate limited"),
-    "500": (500, "api_error", "Internal server error"),
-    "503": (529, "overloaded_error", "Overloaded"),
-    "insufficient_quota": (400, "invalid_request_error", "Your credit balance is too low"),
-    "invalid_key": (401, "authentication_error", "invalid x-api-key"),
-}
-
-
 class _Handler(BaseHTTPRequestHandler):
     server_state: FakeLLMServer  # set on the subclass made per server
     protocol_version = "HTTP/1.1"
@@ -305,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
             return True
 
     def _error(self, api: str, fault: str, reply: Reply) -> None:
-        table = _OPENAI_ERRORS if api == "openai" else _ANTHROPIC_ERRORS
+        table = OPENAI_ERRORS if api == "openai" else ANTHROPIC_ERRORS
         status, code, message = table[fault]
         body: dict[str, Any]
         if api == "openai":
@@ -347,14 +193,14 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(reply.delay or 5.0)
             if self._client_gone():
                 return
-        if reply.fault in _OPENAI_ERRORS:
+        if reply.fault in OPENAI_ERRORS:
             self._error(api, reply.fault, reply)
             return
         if reply.fault == "garbage":
             self._send(200, b"<html>upstream proxy error</html>", "text/html")
             return
         payload = (
-            _openai_message(reply, model) if api == "openai" else _anthropic_message(reply, model)
+            openai_message(reply, model) if api == "openai" else anthropic_message(reply, model)
         )
         body = json.dumps(payload).encode()
         if reply.fault == "truncated":
@@ -364,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         if api == "anthropic" and request.get("stream"):
             events = b"".join(
                 f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-                for name, data in _anthropic_stream(reply, model)
+                for name, data in anthropic_stream(reply, model)
             )
             self._deliver(api, model, reply, events, "text/event-stream")
             return
@@ -372,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
             include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
             events = b"".join(
                 f"data: {json.dumps(chunk)}\n\n".encode()
-                for chunk in _openai_stream(reply, model, include_usage)
+                for chunk in openai_stream(reply, model, include_usage)
             )
             self._deliver(api, model, reply, events + b"data: [DONE]\n\n", "text/event-stream")
             return
