@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -12,8 +13,10 @@ from rich.text import Text
 from autopack.domain.issues import BacklogEntry
 from autopack.domain.strategy import Budget, Strategy, TierStrategy
 from autopack.domain.vocabulary import Role
-from autopack.llm.catalog import AliasView
-from autopack.verify.verifier import VerifyResult
+
+if TYPE_CHECKING:
+    from autopack.llm.catalog import AliasView
+    from autopack.verify.verifier import VerifyResult
 
 
 def compact_tokens(tokens: int) -> str:

@@ -8,12 +8,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
-from pydantic_ai import Agent
 
 from autopack.config import Settings
 from autopack.errors import ConfigError
 from autopack.llm.keys import api_key, redactor_for
-from autopack.llm.providers import build_model
 
 
 class AliasView(BaseModel):
@@ -74,6 +72,11 @@ def check_aliases(
     settings: Settings, env: Mapping[str, str], only: Sequence[str] = ()
 ) -> list[CheckResult]:
     """One tiny real call per alias (a few tokens each), to prove keys, URLs and model names work."""
+    # The SDKs take seconds to import; only a check needs them, so every other command stays quick.
+    from pydantic_ai import Agent
+
+    from autopack.llm.providers import build_model
+
     unknown = sorted(set(only) - set(settings.aliases))
     if unknown:
         raise ConfigError(
