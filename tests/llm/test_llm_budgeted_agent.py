@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from pydantic_ai.exceptions import ModelHTTPError
 
 from autopack.domain.vocabulary import Role
 from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Cap, Level
-from autopack.llm.budgeted import BudgetedModel
+from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
 from autopack.llm.recorders import DatabaseRecorder
 from autopack.store.engine import Database
@@ -23,15 +22,8 @@ from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, fake_llm_s
 from autopack.testing.runs import blueprint
 
 SCOPES = ((Level.RUN, "run-1"), (Level.TIER, "1"), (Level.PHASE, "a"))
-
-
-@dataclass
-class Context:
-    run_id: str = "run-1"
-    tier_id: str | None = "1"
-    phase_id: str | None = "a"
-    attempt: int | None = 1
-    role: Role = Role.BUILDER
+CONTEXT_1_1 = CallContext(run_id="run-1", role=Role.BUILDER, tier_id="1", phase_id="1.1", attempt=1)
+CONTEXT = CallContext(run_id="run-1", role=Role.BUILDER, tier_id="1", phase_id="a", attempt=1)
 
 
 def agent_on(
@@ -48,7 +40,7 @@ def agent_on(
         alias=alias,
         ledger=ledger,
         scopes=SCOPES,
-        context=Context(),
+        context=CONTEXT,
         recorder=DatabaseRecorder(database),
     )
     return Agent(model)
@@ -132,7 +124,7 @@ def test_free_local_models_cost_nothing(run_database: Database) -> None:
             alias=local,
             ledger=ledger,
             scopes=SCOPES,
-            context=Context(),
+            context=CONTEXT,
             recorder=DatabaseRecorder(run_database),
         )
         assert Agent(model).run_sync("hi").output == "local"
@@ -167,7 +159,7 @@ def test_transcripts_are_redacted_and_linked_and_no_file_holds_the_key(git_repo:
             alias=alias,
             ledger=BudgetLedger(),
             scopes=SCOPES,
-            context=Context(phase_id="1.1"),
+            context=CONTEXT_1_1,
             recorder=DatabaseRecorder(database),
             transcripts=writer,
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -12,7 +11,7 @@ from pydantic_ai import Agent
 
 from autopack.domain.vocabulary import Role
 from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Cap, Level
-from autopack.llm.budgeted import BudgetedModel
+from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
 from autopack.llm.recorders import DatabaseRecorder
 from autopack.llm.resilience import (
@@ -30,16 +29,8 @@ from autopack.testing.fake_llm import FakeLLMServer, Reply, fake_llm_server
 from autopack.testing.runs import blueprint
 
 SCOPES = ((Level.RUN, "run-1"), (Level.TIER, "1"), (Level.PHASE, "a"))
+CONTEXT = CallContext(run_id="run-1", role=Role.BUILDER, tier_id="1", phase_id="a", attempt=1)
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total_wait=2.0)
-
-
-@dataclass
-class Context:
-    run_id: str = "run-1"
-    tier_id: str | None = "1"
-    phase_id: str | None = "a"
-    attempt: int | None = 1
-    role: Role = Role.BUILDER
 
 
 @pytest.fixture
@@ -67,7 +58,7 @@ def budgeted(
         alias=alias,
         ledger=ledger,
         scopes=SCOPES,
-        context=Context(),
+        context=CONTEXT,
         recorder=DatabaseRecorder(database),
     )
 

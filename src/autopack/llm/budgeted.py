@@ -38,12 +38,15 @@ class CallRecorder(Protocol):
     def record(self, call: LlmCallRecord) -> None: ...
 
 
-class CallContext(Protocol):
+@dataclass(frozen=True)
+class CallContext:
+    """Whose call this is: what the ledger row records beside the usage."""
+
     run_id: str
-    tier_id: str | None
-    phase_id: str | None
-    attempt: int | None
     role: Role
+    tier_id: str | None = None
+    phase_id: str | None = None
+    attempt: int | None = None
 
 
 def request_texts(messages: list[ModelMessage], parameters: ModelRequestParameters) -> list[str]:
