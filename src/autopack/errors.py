@@ -39,6 +39,10 @@ class RepoError(AutopackError):
     exit_code = 4
 
 
+class GitError(RepoError):
+    """A git command failed; the message carries git's own words."""
+
+
 class PlanError(AutopackError):
     """A plan could not be parsed; names the file and, where known, the line."""
 

@@ -12,8 +12,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from autopack.errors import RepoError
+from autopack.errors import GitError
 from autopack.workspace.base import ApplyOutcome, CommitInfo, IntegrationStatus, Worktree
+from autopack.workspace.diffs import worktree_diff
 
 BRANCH_PREFIX = "autopack/"
 _IDENTITY = (
@@ -25,10 +26,6 @@ _IDENTITY = (
     "commit.gpgsign=false",
 )
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
-
-
-class GitError(RepoError):
-    """A git command failed; the message carries git's own words."""
 
 
 def _check_name(kind: str, name: str) -> str:
@@ -135,11 +132,7 @@ class GitCli:
         return removed
 
     def diff_worktree(self, worktree: Worktree) -> str:
-        """Everything the attempt changed, new files included, as a binary-safe full-index diff."""
-        self._git("add", "--all", cwd=worktree.path)
-        return self._git(
-            "diff", "--cached", "--binary", "--full-index", worktree.base_commit, cwd=worktree.path
-        )
+        return worktree_diff(worktree)
 
     def apply_to_integration(self, run_id: str, diff: str, base_commit: str) -> ApplyOutcome:
         """Apply onto the integration worktree's index and files; 3-way when the branch has moved."""

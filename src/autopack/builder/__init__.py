@@ -1,0 +1,1 @@
+"""Builders: whatever edits an attempt worktree for a phase, built-in agent or external CLI."""
