@@ -6,13 +6,12 @@ that already fails on the base commit is pre-existing and does not fail the phas
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from autopack.verify.base import Limits, Sandbox, TestOutcome, TestStatus
+from autopack.verify.base import Limits, Sandbox, TestOutcome, TestStatus, minimal_env
 from autopack.verify.junit import read_junit
 
 _FAILING = (TestStatus.FAILED, TestStatus.ERROR)
@@ -75,11 +74,7 @@ def run_profile(
 ) -> tuple[CommandOutcome, ...]:
     """One pass over the profile's commands, in order, each in the sandbox."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    base_env = dict(
-        env
-        if env is not None
-        else {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp"}
-    )
+    base_env = dict(env if env is not None else minimal_env())
     outcomes = []
     for name, command in commands.items():
         report = reports_dir / f"{label}-{name}.xml"
