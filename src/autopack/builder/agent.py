@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from pydantic_ai import Agent, RunContext, ToolOutput, UsageLimits
+from pydantic_ai import Agent, RunContext, Tool, ToolOutput, UsageLimits
 from pydantic_ai.exceptions import UsageLimitExceeded
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
@@ -159,7 +159,14 @@ def _agent() -> Agent[_Session, Finish]:
         output_type=ToolOutput(Finish, name="finish", description="Finish the attempt."),
         deps_type=_Session,
         instructions=INSTRUCTIONS,
-        tools=[_list_files, _read_file, _search_text, _search_symbols, _edit, _run_command],
+        tools=[
+            Tool(_list_files, name="list_files"),
+            Tool(_read_file, name="read_file"),
+            Tool(_search_text, name="search_text"),
+            Tool(_search_symbols, name="search_symbols"),
+            Tool(_edit, name="edit"),
+            Tool(_run_command, name="run_command"),
+        ],
         retries=2,
     )
 

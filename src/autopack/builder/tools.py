@@ -92,7 +92,7 @@ class WorktreeTools:
             subdirectories[:] = sorted(d for d in subdirectories if d != ".git")
             for name in sorted(files):
                 path = Path(current, name)
-                if path.match(pattern):
+                if name != ".git" and path.match(pattern):
                     found.append(path.relative_to(self.root).as_posix())
         shown = found[:MAX_LIST_ENTRIES]
         more = len(found) - len(shown)
@@ -120,6 +120,8 @@ class WorktreeTools:
         for current, subdirectories, files in os.walk(self.root):
             subdirectories[:] = sorted(d for d in subdirectories if d != ".git")
             for name in sorted(files):
+                if name == ".git":  # a worktree's pointer to its repository
+                    continue
                 path = Path(current, name)
                 relative = path.relative_to(self.root).as_posix()
                 if not (path.match(path_glob) or Path(relative).match(path_glob)):

@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 def minimal_env() -> dict[str, str]:
     """What commands in the sandbox see: no API keys or other secrets of the parent process."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp", "LANG": "C.UTF-8"}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 class _Value(BaseModel):

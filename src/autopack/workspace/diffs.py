@@ -18,13 +18,32 @@ def _git(worktree: Worktree, *args: str) -> str:
     return completed.stdout
 
 
+# What running tests and tools leaves behind never belongs in a patch, even where the project's
+# .gitignore forgets it: caches and bytecode would otherwise land on the integration branch.
+BUILD_ARTIFACTS = (
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "node_modules",
+    ".coverage",
+)
+
+
+def _stage(worktree: Worktree) -> None:
+    excluded = [f":(exclude,glob)**/{name}/**" for name in BUILD_ARTIFACTS]
+    excluded += [f":(exclude,glob)**/{name}" for name in BUILD_ARTIFACTS]
+    _git(worktree, "add", "--all", "--", ".", *excluded, ":(exclude,glob)**/*.pyc")
+
+
 def worktree_diff(worktree: Worktree) -> str:
     """Everything the attempt changed, new files included, as a binary-safe full-index diff."""
-    _git(worktree, "add", "--all")
+    _stage(worktree)
     return _git(worktree, "diff", "--cached", "--binary", "--full-index", worktree.base_commit)
 
 
 def changed_paths(worktree: Worktree) -> tuple[str, ...]:
-    _git(worktree, "add", "--all")
+    _stage(worktree)
     names = _git(worktree, "diff", "--cached", "--name-only", "-z", worktree.base_commit)
     return tuple(sorted(name for name in names.split("\0") if name))
