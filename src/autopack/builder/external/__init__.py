@@ -1,0 +1,1 @@
+"""External coding-agent CLIs as Builders: each runs in the attempt worktree; git reads the result."""
