@@ -25,7 +25,13 @@ from autopack.domain.vocabulary import (
     Severity,
     TaskCategory,
 )
-from autopack.issues.phase_issue_file import PhaseIssueFile
+from autopack.issues.phase_issue_file import (
+    PhaseIssueFile,
+    phase_issue_path,
+    read_phase_issue_file,
+    write_phase_issue_file,
+)
+from autopack.issues.run_issue_index import build_run_index
 from autopack.llm.providers import build_model
 from autopack.strategy.routing import default_aliases
 from autopack.testing.fake_llm import Reply, ToolCall, fake_llm_server
@@ -242,3 +248,27 @@ def test_findings_over_the_real_sdk(alias_name: str) -> None:
     assert [f.issue_key for f in outcome.kept] == ["security:empty-password"]
     assert outcome.usage.input_tokens == 1200
     assert len(server.bills) == 1
+
+
+def test_the_same_finding_in_two_phases_is_one_issue_in_the_run_index(tmp_path: Path) -> None:
+    model, _ = scripted(report(finding("security:empty-password")))
+    outcome = audit(model)
+    files = []
+    for position, phase_id in enumerate(("p1", "p2"), 1):
+        empty = PhaseIssueFile(run_id="run-1", tier_id="1", phase_id=phase_id, position=position)
+        recorded = record_audit(
+            empty,
+            outcome,
+            PHASE,
+            "run-1",
+            open_elsewhere=[issue for file in files for issue in file.open_issues],
+        )
+        write_phase_issue_file(tmp_path, recorded.file)
+        files.append(read_phase_issue_file(phase_issue_path(tmp_path, "run-1", position, phase_id)))
+        assert recorded.merged == (() if position == 1 else ("security:empty-password",))
+    index = build_run_index("run-1", files)
+    [entry] = index.entries
+    assert entry.issue_key == "security:empty-password"
+    assert entry.phases == ("p1", "p2")
+    assert entry.occurrence_count == 2
+    assert index.major_count == 1
