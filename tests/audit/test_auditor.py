@@ -33,8 +33,7 @@ from autopack.issues.phase_issue_file import (
 )
 from autopack.issues.run_issue_index import build_run_index
 from autopack.llm.providers import build_model
-from autopack.strategy.routing import default_aliases
-from autopack.testing.fake_llm import Reply, ToolCall, fake_llm_server
+from autopack.testing.fake_llm import Reply, ToolCall, alias_on, fake_llm_server
 from autopack.testing.runs import phase_strategy
 
 PHASE = phase_strategy("Add login", description="Users log in with a password.")
@@ -236,13 +235,7 @@ def test_findings_over_the_real_sdk(alias_name: str) -> None:
         )
     ]
     with fake_llm_server(script) as server:
-        alias = default_aliases()[alias_name]
-        url = (
-            server.anthropic_base_url
-            if alias.provider.value == "anthropic"
-            else server.openai_base_url
-        )
-        model = build_model(alias_name, alias.model_copy(update={"base_url": url}), "test-key")
+        model = build_model(alias_name, alias_on(server, alias_name), "test-key")
         outcome = asyncio.run(Auditor(model).audit(AuditRequest(phase=PHASE, diff=DIFF)))
     assert outcome.error is None, outcome.error
     assert [f.issue_key for f in outcome.kept] == ["security:empty-password"]

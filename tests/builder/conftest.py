@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +16,6 @@ TEST_CALC = (
     "def test_add():\n    assert add(2, 3) == 5\n\n\n"
     "def test_sub():\n    assert sub(5, 3) == 2\n"
 )
-
-
-@pytest.fixture
-def scratch() -> Iterator[Path]:
-    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(dir=base, prefix="autopack-builder-") as folder:
-        yield Path(folder)
 
 
 @pytest.fixture

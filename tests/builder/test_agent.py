@@ -32,7 +32,7 @@ from autopack.llm.providers import build_model
 from autopack.llm.redact import Redactor
 from autopack.store.ledger import LlmCallRecord
 from autopack.strategy.routing import default_aliases
-from autopack.testing.fake_llm import Reply, ToolCall, fake_llm_server
+from autopack.testing.fake_llm import Reply, ToolCall, alias_on, fake_llm_server
 from autopack.testing.runs import phase_strategy
 from autopack.verify.base import Limits
 from autopack.verify.bubblewrap import BubblewrapSandbox, NoSandbox
@@ -117,13 +117,7 @@ def test_scripted_session_over_the_real_sdk_ends_with_exactly_the_fix(
     scopes = scopes_of("run-1", "1", "p1", 1)
     recorder = ListRecorder()
     with fake_llm_server(_session_script) as server:
-        alias = default_aliases()[alias_name]
-        url = (
-            server.anthropic_base_url
-            if alias.provider.value == "anthropic"
-            else server.openai_base_url
-        )
-        alias = alias.model_copy(update={"base_url": url})
+        alias = alias_on(server, alias_name)
         model = BudgetedModel(
             build_model(alias_name, alias, "test-key"),
             alias_name=alias_name,

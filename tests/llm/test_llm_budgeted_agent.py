@@ -18,7 +18,7 @@ from autopack.store.engine import Database
 from autopack.store.ledger import ledger_for_run, ledger_totals
 from autopack.store.runs import create_run
 from autopack.strategy.routing import ModelAlias, default_aliases
-from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, fake_llm_server
+from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, alias_on, fake_llm_server
 from autopack.testing.runs import blueprint
 
 SCOPES = ((Level.RUN, "run-1"), (Level.TIER, "1"), (Level.PHASE, "a"))
@@ -29,11 +29,7 @@ CONTEXT = CallContext(run_id="run-1", role=Role.BUILDER, tier_id="1", phase_id="
 def agent_on(
     server: FakeLLMServer, alias_name: str, ledger: BudgetLedger, database: Database
 ) -> Agent[None, str]:
-    alias = default_aliases()[alias_name]
-    base_url = (
-        server.anthropic_base_url if alias.provider.value == "anthropic" else server.openai_base_url
-    )
-    alias = alias.model_copy(update={"base_url": base_url})
+    alias = alias_on(server, alias_name)
     model = BudgetedModel(
         build_model(alias_name, alias, "test-key"),
         alias_name=alias_name,

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from autopack.testing.git_repos import git
 from autopack.workspace.git_cli import GitCli
-
-
-@pytest.fixture
-def scratch() -> Iterator[Path]:
-    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(dir=base, prefix="autopack-test-") as folder:
-        yield Path(folder)
 
 
 @pytest.fixture

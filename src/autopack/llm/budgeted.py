@@ -48,6 +48,34 @@ class CallContext:
     phase_id: str | None = None
     attempt: int | None = None
 
+    def call_record(
+        self,
+        alias: ModelAlias,
+        usage: Usage,
+        *,
+        usd: Decimal,
+        started: float,
+        outcome: str,
+        transcript: str | None = None,
+    ) -> LlmCallRecord:
+        """The ledger row for one call (or one external CLI run) made in this context."""
+        return LlmCallRecord(
+            run_id=self.run_id,
+            tier_id=self.tier_id,
+            phase_id=self.phase_id,
+            attempt=self.attempt,
+            role=self.role,
+            provider=alias.provider.value,
+            model=alias.model,
+            input_tokens=usage.inputs,
+            cached_input_tokens=usage.cached,
+            output_tokens=usage.outputs,
+            usd=usd,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            outcome=outcome,
+            transcript=transcript,
+        )
+
 
 def request_texts(messages: list[ModelMessage], parameters: ModelRequestParameters) -> list[str]:
     """The text a request sends: message parts and tool schemas, for the worst-case estimate."""
@@ -140,21 +168,12 @@ class BudgetedModel(WrapperModel):
         transcript: str | None,
         cost: Decimal = Decimal(0),
     ) -> None:
-        context = self.context
         self.recorder.record(
-            LlmCallRecord(
-                run_id=context.run_id,
-                tier_id=context.tier_id,
-                phase_id=context.phase_id,
-                attempt=context.attempt,
-                role=context.role,
-                provider=self.alias.provider.value,
-                model=self.alias.model,
-                input_tokens=usage.inputs,
-                cached_input_tokens=usage.cached,
-                output_tokens=usage.outputs,
+            self.context.call_record(
+                self.alias,
+                usage,
                 usd=cost,
-                latency_ms=int((time.monotonic() - started) * 1000),
+                started=started,
                 outcome=outcome,
                 transcript=transcript,
             )

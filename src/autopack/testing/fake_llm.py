@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from autopack.strategy.routing import ModelAlias, Provider, default_aliases
 from autopack.testing.fake_llm_wire import (
     ANTHROPIC_ERRORS,
     OPENAI_ERRORS,
@@ -244,3 +245,11 @@ def fake_llm_server(
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+def alias_on(server: FakeLLMServer, alias_name: str) -> ModelAlias:
+    """A shipped model alias pointed at this fake server, on its provider's own wire protocol."""
+    alias = default_aliases()[alias_name]
+    anthropic = alias.provider is Provider.ANTHROPIC
+    base_url = server.anthropic_base_url if anthropic else server.openai_base_url
+    return alias.model_copy(update={"base_url": base_url})

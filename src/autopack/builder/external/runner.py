@@ -27,9 +27,8 @@ from autopack.builder.prompts import task_message
 from autopack.builder.tools import clip
 from autopack.errors import ConfigError
 from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Scope
-from autopack.llm.budgeted import CallContext, CallRecorder
+from autopack.llm.budgeted import CallContext, CallRecorder, Usage
 from autopack.llm.redact import Redactor
-from autopack.store.ledger import LlmCallRecord
 from autopack.strategy.routing import ModelAlias
 from autopack.verify.base import Limits
 from autopack.verify.limits_exec import run_limited
@@ -132,24 +131,10 @@ class ExternalBuilder:
             detail = f"exit code {completed.exit_code}: " + "\n".join(tail)
         else:
             stop, detail = StopReason.FINISHED, ""
+        outcome = {StopReason.FINISHED: "ok", StopReason.WALL_CLOCK: "timeout"}.get(stop, "error")
+        usage = Usage(report.input_tokens, report.cached_input_tokens, report.output_tokens)
         self.recorder.record(
-            LlmCallRecord(
-                run_id=self.context.run_id,
-                tier_id=self.context.tier_id,
-                phase_id=self.context.phase_id,
-                attempt=self.context.attempt,
-                role=self.context.role,
-                provider=self.alias.provider.value,
-                model=self.alias.model,
-                input_tokens=report.input_tokens,
-                cached_input_tokens=report.cached_input_tokens,
-                output_tokens=report.output_tokens,
-                usd=cost,
-                latency_ms=round((time.monotonic() - started) * 1000),
-                outcome={StopReason.FINISHED: "ok", StopReason.WALL_CLOCK: "timeout"}.get(
-                    stop, "error"
-                ),
-            )
+            self.context.call_record(self.alias, usage, usd=cost, started=started, outcome=outcome)
         )
         return self._result(request, stop, detail, report, cost)
 
