@@ -78,6 +78,7 @@ class Score:
     at1: list[float] = field(default_factory=list)
     at5: list[float] = field(default_factory=list)
     ranked_at5: list[float] = field(default_factory=list)
+    in_map: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
@@ -85,6 +86,7 @@ class Score:
         self.cases += 1
         self.at1.append(len(set(order[:1]) & set(changed)) / len(changed))
         self.at5.append(len(set(order[:5]) & set(changed)) / len(changed))
+        self.in_map.append(len(set(order) & set(changed)) / len(changed))
         self.tokens.append(count_tokens(text))
         self.seconds.append(seconds)
 
@@ -97,6 +99,7 @@ class Score:
             "recall@1": mean(self.at1),
             "recall@5": mean(self.at5),
             "ranked_recall@5": mean(self.ranked_at5),
+            "recall_in_map": mean(self.in_map),
             "mean_tokens": mean(self.tokens),
             "mean_seconds": mean(self.seconds),
         }
@@ -259,7 +262,7 @@ def main() -> None:
     for (_, system), score in scores.items():
         total = overall.setdefault(system, Score())
         total.cases += score.cases
-        for name in ("at1", "at5", "ranked_at5", "tokens", "seconds"):
+        for name in ("at1", "at5", "ranked_at5", "in_map", "tokens", "seconds"):
             getattr(total, name).extend(getattr(score, name))
     rows = [
         {"repo": repo, "system": system, **score.row()}
@@ -272,13 +275,25 @@ def main() -> None:
     if args.json:
         print(json.dumps({"budget": args.budget, "rows": rows}, indent=2))
         return
-    print(f"map budget {args.budget} tokens; recall over files shown in the map text, in order")
-    header = f"{'repo':<16}{'system':<10}{'cases':>6}{'R@1':>8}{'R@5':>8}{'rankR@5':>10}{'tokens':>10}{'s/map':>8}"
+    print(f"map budget {args.budget} tokens; R@k over files in the order the map text shows them,")
+    print(
+        "inMap over all files the map shows (Aider prints its chosen files alphabetically, so its"
+    )
+    print("R@k is not its ranking: compare inMap); rankR@5 = Autopack's full ranking")
+    header = f"{'repo':<16}{'system':<10}{'cases':>6}{'R@1':>8}{'R@5':>8}{'inMap':>8}{'rankR@5':>10}{'tokens':>10}{'s/map':>8}"
     print(header)
     for row in rows:
-        keys = ("cases", "recall@1", "recall@5", "ranked_recall@5", "mean_tokens", "mean_seconds")
+        keys = (
+            "cases",
+            "recall@1",
+            "recall@5",
+            "recall_in_map",
+            "ranked_recall@5",
+            "mean_tokens",
+            "mean_seconds",
+        )
         cells = ["-" if row[key] is None else str(row[key]) for key in keys]
-        widths = (6, 8, 8, 10, 10, 8)
+        widths = (6, 8, 8, 8, 10, 10, 8)
         line = "".join(f"{cell:>{width}}" for cell, width in zip(cells, widths, strict=True))
         print(f"{row['repo']:<16}{row['system']:<10}{line}")
 
