@@ -168,6 +168,14 @@ class Routing(BaseModel):
         level = Level.TOP if high_risk else _LEVELS[role][complexity]
         return str(getattr(self, level.value))
 
+    def escalated(self, alias_name: str) -> str | None:
+        """The alias one level up, for an attempt after one that made no progress; None at the top."""
+        ladder = [self.fast, self.standard, self.top]
+        if alias_name not in ladder:
+            return None
+        above = [name for name in ladder[ladder.index(alias_name) + 1 :] if name != alias_name]
+        return above[0] if above else None
+
     def unknown_aliases(self, aliases: dict[str, ModelAlias]) -> list[str]:
         named = {self.top, self.standard, self.fast}
         named |= {fallback for alias in aliases.values() for fallback in alias.fallbacks}
