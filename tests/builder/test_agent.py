@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -30,9 +29,9 @@ from autopack.llm.budget import Amount, BudgetLedger, Cap, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
 from autopack.llm.redact import Redactor
-from autopack.store.ledger import LlmCallRecord
 from autopack.strategy.routing import default_aliases
 from autopack.testing.fake_llm import Reply, ToolCall, alias_on, fake_llm_server
+from autopack.testing.recorders import ListRecorder
 from autopack.testing.runs import phase_strategy
 from autopack.verify.base import Limits
 from autopack.verify.bubblewrap import BubblewrapSandbox, NoSandbox
@@ -45,14 +44,6 @@ FIX_ADD = phase_strategy(
     acceptance=("test_add passes",),
     builder_mode=BuilderMode.TWEAK_LIGHT,
 )
-
-
-@dataclass
-class ListRecorder:
-    calls: list[LlmCallRecord] = field(default_factory=list)
-
-    def record(self, call: LlmCallRecord) -> None:
-        self.calls.append(call)
 
 
 def _tool_results(api: str, request: dict[str, Any]) -> list[str]:

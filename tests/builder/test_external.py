@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,22 +20,14 @@ from autopack.domain.vocabulary import Role
 from autopack.errors import ConfigError
 from autopack.llm.budget import BudgetLedger, Cap, scopes_of
 from autopack.llm.budgeted import CallContext
-from autopack.store.ledger import LlmCallRecord
 from autopack.strategy.routing import default_aliases
+from autopack.testing.recorders import ListRecorder
 from autopack.testing.runs import phase_strategy
 from autopack.workspace.base import Worktree
 
 FAKES = Path(__file__).parent / "fakes"
 PHASE = phase_strategy("Fix add", description="add() subtracts.")
 SCOPES = scopes_of("run-1", "1", "p1", 1)
-
-
-@dataclass
-class ListRecorder:
-    calls: list[LlmCallRecord] = field(default_factory=list)
-
-    def record(self, call: LlmCallRecord) -> None:
-        self.calls.append(call)
 
 
 @dataclass

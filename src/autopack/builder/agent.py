@@ -35,7 +35,6 @@ from autopack.builder.prompts import INSTRUCTIONS, task_message
 from autopack.builder.repomap import RepoMap
 from autopack.builder.tools import ToolRefused, WorktreeTools, clip
 from autopack.domain.vocabulary import BuilderMode
-from autopack.errors import AutopackError
 from autopack.llm.budget import BudgetExhausted
 from autopack.llm.redact import Redactor
 from autopack.verify.base import Limits, Sandbox, minimal_env
@@ -243,7 +242,7 @@ class AgentBuilder:
             stop, detail = StopReason.WALL_CLOCK, f"over {profile.wall_seconds:.0f} s"
         except BudgetExhausted as exhausted:
             stop, detail = StopReason.BUDGET, str(exhausted)
-        except (AutopackError, Exception) as error:  # the attempt fails; the run goes on
+        except Exception as error:  # the attempt fails; the run goes on
             stop, detail = StopReason.AGENT_ERROR, f"{type(error).__name__}: {error}"
         return BuilderResult(
             builder=self.name,
