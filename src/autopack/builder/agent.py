@@ -37,6 +37,7 @@ from autopack.builder.tools import ToolRefused, WorktreeTools, clip
 from autopack.domain.vocabulary import BuilderMode
 from autopack.llm.budget import BudgetExhausted
 from autopack.llm.redact import Redactor
+from autopack.llm.resilience import ProviderUnavailable
 from autopack.verify.base import Limits, Sandbox, minimal_env
 from autopack.workspace.base import Worktree
 from autopack.workspace.diffs import changed_paths, worktree_diff
@@ -242,6 +243,8 @@ class AgentBuilder:
             stop, detail = StopReason.WALL_CLOCK, f"over {profile.wall_seconds:.0f} s"
         except BudgetExhausted as exhausted:
             stop, detail = StopReason.BUDGET, str(exhausted)
+        except ProviderUnavailable as unavailable:
+            stop, detail = StopReason.PROVIDER_UNAVAILABLE, str(unavailable)
         except Exception as error:  # the attempt fails; the run goes on
             stop, detail = StopReason.AGENT_ERROR, f"{type(error).__name__}: {error}"
         return BuilderResult(

@@ -53,6 +53,8 @@ class StopReason(StrEnum):
     BUDGET = "budget"
     NO_PROGRESS = "no_progress"
     AGENT_ERROR = "agent_error"
+    # No provider could answer after retries and fallbacks: the environment, not the attempt, failed.
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
 
 
 class BuilderUsage(_Value):

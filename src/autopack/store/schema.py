@@ -56,6 +56,10 @@ class RunRow(Base):
     base_commit: Mapped[str | None] = mapped_column(String(64))
     # "bubblewrap", or "none" when the user opted out with --no-sandbox (shown in the run summary).
     sandbox: Mapped[str | None] = mapped_column(String(40))
+    # The process driving the run and when it last said it was alive: a sweeper resumes runs whose
+    # executor went silent.
+    executor_id: Mapped[str | None] = mapped_column(String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -207,3 +211,16 @@ class EventRow(Base):
     reason_code: Mapped[str | None] = mapped_column(String(100))
     reason_message: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class LlmCheckpointRow(Base):
+    """A model answer already paid for, so a resumed attempt replays it instead of paying again."""
+
+    __tablename__ = "llm_checkpoints"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    # Whose conversation: run/phase/role/attempt; `sequence` numbers its requests from 1.
+    conversation: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

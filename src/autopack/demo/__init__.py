@@ -1,0 +1,1 @@
+"""`autopack demo`: a sample project and plan run offline through the real pipeline from a cassette."""

@@ -1,0 +1,223 @@
+"""What a run leaves in `.autonomous_runs/<run_id>/`: RUN_SUMMARY.md, tier summaries, incident packs."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import subprocess
+from collections import defaultdict
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autopack import __version__
+from autopack.domain.vocabulary import Cleanliness
+from autopack.issues.atomic_json import write_json_atomic
+from autopack.issues.phase_issue_file import phase_issue_path, read_phase_issue_file
+from autopack.issues.promotion import promotion_eligibility
+from autopack.store.attempts import attempts_of_phase
+from autopack.store.ledger import LlmCallRecord, ledger_for_run
+from autopack.store.runs import RunRecord, get_run
+
+if TYPE_CHECKING:
+    from autopack.run.services import RunServices
+
+SUMMARY_FILE = "RUN_SUMMARY.md"
+INCIDENTS_DIR = "incidents"
+
+
+def _versions() -> dict[str, str]:
+    found = {"autopack": __version__, "python": platform.python_version()}
+    for package in ("pydantic-ai-slim", "dbos", "openai", "anthropic", "sqlalchemy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
+    found["git"] = git.stdout.strip()
+    return found
+
+
+def replay_command(services: RunServices) -> str:
+    """Re-run the same plan with the same options, answering from this run's recorded cassette."""
+    from autopack.run.services import CASSETTE_FILE, REPLAY_PREFIX
+
+    cassette = services.options.replay_file or services.run_dir / CASSETTE_FILE
+    parts = [
+        "autopack",
+        "run",
+        services.strategy.plan_source or "PLAN.md",
+        "--repo",
+        str(services.settings.repo_root),
+        "--llm",
+        f"{REPLAY_PREFIX}{cassette}",
+    ]
+    if services.options.no_sandbox:
+        parts.append("--no-sandbox")
+    return shlex.join(parts)
+
+
+def write_incident(
+    services: RunServices,
+    phase_id: str | None,
+    attempt: int,
+    why: str,
+    evidence: dict[str, str],
+) -> Path:
+    """Everything needed to understand and replay a failure, in one folder."""
+    name = f"{phase_id}-a{attempt}" if phase_id else "run"
+    folder = services.run_dir / INCIDENTS_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    attempt_dir = services.run_dir / "attempts" / name
+    diff = evidence.get("diff") or (
+        (attempt_dir / "diff.patch").read_text(encoding="utf-8")
+        if (attempt_dir / "diff.patch").exists()
+        else ""
+    )
+    (folder / "diff.patch").write_text(diff, encoding="utf-8")
+    (folder / "test_output.txt").write_text(evidence.get("test_output", ""), encoding="utf-8")
+    trajectory = (
+        json.loads((attempt_dir / "trajectory.json").read_text(encoding="utf-8"))
+        if (attempt_dir / "trajectory.json").exists()
+        else []
+    )
+    # The last steps are the ones that explain an ending.
+    write_json_atomic(folder / "trajectory_excerpt.json", trajectory[-12:])
+    write_json_atomic(
+        folder / "ledger.json",
+        [
+            call.model_dump(mode="json")
+            for call in ledger_for_run(services.database, services.run_id)
+        ],
+    )
+    write_json_atomic(folder / "findings.json", evidence.get("findings", "").splitlines())
+    write_json_atomic(folder / "versions.json", _versions())
+    command = replay_command(services)
+    (folder / "REPLAY.md").write_text(
+        f"# Incident: {name}\n\n{why}\n\nReplay it offline from the run's recorded model answers:\n\n"
+        f"```bash\n{command}\n```\n",
+        encoding="utf-8",
+    )
+    services.emit("incident", phase=phase_id, folder=str(folder))
+    return folder
+
+
+def _calls_by_phase(calls: list[LlmCallRecord]) -> dict[str | None, list[LlmCallRecord]]:
+    grouped: dict[str | None, list[LlmCallRecord]] = defaultdict(list)
+    for call in calls:
+        grouped[call.phase_id].append(call)
+    return grouped
+
+
+def _commits(services: RunServices, run: RunRecord) -> dict[str, str]:
+    if run.base_commit is None:
+        return {}
+    try:
+        status = services.git.integration_status(services.run_id, run.base_commit)
+    except Exception:  # a summary is still written when the branch is gone
+        return {}
+    return {
+        commit.trailers["Autopack-Phase"]: commit.sha
+        for commit in status.commits
+        if "Autopack-Phase" in commit.trailers
+    }
+
+
+def _phase_rows(services: RunServices, run: RunRecord, tier_id: str | None = None) -> list[str]:
+    calls = _calls_by_phase(ledger_for_run(services.database, services.run_id))
+    commits = _commits(services, run)
+    rows = [
+        "| phase | outcome | attempts | tokens | USD | models | issues | commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    strategy_phases = {phase.phase_id: phase for phase in services.strategy.phases}
+    for tier in run.tiers:
+        if tier_id is not None and tier.tier_id != tier_id:
+            continue
+        for phase in tier.phases:
+            phase_calls = calls.get(phase.phase_id, [])
+            tokens = sum(c.input_tokens + c.output_tokens for c in phase_calls)
+            spent = sum((c.usd for c in phase_calls), Decimal(0))
+            models = sorted({c.model for c in phase_calls}) or sorted(
+                set(strategy_phases[phase.phase_id].models.values())
+            )
+            path = phase_issue_path(
+                services.settings.runs_dir, services.run_id, phase.position, phase.phase_id
+            )
+            issues = read_phase_issue_file(path).open_issues if path.exists() else ()
+            builder_attempts = [
+                a
+                for a in attempts_of_phase(services.database, services.run_id, phase.phase_id)
+                if a.role.value == "builder"
+            ]
+            rows.append(
+                f"| {phase.phase_id}: {phase.title} | {phase.state.value} | {len(builder_attempts)} | "
+                f"{tokens:,} | ${spent:.4f} | {', '.join(models)} | "
+                f"{', '.join(f'{i.issue_key} ({i.effective_severity.value})' for i in issues) or '-'} | "
+                f"{commits.get(phase.phase_id, '-')[:12]} |"
+            )
+    return rows
+
+
+def write_tier_summary(services: RunServices, tier_id: str) -> Path:
+    run = get_run(services.database, services.run_id)
+    tier = next(t for t in run.tiers if t.tier_id == tier_id)
+    lines = [
+        f"# Tier {tier.tier_id}: {tier.name}",
+        "",
+        f"State: {tier.state.value} · cleanliness: "
+        f"{tier.cleanliness.value if tier.cleanliness else 'not judged'}",
+        "",
+        *_phase_rows(services, run, tier_id),
+        "",
+    ]
+    path = services.run_dir / f"tier_{tier.position:02d}_{tier.tier_id}_summary.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_run_summary(services: RunServices) -> Path:
+    run = get_run(services.database, services.run_id)
+    calls = ledger_for_run(services.database, services.run_id)
+    tokens = sum(c.input_tokens + c.output_tokens for c in calls)
+    spent = sum((c.usd for c in calls), Decimal(0))
+    limits = services.strategy.limits
+    decision = promotion_eligibility(
+        run.state,
+        {t.tier_id: t.cleanliness or Cleanliness.CLEAN for t in run.tiers},
+        run.failure.code if run.failure else None,
+    )
+    sandbox = run.sandbox or "bubblewrap"
+    lines = [
+        f"# {run.plan_title} — {run.run_id}",
+        "",
+        f"- State: **{run.state.value}**"
+        + (f" — {run.failure.message} (`{run.failure.code}`)" if run.failure else ""),
+        f"- Integration branch: `{services.git.integration_branch(run.run_id)}` from "
+        f"`{run.base_branch or '?'}` at `{(run.base_commit or '?')[:12]}`",
+        f"- Spent: {tokens:,} of {limits.budget.tokens:,} tokens, ${spent:.4f} of "
+        f"${limits.budget.usd:.2f} in {len(calls)} model calls",
+        f"- Sandbox for checks: {sandbox}"
+        + (" (tests ran UNSANDBOXED)" if sandbox == "none" else ""),
+        f"- Model answers: {services.options.llm or 'live providers, as routed'}",
+        f"- Promotion: {'eligible' if decision.eligible else 'not eligible: ' + '; '.join(decision.reasons)}",
+        "",
+    ]
+    for tier in run.tiers:
+        lines += [
+            f"## Tier {tier.tier_id}: {tier.name} — {tier.state.value}"
+            + (f", {tier.cleanliness.value}" if tier.cleanliness else ""),
+            "",
+            *_phase_rows(services, run, tier.tier_id),
+            "",
+        ]
+    incidents = sorted((services.run_dir / INCIDENTS_DIR).glob("*/REPLAY.md"))
+    if incidents:
+        lines += ["## Incidents", ""]
+        lines += [f"- `{path.parent}`" for path in incidents]
+        lines.append("")
+    path = services.run_dir / SUMMARY_FILE
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

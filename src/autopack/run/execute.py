@@ -1,0 +1,104 @@
+"""Start or resume a run: what `autopack run`, `resume`, `sweep` and `demo` call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from autopack.config import Settings
+from autopack.domain.states import RunState
+from autopack.errors import AutopackError, RepoError
+from autopack.plan.load import load_plan
+from autopack.run.create import create_run_from_plan
+from autopack.run.durable import durable_executor, resume_workflow, start_workflow, sweep
+from autopack.run.services import PROCESS_LISTENERS, Listener, RunOptions
+from autopack.store.engine import database_url_for, open_database
+from autopack.store.issue_records import load_backlog
+from autopack.store.runs import get_run
+from autopack.workspace.git_cli import GitCli
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    run_id: str
+    state: RunState
+    message: str | None
+
+
+def _end(settings: Settings, run_id: str) -> RunEnd:
+    database = open_database(database_url_for(settings.repo_root, os.environ))
+    try:
+        run = get_run(database, run_id)
+    finally:
+        database.close()
+    return RunEnd(run_id, run.state, run.failure.message if run.failure else None)
+
+
+def _check_sandbox(options: RunOptions) -> None:
+    if not options.no_sandbox and shutil.which("bwrap") is None:
+        raise AutopackError(
+            "bubblewrap (bwrap) is not installed, and the Verifier runs checks only in its sandbox: "
+            "install it (apt-get install bubblewrap) or pass --no-sandbox to run them unsandboxed"
+        )
+
+
+def create_run(settings: Settings, plan_file: Path, options: RunOptions) -> str:
+    """Phase 0 and RUN_CREATED: parse the plan, freeze the strategy, record the starting point."""
+    _check_sandbox(options)
+    plan = load_plan(plan_file)
+    git = GitCli(settings.repo_root, settings.worktree_root)
+    branch = git.current_branch()
+    try:
+        base_commit = git.head_commit()
+    except Exception:
+        raise RepoError(f"{settings.repo_root} has no commit yet: commit something first") from None
+    database = open_database(database_url_for(settings.repo_root, os.environ))
+    try:
+        strategy = create_run_from_plan(
+            settings,
+            database,
+            plan.model_copy(update={"source_path": str(plan_file.resolve())}),
+            backlog=load_backlog(database, settings.project.id),
+            base_branch=branch,
+            base_commit=base_commit,
+            sandbox="none" if options.no_sandbox else "bubblewrap",
+        )
+    finally:
+        database.close()
+    return strategy.run_id
+
+
+def execute_run(
+    settings: Settings,
+    run_id: str,
+    options: RunOptions,
+    listener: Listener | None = None,
+    *,
+    resume: bool = False,
+) -> RunEnd:
+    if listener is not None:
+        PROCESS_LISTENERS.append(listener)
+    try:
+        with durable_executor(settings) as identity:
+            runner = resume_workflow if resume else start_workflow
+            asyncio.run(runner(run_id, settings.repo_root, options, identity))
+    finally:
+        if listener is not None:
+            PROCESS_LISTENERS.remove(listener)
+    return _end(settings, run_id)
+
+
+def sweep_and_resume(
+    settings: Settings, stale_after: timedelta, listener: Listener | None = None
+) -> list[RunEnd]:
+    """Adopt every run whose executor went silent, and carry each to its end."""
+    database = open_database(database_url_for(settings.repo_root, os.environ))
+    try:
+        silent = sweep(database, stale_after)
+    finally:
+        database.close()
+    return [execute_run(settings, run_id, RunOptions(), listener, resume=True) for run_id in silent]

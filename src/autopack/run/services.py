@@ -1,0 +1,188 @@
+"""What a run's steps work with: settings, store, git, sandbox, the budget ledger and its models.
+
+Built once per process from the run's stored strategy and the options it was started with, so a
+process that resumes a run composes exactly what the one that started it did.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic_ai.models import Model
+
+from autopack.config import Settings, load_settings
+from autopack.domain.strategy import PhaseStrategy, Strategy
+from autopack.domain.vocabulary import Role
+from autopack.errors import ConfigError
+from autopack.llm.budget import BudgetLedger, Cap, Level, scopes_of
+from autopack.llm.budgeted import BudgetedModel, CallContext
+from autopack.llm.checkpoint import CheckpointedModel
+from autopack.llm.keys import api_key, redactor_for
+from autopack.llm.providers import build_model
+from autopack.llm.recorders import DatabaseRecorder, ledger_from_database
+from autopack.llm.redact import Redactor
+from autopack.llm.replay import RecordingModel, ReplayModel
+from autopack.llm.resilience import CircuitBreakers, LLMEvent, ResilientModel
+from autopack.llm.transcripts import TranscriptWriter
+from autopack.store.engine import Database, database_url_for, open_database
+from autopack.store.runs import get_run
+from autopack.verify.base import Sandbox
+from autopack.verify.registry import sandbox_for
+from autopack.workspace.git_cli import GitCli
+
+REPLAY_PREFIX = "replay:"
+CASSETTE_FILE = "cassette.jsonl"
+
+
+class RunOptions(BaseModel):
+    """How a run was started; stored with its workflow so a resume composes the same run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    llm: str | None = None  # an alias for every role, or replay:FILE
+    no_sandbox: bool = False
+    record: bool = True  # keep the run's model answers as a cassette, to replay incidents
+
+    @property
+    def replay_file(self) -> Path | None:
+        if self.llm and self.llm.startswith(REPLAY_PREFIX):
+            return Path(self.llm.removeprefix(REPLAY_PREFIX))
+        return None
+
+    @property
+    def forced_alias(self) -> str | None:
+        return None if self.llm is None or self.replay_file else self.llm
+
+
+Listener = Callable[[dict[str, Any]], None]
+# Whoever watches this process's runs (the CLI's live view); services made later still tell them.
+PROCESS_LISTENERS: list[Listener] = []
+
+
+@dataclass
+class RunServices:
+    run_id: str
+    settings: Settings
+    database: Database
+    strategy: Strategy
+    options: RunOptions
+    git: GitCli
+    sandbox: Sandbox
+    ledger: BudgetLedger
+    redactor: Redactor
+    env: dict[str, str]
+    breakers: CircuitBreakers = field(default_factory=CircuitBreakers)
+    listeners: list[Listener] = field(default_factory=lambda: PROCESS_LISTENERS)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.runs_dir / self.run_id
+
+    def emit(self, kind: str, **details: Any) -> None:
+        """Progress for whoever watches (the CLI's live view, --json); never stored twice."""
+        event = {"kind": kind, "run_id": self.run_id, **details}
+        for listener in list(self.listeners):
+            listener(event)
+
+    def alias_name(self, phase: PhaseStrategy, role: Role) -> str:
+        return self.options.forced_alias or phase.models[role]
+
+    def model_for(self, phase: PhaseStrategy, role: Role, attempt: int) -> Model:
+        """Checkpointed -> recorded -> resilient -> budgeted -> provider (or cassette)."""
+        name = self.alias_name(phase, role)
+        aliases = self.settings.aliases
+        if name not in aliases:
+            raise ConfigError(
+                f"--llm names unknown model alias {name!r} (known: {', '.join(sorted(aliases))})"
+            )
+        alias = aliases[name]
+        replay = self.options.replay_file
+        base: Model = (
+            ReplayModel(replay, alias.model)
+            if replay is not None
+            else build_model(name, alias, api_key(alias, self.env))
+        )
+        context = CallContext(self.run_id, role, phase.tier_id, phase.phase_id, attempt)
+        budgeted = BudgetedModel(
+            base,
+            alias_name=name,
+            alias=alias,
+            ledger=self.ledger,
+            scopes=scopes_of(self.run_id, phase.tier_id, phase.phase_id, attempt),
+            context=context,
+            recorder=DatabaseRecorder(self.database),
+            transcripts=TranscriptWriter(self.settings.runs_dir, self.run_id, self.redactor),
+        )
+        model: Model = ResilientModel([budgeted], breakers=self.breakers, on_event=self._llm_event)
+        if self.options.record and replay is None:
+            model = RecordingModel(model, self.run_dir / CASSETTE_FILE)
+        return CheckpointedModel(
+            model,
+            database=self.database,
+            run_id=self.run_id,
+            conversation=f"{phase.phase_id}/{role.value}/{attempt}",
+        )
+
+    def _llm_event(self, event: LLMEvent) -> None:
+        self.emit(
+            "llm", what=event.kind, alias=event.alias, detail=self.redactor.text(event.detail)
+        )
+
+
+def ledger_for(strategy: Strategy, database: Database) -> BudgetLedger:
+    """Caps at run, tier and phase from the frozen strategy; spend restored from the stored ledger."""
+    ledger = BudgetLedger()
+    limits = strategy.limits.budget
+    ledger.set_cap((Level.RUN, strategy.run_id), Cap(limits.tokens, limits.usd))
+    for tier in strategy.tiers:
+        ledger.set_cap((Level.TIER, tier.tier_id), Cap(tier.budget.tokens, tier.budget.usd))
+        for phase in tier.phases:
+            ledger.set_cap(
+                (Level.PHASE, phase.phase_id), Cap(phase.budget.tokens, phase.budget.usd)
+            )
+    return ledger_from_database(database, strategy.run_id, ledger)
+
+
+_SERVICES: dict[str, RunServices] = {}
+
+
+def services_for(run_id: str, repo_root: str, options: RunOptions) -> RunServices:
+    """The process's services for a run, composed on first use (also after a restart)."""
+    known = _SERVICES.get(run_id)
+    if known is not None:
+        return known
+    settings = load_settings(Path(repo_root))
+    env = dict(os.environ)
+    database = open_database(database_url_for(settings.repo_root, env))
+    record = get_run(database, run_id)
+    strategy = Strategy.model_validate_json(record.strategy_json)
+    services = RunServices(
+        run_id=run_id,
+        settings=settings,
+        database=database,
+        strategy=strategy,
+        options=options,
+        git=GitCli(settings.repo_root, settings.worktree_root),
+        sandbox=sandbox_for(options.no_sandbox),
+        ledger=ledger_for(strategy, database),
+        redactor=redactor_for(settings.aliases, env),
+        env=env,
+    )
+    _SERVICES[run_id] = services
+    return services
+
+
+def forget_services(run_id: str) -> None:
+    services = _SERVICES.pop(run_id, None)
+    if services is not None:
+        services.database.close()
+
+
+def usd(value: Decimal) -> str:
+    return f"${value:.4f}"

@@ -1,0 +1,167 @@
+"""The run as a DBOS workflow: tiers, phases and Builder attempts, each side effect a checkpointed step.
+
+The loop decides only from step results, so replaying it after a kill takes the same path: steps
+that had returned give their recorded results, and the first one that had not runs for real.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from dbos import DBOS
+
+from autopack.builder.base import Feedback, FeedbackKind, StopReason
+from autopack.domain.states import FailureReason
+from autopack.domain.strategy import PhaseStrategy
+from autopack.run import steps
+from autopack.run.services import RunOptions, RunServices, services_for
+
+WORKFLOW_NAME = "autopack.run"
+
+
+async def _step(name: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `func` as the workflow's next checkpointed step (a plain call outside a workflow)."""
+    if DBOS.workflow_id is None:
+        result = func(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+    return await DBOS.run_step_async({"name": name}, func, *args, **kwargs)
+
+
+async def _run_phase(
+    services: RunServices, phase: PhaseStrategy
+) -> tuple[FailureReason | None, int]:
+    """None when the phase committed; otherwise why the run must end (and the last attempt)."""
+    phase_id = phase.phase_id
+    await _step("start_phase", steps.start_phase, services, phase_id)
+    feedback: list[Feedback] = []
+    failed = 0
+    for attempt in range(1, phase.max_builder_attempts + 1):
+        last = attempt == phase.max_builder_attempts
+        cap: FailureReason | None = await _step("check_caps", steps.check_caps, services)
+        if cap is not None:
+            return cap, attempt
+        built: steps.BuildOutcome = await _step(
+            "build", steps.build, services, phase_id, attempt, tuple(feedback)
+        )
+        if built.stop_reason is StopReason.BUDGET:
+            return FailureReason(code="budget.exhausted", message=built.stop_detail), attempt
+        if built.stop_reason is StopReason.PROVIDER_UNAVAILABLE:
+            return FailureReason(code="environment.provider", message=built.stop_detail), attempt
+        gated: steps.GateOutcome = await _step(
+            "gate", steps.gate, services, phase_id, attempt, built
+        )
+        if gated.violation is not None:
+            return (
+                FailureReason(
+                    code="policy.violation",
+                    message=f"phase {phase_id} attempt {attempt} proposed a forbidden patch: {gated.violation}",
+                ),
+                attempt,
+            )
+        if not gated.applied:
+            why = gated.message
+            if built.stop_reason is not StopReason.FINISHED:
+                why += f" (the Builder stopped: {built.stop_reason.value}: {built.stop_detail})"
+            kind = (
+                FeedbackKind.NO_PROGRESS
+                if built.stop_reason is StopReason.NO_PROGRESS or not built.diff.strip()
+                else FeedbackKind.PATCH_DIAGNOSTIC
+            )
+            feedback.append(Feedback(kind=kind, summary=why))
+            failed += 1
+            await _step(
+                "reject",
+                steps.reject,
+                services,
+                phase_id,
+                attempt,
+                at_gate=True,
+                why=why,
+                last=last,
+                incident={"diff": built.diff},
+            )
+            continue
+        verified: steps.VerifyOutcome = await _step(
+            "verify", steps.run_checks, services, phase_id, attempt
+        )
+        audited = steps.AuditStepOutcome()
+        if verified.passed:
+            audited = await _step(
+                "audit",
+                steps.audit,
+                services,
+                phase_id,
+                attempt,
+                built.diff,
+                "all checks passed",
+                failed,
+            )
+        if not verified.passed or (audited.majors and not last):
+            if not verified.passed:
+                why = f"checks failed: {', '.join(verified.failures[:10])}"
+                feedback.append(
+                    Feedback(kind=FeedbackKind.TEST_FAILURE, summary=why, detail=verified.output)
+                )
+            else:
+                why = f"the Auditor found {audited.majors} major issue(s)"
+                feedback.append(
+                    Feedback(
+                        kind=FeedbackKind.AUDITOR_FINDING,
+                        summary=why,
+                        detail="\n".join(audited.findings),
+                    )
+                )
+            failed += 1
+            await _step(
+                "reject",
+                steps.reject,
+                services,
+                phase_id,
+                attempt,
+                at_gate=False,
+                why=why,
+                last=last,
+                incident={
+                    "diff": built.diff,
+                    "test_output": verified.output,
+                    "findings": "\n".join(audited.findings),
+                },
+            )
+            continue
+        await _step("commit", steps.commit, services, phase_id, attempt, built.summary)
+        return None, attempt
+    return (
+        FailureReason(
+            code="review.phase_failed",
+            message=f"phase {phase_id} did not pass in {phase.max_builder_attempts} attempt(s): "
+            f"{feedback[-1].summary if feedback else 'no attempt landed'}"[:1000],
+        ),
+        phase.max_builder_attempts,
+    )
+
+
+async def drive(services: RunServices) -> str:
+    await _step("open_run", steps.open_run, services)
+    failure: FailureReason | None = None
+    failed_at: tuple[str, int] | None = None
+    for tier in services.strategy.tiers:
+        await _step("start_tier", steps.start_tier, services, tier.tier_id)
+        for phase in tier.phases:
+            failure, attempt = await _run_phase(services, phase)
+            if failure is not None:
+                failed_at = (phase.phase_id, attempt)
+                break
+        if failure is not None:
+            break
+        await _step("finish_tier", steps.finish_tier, services, tier.tier_id)
+    state: str = await _step("finish_run", steps.finish_run, services, failure, failed_at)
+    return state
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+async def run_workflow(run_id: str, repo_root: str, options_json: str) -> str:
+    """The workflow's inputs are all a resume needs: which run, where, and how it was started."""
+    services = services_for(run_id, repo_root, RunOptions.model_validate_json(options_json))
+    return await drive(services)
