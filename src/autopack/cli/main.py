@@ -15,6 +15,7 @@ from autopack import __version__
 from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.cli.render import backlog_table, models_table, print_strategies, print_verify_result
+from autopack.cli.run_commands import register as register_run_commands
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
 from autopack.llm.catalog import check_aliases, describe_aliases
 from autopack.plan.load import load_plan
@@ -253,6 +254,9 @@ def verify(
         print_verify_result(wide_console(), result)
     if not result.passed:
         raise typer.Exit(1)
+
+
+register_run_commands(app)
 
 
 def wide_console() -> Console:

@@ -1,0 +1,294 @@
+"""`autopack run | resume | sweep | status | runs | issues | logs | demo`: runs, from start to account."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from autopack.cli.context import database_for, settings_for
+from autopack.cli.errors import reports_errors
+from autopack.domain.states import RunState
+from autopack.issues.run_issue_index import read_run_index
+from autopack.run.artefacts import SUMMARY_FILE
+from autopack.run.execute import RunEnd, create_run, execute_run, sweep_and_resume
+from autopack.run.services import RunOptions
+from autopack.store.ledger import ledger_totals
+from autopack.store.runs import get_run, list_events, list_runs
+
+# A run that ends in any DONE_FAILED_* state exits with this code; 0 only on DONE_SUCCESS.
+RUN_FAILED_EXIT = 10
+
+RepoOption = Annotated[
+    Path | None,
+    typer.Option("--repo", help="The git repository to work on (default: the one around here)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+RunIdArgument = Annotated[
+    str, typer.Argument(metavar="RUN_ID", help="A run id (see `autopack runs`).")
+]
+
+
+class LiveView:
+    """One line per step: tier, phase, attempt and step, with spend against the run's budget."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.console = Console(stderr=False, highlight=False)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.as_json:
+            print(json.dumps(event, default=str), flush=True)
+            return
+        kind = event["kind"]
+        text = {
+            "run_started": lambda e: f"run {e['run_id']}: {e['phases']} phases",
+            "tier_started": lambda e: f"tier {e['tier']}",
+            "phase_started": lambda e: f"  phase {e['phase']}: {e['title']}",
+            "attempt": lambda e: (
+                f"    attempt {e['attempt']}: {e['step']}"
+                + (f" ({e['reason']})" if e.get("reason") else "")
+            ),
+            "built": lambda e: (
+                f"    attempt {e['attempt']}: Builder {e['stop']}, {e['files']} file(s), "
+                f"{e['tokens']:,} tokens, ${float(e['usd']):.4f}"
+            ),
+            "verified": lambda e: f"    checks {'passed' if e['passed'] else 'FAILED'}",
+            "audited": lambda e: f"    Auditor: {e['findings']} finding(s), {e['majors']} major",
+            "rejected": lambda e: (
+                f"    rejected: {e['why']}" + (" (no attempts left)" if e["last"] else "")
+            ),
+            "committed": lambda e: f"    committed {e['commit'][:12]}",
+            "tier_finished": lambda e: f"tier {e['tier']} done: {e['cleanliness']}",
+            "llm": lambda e: f"    model {e['alias']}: {e['what']} {e['detail']}",
+            "incident": lambda e: f"    incident pack: {e['folder']}",
+            "run_finished": lambda e: (
+                f"run ended {e['state']}" + (f": {e['reason']}" if e.get("reason") else "")
+            ),
+        }.get(kind)
+        if text is not None:
+            self.console.print(text(event), markup=False)
+
+
+def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:
+    summary = settings_runs_dir / end.run_id / SUMMARY_FILE
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "kind": "end",
+                    "run_id": end.run_id,
+                    "state": end.state.value,
+                    "reason": end.message,
+                    "summary": str(summary),
+                }
+            )
+        )
+    else:
+        print(f"summary: {summary}")
+    if end.state is not RunState.DONE_SUCCESS:
+        raise typer.Exit(RUN_FAILED_EXIT)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @reports_errors
+    def run(
+        plan_file: Annotated[
+            Path, typer.Argument(metavar="PLAN", help="comprehensive_plan.md (or .yaml/.json).")
+        ],
+        repo: RepoOption = None,
+        llm: Annotated[
+            str | None,
+            typer.Option(
+                "--llm",
+                help="ALIAS: one model alias for every role; replay:FILE: answer from a cassette, offline.",
+            ),
+        ] = None,
+        no_sandbox: Annotated[
+            bool,
+            typer.Option(
+                "--no-sandbox",
+                help="Run checks without bubblewrap (explicit opt-out, recorded in the run).",
+            ),
+        ] = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Run a plan to a terminal state with no human in the loop.
+
+        Commits land only on autopack/<run_id>; the branch you are on is never written. Exit
+        code 0 only on DONE_SUCCESS, 10 on any DONE_FAILED_* state. Kill it at any point and
+        `autopack resume RUN_ID` carries on without paying again for finished model calls.
+        """
+        settings = settings_for(repo)
+        options = RunOptions(llm=llm, no_sandbox=no_sandbox)
+        run_id = create_run(settings, plan_file, options)
+        end = execute_run(settings, run_id, options, LiveView(as_json))
+        _finish(end, settings.runs_dir, as_json)
+
+    @app.command()
+    @reports_errors
+    def resume(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
+        """Carry an interrupted run on from its last checkpoint, with the options it started with."""
+        settings = settings_for(repo)
+        end = execute_run(settings, run_id, RunOptions(), LiveView(as_json), resume=True)
+        _finish(end, settings.runs_dir, as_json)
+
+    @app.command()
+    @reports_errors
+    def sweep(
+        repo: RepoOption = None,
+        stale_seconds: Annotated[
+            int,
+            typer.Option(
+                "--stale-seconds", help="Adopt runs whose executor has been silent this long."
+            ),
+        ] = 60,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Resume, in this process, every unfinished run whose executor stopped sending heartbeats."""
+        settings = settings_for(repo)
+        ends = sweep_and_resume(settings, timedelta(seconds=stale_seconds), LiveView(as_json))
+        if as_json:
+            print(json.dumps([{"run_id": e.run_id, "state": e.state.value} for e in ends]))
+        elif not ends:
+            print("no silent runs")
+
+    @app.command()
+    @reports_errors
+    def status(
+        run_id: Annotated[
+            str | None, typer.Argument(metavar="[RUN_ID]", help="Default: the newest run.")
+        ] = None,
+        repo: RepoOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """A run's state, tiers, phases, attempts and spend."""
+        settings = settings_for(repo)
+        with database_for(settings) as database:
+            if run_id is None:
+                runs = list_runs(database, project_id=settings.project.id)
+                if not runs:
+                    print("no runs yet")
+                    return
+                run_id = runs[0][0]
+            record = get_run(database, run_id)
+            totals = ledger_totals(database, run_id)
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        **record.model_dump(mode="json", exclude={"strategy_json"}),
+                        "spent": totals.model_dump(mode="json"),
+                    },
+                    indent=2,
+                )
+            )
+            return
+        print(
+            f"{record.run_id}  {record.state.value}"
+            + (f"  {record.failure.message}" if record.failure else "")
+        )
+        print(f"  spent {totals.tokens:,} tokens, ${totals.usd:.4f} in {totals.calls} calls")
+        for tier in record.tiers:
+            print(
+                f"  tier {tier.tier_id} {tier.name}: {tier.state.value}"
+                + (f", {tier.cleanliness.value}" if tier.cleanliness else "")
+            )
+            for phase in tier.phases:
+                print(
+                    f"    {phase.phase_id} {phase.title}: {phase.state.value} ({phase.attempts_used} attempt(s))"
+                )
+
+    @app.command()
+    @reports_errors
+    def runs(repo: RepoOption = None, as_json: JsonOption = False) -> None:
+        """The project's runs, newest first."""
+        settings = settings_for(repo)
+        with database_for(settings) as database:
+            found = list_runs(database, project_id=settings.project.id)
+        if as_json:
+            print(
+                json.dumps(
+                    [
+                        {"run_id": r, "state": s.value, "created_at": c.isoformat()}
+                        for r, s, c in found
+                    ]
+                )
+            )
+            return
+        for run_id, state, created in found:
+            print(f"{run_id}  {state.value:36}  {created:%Y-%m-%d %H:%M}")
+        if not found:
+            print("no runs yet")
+
+    @app.command()
+    @reports_errors
+    def issues(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
+        """The run's de-duplicated issues (run_issue_index.json), by key."""
+        settings = settings_for(repo)
+        path = settings.runs_dir / run_id / "run_issue_index.json"
+        if not path.exists():
+            print(
+                f"run {run_id} has no issue index yet (it is written when the run ends)",
+                file=sys.stderr,
+            )
+            raise typer.Exit(1)
+        index = read_run_index(path)
+        if as_json:
+            print(index.model_dump_json(indent=2))
+            return
+        for entry in index.entries:
+            print(f"{entry.issue_key}  {entry.effective_severity.value}  {entry.summary[:100]}")
+        if not index.entries:
+            print("no issues")
+
+    @app.command()
+    @reports_errors
+    def logs(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
+        """Every state change of the run, in order, with its cause."""
+        settings = settings_for(repo)
+        with database_for(settings) as database:
+            events = list_events(database, run_id)
+        if as_json:
+            print(json.dumps([e.model_dump(mode="json") for e in events]))
+            return
+        for event in events:
+            print(
+                f"{event.at:%H:%M:%S} {event.entity} {event.entity_id}: {event.from_state or '-'} -> {event.to_state} ({event.event}) {event.cause}"
+            )
+
+    @app.command()
+    @reports_errors
+    def demo(
+        directory: Annotated[
+            Path | None,
+            typer.Option(
+                "--dir", help="Where to create the sample project (default: a temporary folder)."
+            ),
+        ] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Run a two-tier sample plan offline through the real pipeline, from a shipped cassette.
+
+        Real worktrees, governed apply, sandboxed tests, Auditor and ledger; no network, no key.
+        """
+        from autopack.demo.run_demo import run_demo, sandbox_missing
+
+        if sandbox_missing():
+            print(
+                "bubblewrap is not installed: the demo runs its own bundled tests unsandboxed (recorded in the run)",
+                file=sys.stderr,
+            )
+        root, end = run_demo(directory, LiveView(as_json))
+        if not as_json:
+            print(f"sample project: {root}")
+            print(
+                f"integration branch: autopack/{end.run_id} (main is untouched); try: git -C {root} log --oneline autopack/{end.run_id}"
+            )
+        _finish(end, root / ".autonomous_runs", as_json)
