@@ -1,0 +1,189 @@
+"""Whole runs through the real pipeline, with the real OpenAI SDK talking to the fake server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopack.config import load_settings
+from autopack.demo.developer import demo_reply
+from autopack.demo.project import create_project
+from autopack.demo.record import aliases_on
+from autopack.demo.run_demo import run_demo
+from autopack.domain.states import RunState
+from autopack.run.execute import RunEnd, create_run, execute_run
+from autopack.run.services import RunOptions
+from autopack.store.engine import database_url_for, open_database
+from autopack.store.ledger import ledger_for_run
+from autopack.store.runs import get_run
+from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, fake_llm_server
+
+Script = Callable[[str, dict[str, Any]], Reply]
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _phase_commits(root: Path, run_id: str) -> list[str]:
+    log = _git(
+        root, "log", "--format=%(trailers:key=Autopack-Phase,valueonly)", f"main..autopack/{run_id}"
+    )
+    return [line for line in log.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Script], FakeLLMServer]]:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    servers: list[Any] = []
+
+    def start(script: Script) -> FakeLLMServer:
+        context = fake_llm_server(script)
+        servers.append(context)
+        return context.__enter__()
+
+    yield start
+    for context in servers:
+        context.__exit__(None, None, None)
+
+
+def _run(root: Path, server: FakeLLMServer, extra: str = "") -> tuple[RunEnd, Path]:
+    plan = create_project(root, extra_config=aliases_on(server.openai_base_url) + extra)
+    settings = load_settings(root)
+    run_id = create_run(settings, plan, RunOptions())
+    return execute_run(settings, run_id, RunOptions()), settings.runs_dir / run_id
+
+
+def test_the_demo_replays_its_cassette_to_success_with_a_commit_per_phase(tmp_path: Path) -> None:
+    root, end = run_demo(tmp_path / "calc")
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    main_before = _git(root, "rev-parse", "main")
+    assert sorted(_phase_commits(root, end.run_id)) == ["1.1", "1.2", "2.1", "2.2"]
+    assert _git(root, "rev-parse", "main") == main_before
+    assert _git(root, "log", "--format=%s", "main") == "A calculator that can only add"
+    run_dir = root / ".autonomous_runs" / end.run_id
+    summary = (run_dir / "RUN_SUMMARY.md").read_text()
+    assert "DONE_SUCCESS" in summary
+    assert "Promotion: eligible" in summary
+    assert (run_dir / "tier_01_1_summary.md").exists()
+    assert (run_dir / "run_issue_index.json").exists()
+    database = open_database(database_url_for(root, {}))
+    calls = ledger_for_run(database, end.run_id)
+    database.close()
+    # Four phases of two Builder calls each, and one Auditor call for the high-risk phase.
+    assert len(calls) == 9
+    assert all(call.usd > 0 for call in calls)
+    # The divide phase's code is really there and really tested.
+    ops = _git(root, "show", f"autopack/{end.run_id}:calc/ops.py")
+    assert "cannot divide by zero" in ops
+
+
+def test_a_failing_check_goes_back_to_the_builder_and_the_next_attempt_lands(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    feedback_seen: list[str] = []
+
+    def script(api: str, request: dict[str, Any]) -> Reply:
+        task = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        if "# Phase 1.1:" in task and "report" not in json.dumps(request.get("tools", [])):
+            if "This is attempt 2" in task:
+                feedback_seen.append(task)
+            elif not any(m["role"] == "tool" for m in request["messages"]):
+                wrong = {
+                    "op": "insert",
+                    "path": "calc/ops.py",
+                    "line": 5,
+                    "text": "\n\ndef subtract(a: float, b: float) -> float:\n    return a + b\n",
+                }
+                test = demo_reply(api, request).tool_calls[0].arguments["edits"][1]
+                return Reply(
+                    tool_calls=(ToolCall(name="edit", arguments={"edits": [wrong, test]}),)
+                )
+        return demo_reply(api, request)
+
+    server = served(script)
+    end, _run_dir = _run(tmp_path / "calc", server)
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    assert feedback_seen, "the second attempt was never asked"
+    assert "checks failed" in feedback_seen[0]
+    assert "test_subtract" in feedback_seen[0]
+    database = open_database(database_url_for(tmp_path / "calc", {}))
+    phase = get_run(database, end.run_id).tiers[0].phases[0]
+    database.close()
+    assert phase.attempts_used == 2
+    assert "return a - b" in _git(tmp_path / "calc", "show", f"autopack/{end.run_id}:calc/ops.py")
+
+
+def test_a_budget_too_small_for_one_call_ends_the_run_budget_exhausted_with_an_incident(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    server = served(demo_reply)
+    tight = "\n[ruleset.complexity.low]\ntoken_cap = 3000\nusd_cap = 2\n"
+    end, run_dir = _run(tmp_path / "calc", server, tight)
+    assert end.state is RunState.DONE_FAILED_BUDGET_EXHAUSTED
+    assert "cannot cover the next call" in (end.message or "")
+    assert sum(server.calls_per_model.values()) == 0  # refused before sending, never paid
+    incident = run_dir / "incidents" / "1.1-a1"
+    assert {p.name for p in incident.iterdir()} >= {
+        "diff.patch",
+        "test_output.txt",
+        "trajectory_excerpt.json",
+        "ledger.json",
+        "findings.json",
+        "versions.json",
+        "REPLAY.md",
+    }
+    assert "autopack run" in (incident / "REPLAY.md").read_text()
+    assert "DONE_FAILED_BUDGET_EXHAUSTED" in (run_dir / "RUN_SUMMARY.md").read_text()
+
+
+def test_a_patch_writing_a_protected_path_ends_the_run_with_nothing_written(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    def hostile(api: str, request: dict[str, Any]) -> Reply:
+        if not any(m["role"] == "tool" for m in request["messages"]):
+            return Reply(
+                tool_calls=(
+                    ToolCall(
+                        name="run_command",
+                        arguments={
+                            "command": "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/evil.yml"
+                        },
+                    ),
+                )
+            )
+        return Reply(tool_calls=(ToolCall(name="finish", arguments={"summary": "done"}),))
+
+    server = served(hostile)
+    end, run_dir = _run(tmp_path / "calc", server)
+    assert end.state is RunState.DONE_FAILED_POLICY_VIOLATION
+    assert ".github/workflows/evil.yml" in (end.message or "")
+    root = tmp_path / "calc"
+    assert _git(root, "rev-parse", f"autopack/{end.run_id}") == _git(root, "rev-parse", "main")
+    assert not (root / ".github").exists()
+    assert (run_dir / "incidents" / "1.1-a1" / "diff.patch").read_text().count("evil.yml") >= 1
+
+
+def test_a_provider_that_refuses_every_call_ends_the_run_in_environment_failure(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    server = served(lambda api, request: Reply(fault="invalid_key"))
+    end, _ = _run(tmp_path / "calc", server)
+    assert end.state is RunState.DONE_FAILED_ENVIRONMENT
+    assert "no model could answer" in (end.message or "")
+
+
+def test_a_run_that_needs_a_sandbox_it_lacks_is_refused_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = create_project(tmp_path / "calc")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(Exception, match="--no-sandbox"):
+        create_run(load_settings(tmp_path / "calc"), plan, RunOptions())
