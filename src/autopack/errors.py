@@ -72,6 +72,10 @@ class IllegalTransition(AutopackError):
             message = f"{machine}: illegal transition {current} -> {target} (event {event})"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type[IllegalTransition], tuple[str, str, str, str | None]]:
+        # Durable steps pickle what they raise; the default would call __init__ with the message.
+        return (IllegalTransition, (self.machine, self.current, self.event, self.target))
+
 
 class MissingFailureReason(IllegalTransition):
     """Every DONE_FAILED_* state carries a reason, and only those states do."""

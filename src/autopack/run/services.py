@@ -174,6 +174,7 @@ def services_for(run_id: str, repo_root: str, options: RunOptions) -> RunService
         redactor=redactor_for(settings.aliases, env),
         env=env,
     )
+    services.git.recover_run_worktrees(run_id)
     _SERVICES[run_id] = services
     return services
 

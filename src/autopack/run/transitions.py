@@ -1,8 +1,8 @@
 """State moves that a resumed step may repeat: a move already made is not made, nor refused, twice.
 
 A step's own commit and DBOS's checkpoint of that step are two writes; a kill between them makes
-the step run again on resume. Its moves then find the last event of the entity already equal to
-the one asked for, and pass.
+the step run again on resume. Its moves then find the event among the entity's last few (a step
+makes at most three moves of one entity), and pass.
 """
 
 from __future__ import annotations
@@ -16,18 +16,22 @@ from autopack.store.engine import Database
 from autopack.store.schema import EventRow
 from autopack.store.state_changes import transition_phase, transition_run, transition_tier
 
+RECENT = 3
 
-def _last_event(database: Database, run_id: str, entity: str, entity_id: str) -> str | None:
+
+def _recent_events(database: Database, run_id: str, entity: str, entity_id: str) -> list[str]:
     with database.transaction() as session:
-        return session.scalar(
-            select(EventRow.event)
-            .where(
-                EventRow.run_id == run_id,
-                EventRow.entity == entity,
-                EventRow.entity_id == entity_id,
+        return list(
+            session.scalars(
+                select(EventRow.event)
+                .where(
+                    EventRow.run_id == run_id,
+                    EventRow.entity == entity,
+                    EventRow.entity_id == entity_id,
+                )
+                .order_by(EventRow.id.desc())
+                .limit(RECENT)
             )
-            .order_by(EventRow.id.desc())
-            .limit(1)
         )
 
 
@@ -41,7 +45,7 @@ def move_run(
     try:
         transition_run(database, run_id, event, cause=cause, reason=reason)
     except IllegalTransition:
-        if _last_event(database, run_id, "run", run_id) != event.value:
+        if event.value not in _recent_events(database, run_id, "run", run_id):
             raise
 
 
@@ -49,7 +53,7 @@ def move_tier(database: Database, run_id: str, tier_id: str, event: TierEvent, c
     try:
         transition_tier(database, run_id, tier_id, event, cause=cause)
     except IllegalTransition:
-        if _last_event(database, run_id, "tier", tier_id) != event.value:
+        if event.value not in _recent_events(database, run_id, "tier", tier_id):
             raise
 
 
@@ -59,5 +63,5 @@ def move_phase(
     try:
         transition_phase(database, run_id, phase_id, event, cause=cause)
     except IllegalTransition:
-        if _last_event(database, run_id, "phase", phase_id) != event.value:
+        if event.value not in _recent_events(database, run_id, "phase", phase_id):
             raise

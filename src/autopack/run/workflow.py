@@ -143,6 +143,22 @@ async def _run_phase(
 
 
 async def drive(services: RunServices) -> str:
+    try:
+        return await _drive(services)
+    except (
+        Exception
+    ) as error:  # every run reaches a terminal state, even through Autopack's own bugs
+        reason = FailureReason(
+            code="environment.internal",
+            message=services.redactor.text(f"Autopack failed: {type(error).__name__}: {error}")[
+                :1000
+            ],
+        )
+        state: str = await _step("finish_run_after_error", steps.finish_run, services, reason)
+        return state
+
+
+async def _drive(services: RunServices) -> str:
     await _step("open_run", steps.open_run, services)
     failure: FailureReason | None = None
     failed_at: tuple[str, int] | None = None

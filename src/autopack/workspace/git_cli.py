@@ -131,6 +131,25 @@ class GitCli:
             shutil.rmtree(root, ignore_errors=True)
         return removed
 
+    def recover_run_worktrees(self, run_id: str) -> list[Path]:
+        """After a kill: the index locks a dead git process left in this run's worktrees, removed.
+
+        Only locks of worktrees under this run's own folder are touched, never the user's.
+        """
+        root = self._run_root(run_id).resolve()
+        removed = []
+        for lock in (self.repo / ".git" / "worktrees").glob("*/index.lock"):
+            gitdir = lock.parent / "gitdir"
+            try:
+                worktree = Path(gitdir.read_text(encoding="utf-8").strip()).parent.resolve()
+            except OSError:
+                continue
+            if worktree.is_relative_to(root):
+                lock.unlink(missing_ok=True)
+                removed.append(lock)
+        self._git("worktree", "prune")
+        return removed
+
     def diff_worktree(self, worktree: Worktree) -> str:
         return worktree_diff(worktree)
 
