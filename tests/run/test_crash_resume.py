@@ -55,22 +55,36 @@ def test_kill_9_at_random_points_then_resume_ends_cleanly(tmp_path: Path, seed: 
     env.pop("AUTOPACK_DATABASE_URL", None)
     with fake_llm_server(demo_reply) as server:
         plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
-        seen, killed = _kill_after(_start(["run", str(plan), "--repo", str(root)], env), rng.randint(1, 6))
+        seen, killed = _kill_after(
+            _start(["run", str(plan), "--repo", str(root)], env), rng.randint(1, 6)
+        )
         kills = int(killed)
-        run_id = next(line for line in seen if '"run_id"' in line).split('"run_id": "')[1].split('"')[0]
+        run_id = (
+            next(line for line in seen if '"run_id"' in line).split('"run_id": "')[1].split('"')[0]
+        )
         while kills < KILLS_PER_RUN:
-            _, killed = _kill_after(_start(["resume", run_id, "--repo", str(root)], env), rng.randint(1, 8))
+            _, killed = _kill_after(
+                _start(["resume", run_id, "--repo", str(root)], env), rng.randint(1, 8)
+            )
             if not killed:
                 break
             kills += 1
         final = subprocess.run(
-            [AUTOPACK, "resume", run_id, "--repo", str(root)], env=env, capture_output=True, text=True
+            [AUTOPACK, "resume", run_id, "--repo", str(root)],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         paid = sum(server.calls_per_model.values())
     assert final.returncode == 0, final.stdout + final.stderr
     assert "DONE_SUCCESS" in final.stdout
     log = subprocess.run(
-        ["git", "log", "--format=%(trailers:key=Autopack-Phase,valueonly)", f"main..autopack/{run_id}"],
+        [
+            "git",
+            "log",
+            "--format=%(trailers:key=Autopack-Phase,valueonly)",
+            f"main..autopack/{run_id}",
+        ],
         cwd=root,
         capture_output=True,
         text=True,

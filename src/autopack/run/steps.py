@@ -300,6 +300,7 @@ def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutc
         attempt=attempt,
         passed=result.passed,
         failures=len(result.failures),
+        seconds=sum(outcome.seconds for run in result.runs for outcome in run),
     )
     return VerifyOutcome(
         passed=result.passed,
