@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +182,3 @@ def forget_services(run_id: str) -> None:
     services = _SERVICES.pop(run_id, None)
     if services is not None:
         services.database.close()
-
-
-def usd(value: Decimal) -> str:
-    return f"${value:.4f}"

@@ -100,14 +100,6 @@ def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
     return text[:half] + f"\n… [{len(text) - limit} characters cut] …\n" + text[-half:]
 
 
-def _reset_integration(services: RunServices) -> str:
-    """Put the integration worktree back at its head; returns that head."""
-    integration = services.git.integration_worktree(services.run_id)
-    services.git._git("reset", "--hard", "--quiet", "HEAD", cwd=integration.path)
-    services.git._git("clean", "-fdq", cwd=integration.path)
-    return integration.base_commit
-
-
 def open_run(services: RunServices) -> None:
     run = get_run(services.database, services.run_id)
     base = run.base_commit or services.git.head_commit()
@@ -253,7 +245,7 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
     move_phase(database, run_id, phase_id, PhaseEvent.SUBMIT, f"attempt {attempt}")
     services.emit("attempt", phase=phase_id, attempt=attempt, step="gate")
     integration_path = services.git.integration_worktree(run_id).path
-    _reset_integration(services)
+    services.git.reset_integration(services.run_id)
     if not built.diff.strip():
         return GateOutcome(applied=False, message="the attempt changed nothing")
     try:
@@ -380,11 +372,7 @@ def commit(services: RunServices, phase_id: str, attempt: int, summary: str) -> 
     phase = _phase(services, phase_id)
     database, run_id = services.database, services.run_id
     integration = services.git.integration_worktree(run_id)
-    head_trailers = services.git._git(
-        "log", "-1", "--format=%(trailers:only,unfold)", cwd=integration.path
-    )
-    key = f"{AUTOPACK_TRAILER}: {phase_id}"
-    if key in head_trailers.splitlines():
+    if services.git.head_trailers(run_id).get(AUTOPACK_TRAILER) == phase_id:
         sha = integration.base_commit
     else:
         subject = f"{phase.title} [{phase_id}]"
@@ -422,7 +410,7 @@ def reject(
 ) -> None:
     """An attempt that does not land: the integration worktree is reset; retry or give the phase up."""
     database, run_id = services.database, services.run_id
-    _reset_integration(services)
+    services.git.reset_integration(services.run_id)
     services.emit("rejected", phase=phase_id, attempt=attempt, why=why, last=last)
     if not last:
         if at_gate:
@@ -515,7 +503,7 @@ def finish_run(
     if failure is None:
         move_run(database, run_id, RunEvent.ALL_PHASES_DONE, "every phase committed")
     else:
-        _reset_integration(services)
+        services.git.reset_integration(services.run_id)
         move_run(database, run_id, failure_event(failure), failure.message, reason=failure)
         phase_id, attempt = failed_at or (None, 0)
         incident = (

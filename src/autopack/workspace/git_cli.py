@@ -164,10 +164,29 @@ class GitCli:
         unmerged = self._git("diff", "--name-only", "--diff-filter=U", cwd=integration.path)
         conflicts = tuple(sorted(filter(None, unmerged.splitlines())))
         # Put the integration tree back exactly at its head: a conflict is an issue, never a broken tree.
-        self._git("reset", "--hard", "--quiet", "HEAD", cwd=integration.path)
-        self._git("clean", "-fdq", cwd=integration.path)
+        self.reset_integration(run_id)
         message = (completed.stderr or completed.stdout).strip()
         return ApplyOutcome(applied=False, three_way=moved, conflicts=conflicts, message=message)
+
+    def reset_integration(self, run_id: str) -> str:
+        """Discard whatever is applied but uncommitted on the integration worktree; its head."""
+        integration = self.integration_worktree(run_id)
+        self._git("reset", "--hard", "--quiet", "HEAD", cwd=integration.path)
+        self._git("clean", "-fdq", cwd=integration.path)
+        return integration.base_commit
+
+    def head_trailers(self, run_id: str) -> dict[str, str]:
+        """The trailers of the integration branch's newest commit."""
+        text = self._git(
+            "log",
+            "-1",
+            "--format=%(trailers:only,unfold)",
+            cwd=self.integration_worktree(run_id).path,
+        )
+        return dict(
+            (key.strip(), value.strip())
+            for key, _, value in (line.partition(":") for line in text.splitlines() if ":" in line)
+        )
 
     def commit(self, run_id: str, subject: str, trailers: Mapping[str, str]) -> str:
         integration = self.integration_worktree(run_id)
