@@ -72,6 +72,7 @@ def test_the_demo_replays_its_cassette_to_success_with_a_commit_per_phase(tmp_pa
     summary = (run_dir / "RUN_SUMMARY.md").read_text()
     assert "DONE_SUCCESS" in summary
     assert "Promotion: eligible" in summary
+    assert "Stack profile: unknown (none of " in summary
     assert (run_dir / "tier_01_1_summary.md").exists()
     assert (run_dir / "run_issue_index.json").exists()
     database = open_database(database_url_for(root, {}))

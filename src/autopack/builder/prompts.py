@@ -23,6 +23,14 @@ def task_message(request: BuildRequest, profile: ModeProfile, repo_map: str) -> 
         parts += [phase.description.strip(), ""]
     if phase.acceptance:
         parts += ["Acceptance criteria:", *(f"- {item}" for item in phase.acceptance), ""]
+    if phase.reuse is not None:
+        reuse = phase.reuse
+        parts += [
+            f"Reuse rather than write: adapt {reuse.feature_name} from {reuse.source_repo} "
+            f"({reuse.path}, {reuse.licence}). Keep its licence notice, change only what this "
+            "project needs, and cover it with tests.",
+            "",
+        ]
     if phase.scope:
         parts += ["Scope (stay within these paths):", *(f"- {item}" for item in phase.scope), ""]
     parts += [f"Mode: {phase.builder_mode.value}. {profile.guidance}", ""]

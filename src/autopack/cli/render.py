@@ -85,6 +85,10 @@ def strategy_view(strategy: Strategy, part: int, parts: int) -> Group:
     )
     models = ", ".join(f"{alias} = {target}" for alias, target in strategy.model_aliases.items())
     header.append(f"\nmodels: {models}", style="dim")
+    stack = strategy.stack_profile or "unknown"
+    header.append(f"\nstack: {stack} ({strategy.stack_reason})", style="dim")
+    for decision in strategy.reuse_decisions:
+        header.append(f"\nreuse {decision.phase_id}: {decision.reason}", style="dim")
     return Group(header, *(_tier_table(tier) for tier in strategy.tiers))
 
 

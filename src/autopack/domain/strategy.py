@@ -28,6 +28,21 @@ class Budget(_Frozen):
     usd: Decimal = Field(ge=0)
 
 
+class ReuseDecision(_Frozen):
+    """Phase 0's verdict on one catalog feature a phase asked for, with the reason either way."""
+
+    phase_id: str
+    feature_id: str
+    feature_name: str
+    source_repo: str
+    path: str
+    licence: str
+    quality: int = Field(ge=0, le=100)
+    reused: bool
+    reason: str
+    token_budget_reduction: Decimal = Field(default=Decimal(0), ge=0, lt=1)
+
+
 class PhaseStrategy(_Frozen):
     phase_id: str
     tier_id: str
@@ -54,6 +69,7 @@ class PhaseStrategy(_Frozen):
     depends_on: tuple[str, ...] = ()
     description: str = ""
     inserted_reason: str | None = None
+    reuse: ReuseDecision | None = None
 
 
 class TierStrategy(_Frozen):
@@ -86,6 +102,9 @@ class Strategy(_Frozen):
         description="alias -> provider:model for every alias this strategy routes to"
     )
     backlog_keys_considered: tuple[str, ...] = ()
+    stack_profile: str | None = None
+    stack_reason: str = ""
+    reuse_decisions: tuple[ReuseDecision, ...] = ()
 
     @property
     def phases(self) -> tuple[PhaseStrategy, ...]:

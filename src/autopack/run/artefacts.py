@@ -203,6 +203,9 @@ def write_run_summary(services: RunServices) -> Path:
         + (" (tests ran UNSANDBOXED)" if sandbox == "none" else ""),
         f"- Model answers: {services.options.llm or 'live providers, as routed'}",
         f"- Promotion: {'eligible' if decision.eligible else 'not eligible: ' + '; '.join(decision.reasons)}",
+        f"- Stack profile: {services.strategy.stack_profile or 'unknown'} "
+        f"({services.strategy.stack_reason or 'not resolved'})",
+        *(f"- Reuse, phase {d.phase_id}: {d.reason}" for d in services.strategy.reuse_decisions),
         "",
     ]
     for tier in run.tiers:

@@ -14,6 +14,7 @@ from autopack.domain.plan import PlanSpec
 from autopack.domain.strategy import Strategy
 from autopack.domain.vocabulary import RunScope, SafetyProfile
 from autopack.issues.atomic_json import write_json_atomic
+from autopack.plan.bootstrap import bootstrap_plan
 from autopack.store.engine import Database
 from autopack.store.runs import NewPhase, NewTier, RunBlueprint, create_run
 from autopack.store.state_changes import transition_run
@@ -74,12 +75,13 @@ def strategy_for(
     safety_profile: SafetyProfile | None = None,
     tier_id: str | None = None,
 ) -> Strategy:
-    """The strategy a run of `plan` gets under this project's settings; choosing a tier means single_tier."""
+    """Phase 0, then the strategy a run of `plan` gets; choosing a tier means single_tier."""
+    phase0 = bootstrap_plan(plan, settings.repo_root, settings.ruleset.reuse)
     return compile_strategy(
         StrategyInputs(
             run_id=run_id,
             project_id=settings.project.id,
-            plan=plan,
+            plan=phase0.plan,
             ruleset=settings.ruleset,
             routing=settings.routing,
             aliases=settings.aliases,
@@ -87,6 +89,9 @@ def strategy_for(
             safety_profile=safety_profile,
             run_scope=RunScope.SINGLE_TIER if tier_id is not None else settings.run_scope,
             tier_id=tier_id,
+            stack_profile=phase0.stack_profile,
+            stack_reason=phase0.stack_reason,
+            reuse=phase0.reuse,
         )
     )
 

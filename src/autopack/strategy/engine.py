@@ -8,7 +8,14 @@ from decimal import Decimal
 
 from autopack.domain.issues import BacklogEntry
 from autopack.domain.plan import PhaseSpec, PlanSpec, TierSpec
-from autopack.domain.strategy import Budget, PhaseStrategy, RunLimits, Strategy, TierStrategy
+from autopack.domain.strategy import (
+    Budget,
+    PhaseStrategy,
+    ReuseDecision,
+    RunLimits,
+    Strategy,
+    TierStrategy,
+)
 from autopack.domain.vocabulary import (
     HIGH_RISK_CATEGORIES,
     CIProfile,
@@ -42,6 +49,13 @@ class StrategyInputs:
     safety_profile: SafetyProfile | None = None
     run_scope: RunScope = RunScope.MULTI_TIER
     tier_id: str | None = None
+    # Phase 0's findings; a reused phase arrives already categorised external_feature_reuse.
+    stack_profile: str | None = None
+    stack_reason: str = ""
+    reuse: tuple[ReuseDecision, ...] = ()
+
+    def reused(self, phase_id: str) -> ReuseDecision | None:
+        return next((d for d in self.reuse if d.phase_id == phase_id and d.reused), None)
 
 
 def compile_strategy(inputs: StrategyInputs) -> Strategy:
@@ -90,6 +104,9 @@ def compile_strategy(inputs: StrategyInputs) -> Strategy:
             for alias in used_aliases
         },
         backlog_keys_considered=tuple(sorted(entry.issue_key for entry in inputs.backlog)),
+        stack_profile=inputs.stack_profile,
+        stack_reason=inputs.stack_reason,
+        reuse_decisions=inputs.reuse,
     )
 
 
@@ -135,6 +152,11 @@ def _phase_strategy(
         max_builder_attempts = rule.max_builder_attempts
         max_auditor_attempts = rule.max_auditor_attempts
         incident = Budget(tokens=rule.incident_token_cap, usd=rule.incident_usd_cap)
+    reuse = inputs.reused(phase.id)
+    category_reason = category.reason
+    if reuse is not None:
+        category_reason = f"Phase 0 reuses catalog feature {reuse.feature_id}"
+        budget = _reduced(budget, reuse.token_budget_reduction)
     strict = high_risk or safety is SafetyProfile.SAFETY_CRITICAL
     return PhaseStrategy(
         phase_id=phase.id,
@@ -142,7 +164,7 @@ def _phase_strategy(
         title=phase.title,
         position=position,
         task_category=category.value,
-        category_reason=category.reason,
+        category_reason=category_reason,
         complexity=complexity.value,
         complexity_reason=complexity.reason,
         builder_mode=mode.value,
@@ -162,6 +184,14 @@ def _phase_strategy(
         depends_on=phase.depends_on,
         description=phase.description,
         inserted_reason=inserted_reason,
+        reuse=reuse,
+    )
+
+
+def _reduced(budget: Budget, share: Decimal) -> Budget:
+    keep = 1 - share
+    return Budget(
+        tokens=int(budget.tokens * keep), usd=(budget.usd * keep).quantize(Decimal("0.0001"))
     )
 
 

@@ -101,6 +101,17 @@ class AgingRules(_Section):
     tiers: int = Field(default=2, ge=1)
 
 
+class ReuseRules(_Section):
+    """How Phase 0 treats catalog features: reuse costs less to build but is audited as high risk."""
+
+    # The playbook's range: adapting proven code needs 40-60% fewer tokens than writing it.
+    token_budget_reduction: Decimal = Field(
+        default=Decimal("0.5"), ge=Decimal("0.4"), le=Decimal("0.6")
+    )
+    min_quality: int = Field(default=60, ge=0, le=100)
+    enabled: bool = True
+
+
 class Ruleset(_Section):
     safety_profile: SafetyProfile = SafetyProfile.NORMAL
     run: RunLimits = RunLimits()
@@ -111,6 +122,7 @@ class Ruleset(_Section):
     modes: dict[BuilderMode, ModeRule] = Field(default_factory=_default_modes)
     tier: TierRules = TierRules()
     aging: AgingRules = AgingRules()
+    reuse: ReuseRules = ReuseRules()
     max_auditor_attempts: int = Field(default=2, ge=1, le=5)
     allow_auto_apply_high_risk: bool = False
     # A refused patch ends the run in DONE_FAILED_POLICY_VIOLATION; false lets the Builder retry
