@@ -28,10 +28,10 @@ from autopack.domain.vocabulary import BuilderMode, Role
 from autopack.llm.budget import Amount, BudgetLedger, Cap, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
+from autopack.llm.recorders import MemoryRecorder
 from autopack.llm.redact import Redactor
 from autopack.strategy.routing import default_aliases
 from autopack.testing.fake_llm import Reply, ToolCall, alias_on, fake_llm_server
-from autopack.testing.recorders import ListRecorder
 from autopack.testing.runs import phase_strategy
 from autopack.verify.base import Limits
 from autopack.verify.bubblewrap import BubblewrapSandbox, NoSandbox
@@ -106,7 +106,7 @@ def test_scripted_session_over_the_real_sdk_ends_with_exactly_the_fix(
 ) -> None:
     ledger = BudgetLedger()
     scopes = scopes_of("run-1", "1", "p1", 1)
-    recorder = ListRecorder()
+    recorder = MemoryRecorder()
     with fake_llm_server(_session_script) as server:
         alias = alias_on(server, alias_name)
         model = BudgetedModel(
@@ -221,7 +221,7 @@ def test_an_exhausted_budget_stops_before_any_request(attempt_worktree: Worktree
         ledger=ledger,
         scopes=scopes,
         context=CallContext(run_id="run-1", role=Role.BUILDER),
-        recorder=ListRecorder(),
+        recorder=MemoryRecorder(),
     )
     result = _build(_builder(budgeted), attempt_worktree)
     assert result.stop_reason is StopReason.BUDGET

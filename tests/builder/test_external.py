@@ -20,8 +20,8 @@ from autopack.domain.vocabulary import Role
 from autopack.errors import ConfigError
 from autopack.llm.budget import BudgetLedger, Cap, scopes_of
 from autopack.llm.budgeted import CallContext
+from autopack.llm.recorders import MemoryRecorder
 from autopack.strategy.routing import default_aliases
-from autopack.testing.recorders import ListRecorder
 from autopack.testing.runs import phase_strategy
 from autopack.workspace.base import Worktree
 
@@ -34,7 +34,7 @@ SCOPES = scopes_of("run-1", "1", "p1", 1)
 class Harness:
     builder: ExternalBuilder
     ledger: BudgetLedger
-    recorder: ListRecorder
+    recorder: MemoryRecorder
     argv_file: Path
 
     def run(self, worktree: Worktree, **request: object) -> object:
@@ -53,7 +53,7 @@ def harness(
     ledger = BudgetLedger()
     for scope in SCOPES:
         ledger.set_cap(scope, caps.get(scope[0].value, Cap(tokens=1_000_000, usd=Decimal("5"))))
-    recorder = ListRecorder()
+    recorder = MemoryRecorder()
     argv_file = tmp_path / "argv.txt"
     env = {
         "PATH": f"{FAKES}{os.pathsep}{os.environ['PATH']}",

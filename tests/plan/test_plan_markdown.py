@@ -9,7 +9,7 @@ import pytest
 from autopack.domain.plan import PlanSpec
 from autopack.domain.vocabulary import BuilderMode, Complexity, TaskCategory
 from autopack.errors import PlanError
-from autopack.plan.load import load_plan, parse_plan_text
+from autopack.plan.load import FreeFormPlan, load_plan, parse_plan_text
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -133,9 +133,11 @@ def test_errors_name_file_line_and_problem(text: str, line: int, message: str) -
     assert str(error).startswith(f"plan.md:{line}: ")
 
 
-def test_plan_without_tiers_is_refused() -> None:
+def test_plan_without_tiers_is_named_free_form_for_the_planner() -> None:
     error = error_of("# Just a title\n\nSome words.\n")
-    assert "no tiers" in str(error)
+    assert isinstance(error, FreeFormPlan)
+    assert "free-form plan" in str(error)
+    assert error.text == "# Just a title\n\nSome words.\n"
 
 
 def test_unclosed_fence_is_refused() -> None:
@@ -146,7 +148,7 @@ def test_unclosed_fence_is_refused() -> None:
     ("name", "content", "message"),
     [
         ("missing.md", None, "plan file not found"),
-        ("plan.txt", "x", "unsupported plan file type '.txt'"),
+        ("plan.rst", "x", "unsupported plan file type '.rst'"),
         ("latin1.md", b"## Tier 1: \xe9\n", "not UTF-8"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from autopack.llm.budget import Amount, BudgetLedger, restore_spent, scopes_of
 from autopack.store.engine import Database
 from autopack.store.ledger import LlmCallRecord, ledger_for_run, record_llm_call
@@ -28,3 +30,18 @@ def ledger_from_database(database: Database, run_id: str, ledger: BudgetLedger) 
         ],
     )
     return ledger
+
+
+@dataclass
+class MemoryRecorder:
+    """Keeps ledger rows until they can be stored: the planner calls before its run exists."""
+
+    calls: list[LlmCallRecord] = field(default_factory=list)
+
+    def record(self, call: LlmCallRecord) -> None:
+        self.calls.append(call)
+
+    def flush_to(self, database: Database) -> None:
+        for call in self.calls:
+            record_llm_call(database, call)
+        self.calls.clear()

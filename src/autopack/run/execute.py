@@ -12,9 +12,9 @@ from pathlib import Path
 from autopack.config import Settings
 from autopack.domain.states import RunState
 from autopack.errors import AutopackError, RepoError
-from autopack.plan.load import load_plan
-from autopack.run.create import create_run_from_plan
+from autopack.run.create import create_run_from_plan, new_run_id
 from autopack.run.durable import durable_executor, resume_workflow, start_workflow, sweep
+from autopack.run.phase0 import plan_for_run
 from autopack.run.services import PROCESS_LISTENERS, Listener, RunOptions
 from autopack.store.engine import database_url_for, open_database
 from autopack.store.issue_records import load_backlog
@@ -47,15 +47,16 @@ def _check_sandbox(options: RunOptions) -> None:
 
 
 def create_run(settings: Settings, plan_file: Path, options: RunOptions) -> str:
-    """Phase 0 and RUN_CREATED: parse the plan, freeze the strategy, record the starting point."""
+    """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy."""
     _check_sandbox(options)
-    plan = load_plan(plan_file)
     git = GitCli(settings.repo_root, settings.worktree_root)
     branch = git.current_branch()
     try:
         base_commit = git.head_commit()
     except Exception:
         raise RepoError(f"{settings.repo_root} has no commit yet: commit something first") from None
+    run_id = new_run_id()
+    plan, planner_calls = plan_for_run(settings, plan_file, options, run_id)
     database = open_database(database_url_for(settings.repo_root, os.environ))
     try:
         strategy = create_run_from_plan(
@@ -66,7 +67,9 @@ def create_run(settings: Settings, plan_file: Path, options: RunOptions) -> str:
             base_branch=branch,
             base_commit=base_commit,
             sandbox="none" if options.no_sandbox else "bubblewrap",
+            run_id=run_id,
         )
+        planner_calls.flush_to(database)
     finally:
         database.close()
     return strategy.run_id

@@ -20,7 +20,7 @@ from autopack.domain.strategy import PhaseStrategy, Strategy
 from autopack.domain.vocabulary import Role
 from autopack.errors import ConfigError
 from autopack.llm.budget import BudgetLedger, Cap, Level, scopes_of
-from autopack.llm.budgeted import BudgetedModel, CallContext
+from autopack.llm.budgeted import BudgetedModel, CallContext, CallRecorder
 from autopack.llm.checkpoint import CheckpointedModel
 from autopack.llm.keys import api_key, redactor_for
 from autopack.llm.providers import build_model
@@ -94,32 +94,19 @@ class RunServices:
 
     def model_for(self, phase: PhaseStrategy, role: Role, attempt: int) -> Model:
         """Checkpointed -> recorded -> resilient -> budgeted -> provider (or cassette)."""
-        name = self.alias_name(phase, role)
-        aliases = self.settings.aliases
-        if name not in aliases:
-            raise ConfigError(
-                f"--llm names unknown model alias {name!r} (known: {', '.join(sorted(aliases))})"
-            )
-        alias = aliases[name]
-        replay = self.options.replay_file
-        base: Model = (
-            ReplayModel(replay, alias.model)
-            if replay is not None
-            else build_model(name, alias, api_key(alias, self.env))
-        )
-        context = CallContext(self.run_id, role, phase.tier_id, phase.phase_id, attempt)
-        budgeted = BudgetedModel(
-            base,
-            alias_name=name,
-            alias=alias,
+        model = budgeted_model(
+            self.alias_name(phase, role),
+            settings=self.settings,
+            options=self.options,
+            env=self.env,
             ledger=self.ledger,
-            scopes=scopes_of(self.run_id, phase.tier_id, phase.phase_id, attempt),
-            context=context,
+            context=CallContext(self.run_id, role, phase.tier_id, phase.phase_id, attempt),
             recorder=DatabaseRecorder(self.database),
             transcripts=TranscriptWriter(self.settings.runs_dir, self.run_id, self.redactor),
+            breakers=self.breakers,
+            on_event=self._llm_event,
         )
-        model: Model = ResilientModel([budgeted], breakers=self.breakers, on_event=self._llm_event)
-        if self.options.record and replay is None:
+        if self.options.record and self.options.replay_file is None:
             model = RecordingModel(model, self.run_dir / CASSETTE_FILE)
         return CheckpointedModel(
             model,
@@ -132,6 +119,45 @@ class RunServices:
         self.emit(
             "llm", what=event.kind, alias=event.alias, detail=self.redactor.text(event.detail)
         )
+
+
+def budgeted_model(
+    name: str,
+    *,
+    settings: Settings,
+    options: RunOptions,
+    env: dict[str, str],
+    ledger: BudgetLedger,
+    context: CallContext,
+    recorder: CallRecorder,
+    transcripts: TranscriptWriter | None,
+    breakers: CircuitBreakers,
+    on_event: Callable[[LLMEvent], None] = lambda event: None,
+) -> Model:
+    """Resilient -> budgeted -> provider (or the cassette of a replayed run) for one alias."""
+    aliases = settings.aliases
+    if name not in aliases:
+        raise ConfigError(
+            f"--llm names unknown model alias {name!r} (known: {', '.join(sorted(aliases))})"
+        )
+    alias = aliases[name]
+    replay = options.replay_file
+    base: Model = (
+        ReplayModel(replay, alias.model)
+        if replay is not None
+        else build_model(name, alias, api_key(alias, env))
+    )
+    budgeted = BudgetedModel(
+        base,
+        alias_name=name,
+        alias=alias,
+        ledger=ledger,
+        scopes=scopes_of(context.run_id, context.tier_id, context.phase_id, context.attempt),
+        context=context,
+        recorder=recorder,
+        transcripts=transcripts,
+    )
+    return ResilientModel([budgeted], breakers=breakers, on_event=on_event)
 
 
 def ledger_for(strategy: Strategy, database: Database) -> BudgetLedger:

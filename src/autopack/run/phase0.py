@@ -1,0 +1,76 @@
+"""PLAN_BOOTSTRAP's first half: the plan a run starts from, parsed or rewritten by the planner.
+
+The catalogs' half (stack profile, reuse) happens when the strategy is compiled (run/create.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from pydantic_ai.models import Model
+
+from autopack.config import Settings
+from autopack.domain.plan import PlanSpec
+from autopack.domain.vocabulary import Complexity, Role
+from autopack.llm.budget import BudgetLedger, Cap, Level
+from autopack.llm.budgeted import CallContext
+from autopack.llm.keys import redactor_for
+from autopack.llm.recorders import MemoryRecorder
+from autopack.llm.replay import RecordingModel
+from autopack.llm.resilience import CircuitBreakers
+from autopack.llm.transcripts import TranscriptWriter
+from autopack.plan.load import FreeFormPlan, load_plan
+from autopack.plan.planner import normalise_plan
+from autopack.plan.render_markdown import render_markdown
+from autopack.run.services import CASSETTE_FILE, RunOptions, budgeted_model
+
+NORMALISED_PLAN_FILE = "normalised_plan.md"
+
+
+def plan_for_run(
+    settings: Settings, plan_file: Path, options: RunOptions, run_id: str
+) -> tuple[PlanSpec, MemoryRecorder]:
+    """The run's plan, and the planner's calls to store once the run exists (none if it parsed)."""
+    try:
+        plan = load_plan(plan_file)
+    except FreeFormPlan as free_form:
+        plan, calls = _normalised_by_planner(settings, free_form, options, run_id)
+        # Kept beside the run, so what the Builders worked from can be read and edited into a plan.
+        normalised = settings.runs_dir / run_id / NORMALISED_PLAN_FILE
+        normalised.parent.mkdir(parents=True, exist_ok=True)
+        normalised.write_text(render_markdown(plan), encoding="utf-8")
+        return plan, calls
+    return plan, MemoryRecorder()
+
+
+def _normalised_by_planner(
+    settings: Settings, plan: FreeFormPlan, options: RunOptions, run_id: str
+) -> tuple[PlanSpec, MemoryRecorder]:
+    """Phase 0 for a free-form plan: the planner's rewrite, paid for against the run's cap."""
+    name = options.forced_alias or settings.routing.alias_for(
+        Role.PLANNER, Complexity.MEDIUM, high_risk=False
+    )
+    ledger = BudgetLedger()
+    limits = settings.ruleset.run
+    ledger.set_cap((Level.RUN, run_id), Cap(limits.token_cap, limits.usd_cap))
+    recorder = MemoryRecorder()
+    env = dict(os.environ)
+    model: Model = budgeted_model(
+        name,
+        settings=settings,
+        options=options,
+        env=env,
+        ledger=ledger,
+        context=CallContext(run_id, Role.PLANNER),
+        recorder=recorder,
+        transcripts=TranscriptWriter(
+            settings.runs_dir, run_id, redactor_for(settings.aliases, env)
+        ),
+        breakers=CircuitBreakers(),
+    )
+    if options.record and options.replay_file is None:
+        model = RecordingModel(model, settings.runs_dir / run_id / CASSETTE_FILE)
+    source = plan.path or "plan"
+    return asyncio.run(normalise_plan(plan.text, source, model)), recorder
