@@ -15,10 +15,13 @@ from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
 from autopack.demo.run_demo import run_demo
+from autopack.domain.issues import BacklogEntry
 from autopack.domain.states import RunState
+from autopack.domain.vocabulary import IssueSource, IssueState, Severity
 from autopack.run.execute import RunEnd, create_run, execute_run
 from autopack.run.services import RunOptions
 from autopack.store.engine import database_url_for, open_database
+from autopack.store.issue_records import load_backlog, save_backlog
 from autopack.store.ledger import ledger_for_run
 from autopack.store.runs import get_run
 from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, fake_llm_server
@@ -188,3 +191,61 @@ def test_a_run_that_needs_a_sandbox_it_lacks_is_refused_before_anything_starts(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(Exception, match="--no-sandbox"):
         create_run(load_settings(tmp_path / "calc"), plan, RunOptions())
+
+
+def test_an_aged_backlog_issue_becomes_a_debt_cleanup_phase_that_pays_it_off(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    asked: list[str] = []
+
+    def developer(api: str, request: dict[str, Any]) -> Reply:
+        task = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        if "# Phase debt-cleanup:" in task and "report" not in json.dumps(request.get("tools", [])):
+            if any(m["role"] == "tool" for m in request["messages"]):
+                return Reply(tool_calls=(ToolCall(name="finish", arguments={"summary": "typed"}),))
+            asked.append(task)
+            edit = {
+                "op": "str_replace",
+                "path": "calc/ops.py",
+                "old": '"""Arithmetic operations."""',
+                "new": '"""Arithmetic operations, typed."""',
+            }
+            return Reply(tool_calls=(ToolCall(name="edit", arguments={"edits": [edit]}),))
+        return demo_reply(api, request)
+
+    server = served(developer)
+    root = tmp_path / "calc"
+    plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+    settings = load_settings(root)
+    aged = BacklogEntry(
+        issue_key="lint:untyped-def",
+        severity=Severity.MINOR,
+        effective_severity=Severity.MAJOR,
+        category="lint",
+        source=IssueSource.STATIC_CHECK,
+        age_in_runs=3,
+        first_seen_run="run-old-1",
+        last_seen_run="run-old-3",
+        paths=("calc/ops.py",),
+        summary="add() has no docstring",
+    )
+    database = open_database(database_url_for(root, {}))
+    save_backlog(database, settings.project.id, [aged])
+    database.close()
+
+    run_id = create_run(settings, plan, RunOptions())
+    end = execute_run(settings, run_id, RunOptions())
+
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    strategy = json.loads((settings.runs_dir / run_id / "strategy.json").read_text())
+    first = strategy["tiers"][0]["phases"][0]
+    assert first["phase_id"] == "debt-cleanup"
+    assert first["resolves"] == ["lint:untyped-def"]
+    assert "lint:untyped-def: add() has no docstring" in asked[0]
+    assert _phase_commits(root, run_id)[-1] == "debt-cleanup"  # log is newest first
+    assert "Arithmetic operations, typed." in _git(root, "show", f"autopack/{run_id}:calc/ops.py")
+    database = open_database(database_url_for(root, {}))
+    [entry] = load_backlog(database, settings.project.id)
+    database.close()
+    assert entry.issue_state is IssueState.RESOLVED
+    assert entry.last_seen_run == run_id

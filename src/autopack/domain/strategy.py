@@ -69,6 +69,8 @@ class PhaseStrategy(_Frozen):
     depends_on: tuple[str, ...] = ()
     description: str = ""
     inserted_reason: str | None = None
+    # Backlog issue keys this phase exists to pay off: resolved in the backlog once it commits.
+    resolves: tuple[str, ...] = ()
     reuse: ReuseDecision | None = None
 
 

@@ -19,6 +19,11 @@ from autopack.config import Settings, load_settings
 from autopack.domain.strategy import PhaseStrategy, Strategy
 from autopack.domain.vocabulary import Role
 from autopack.errors import ConfigError
+from autopack.issues.phase_issue_file import (
+    PhaseIssueFile,
+    phase_issue_path,
+    read_phase_issue_file,
+)
 from autopack.llm.budget import BudgetLedger, Cap, Level, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext, CallRecorder
 from autopack.llm.checkpoint import CheckpointedModel
@@ -88,6 +93,24 @@ class RunServices:
         event = {"kind": kind, "run_id": self.run_id, **details}
         for listener in list(self.listeners):
             listener(event)
+
+    def phase(self, phase_id: str) -> PhaseStrategy:
+        for phase in self.strategy.phases:
+            if phase.phase_id == phase_id:
+                return phase
+        raise KeyError(phase_id)
+
+    def issue_file(self, phase: PhaseStrategy) -> PhaseIssueFile:
+        """The issues the phase raised so far in this run (an empty file before the first)."""
+        path = phase_issue_path(self.settings.runs_dir, self.run_id, phase.position, phase.phase_id)
+        if path.exists():
+            return read_phase_issue_file(path)
+        return PhaseIssueFile(
+            run_id=self.run_id,
+            tier_id=phase.tier_id,
+            phase_id=phase.phase_id,
+            position=phase.position,
+        )
 
     def alias_name(self, phase: PhaseStrategy, role: Role) -> str:
         return self.options.forced_alias or phase.models[role]

@@ -15,7 +15,7 @@ from dbos import DBOS
 from autopack.builder.base import Feedback, FeedbackKind, StopReason
 from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
-from autopack.run import steps
+from autopack.run import attempt_steps, lifecycle
 from autopack.run.services import RunOptions, RunServices, services_for
 
 WORKFLOW_NAME = "autopack.run"
@@ -34,23 +34,23 @@ async def _run_phase(
 ) -> tuple[FailureReason | None, int]:
     """None when the phase committed; otherwise why the run must end (and the last attempt)."""
     phase_id = phase.phase_id
-    await _step("start_phase", steps.start_phase, services, phase_id)
+    await _step("start_phase", lifecycle.start_phase, services, phase_id)
     feedback: list[Feedback] = []
     failed = 0
     for attempt in range(1, phase.max_builder_attempts + 1):
         last = attempt == phase.max_builder_attempts
-        cap: FailureReason | None = await _step("check_caps", steps.check_caps, services)
+        cap: FailureReason | None = await _step("check_caps", lifecycle.check_caps, services)
         if cap is not None:
             return cap, attempt
-        built: steps.BuildOutcome = await _step(
-            "build", steps.build, services, phase_id, attempt, tuple(feedback)
+        built: attempt_steps.BuildOutcome = await _step(
+            "build", attempt_steps.build, services, phase_id, attempt, tuple(feedback)
         )
         if built.stop_reason is StopReason.BUDGET:
             return FailureReason(code="budget.exhausted", message=built.stop_detail), attempt
         if built.stop_reason is StopReason.PROVIDER_UNAVAILABLE:
             return FailureReason(code="environment.provider", message=built.stop_detail), attempt
-        gated: steps.GateOutcome = await _step(
-            "gate", steps.gate, services, phase_id, attempt, built
+        gated: attempt_steps.GateOutcome = await _step(
+            "gate", attempt_steps.gate, services, phase_id, attempt, built
         )
         if gated.violation is not None:
             return (
@@ -73,7 +73,7 @@ async def _run_phase(
             failed += 1
             await _step(
                 "reject",
-                steps.reject,
+                attempt_steps.reject,
                 services,
                 phase_id,
                 attempt,
@@ -83,14 +83,14 @@ async def _run_phase(
                 incident={"diff": built.diff},
             )
             continue
-        verified: steps.VerifyOutcome = await _step(
-            "verify", steps.run_checks, services, phase_id, attempt
+        verified: attempt_steps.VerifyOutcome = await _step(
+            "verify", attempt_steps.run_checks, services, phase_id, attempt
         )
-        audited = steps.AuditStepOutcome()
+        audited = attempt_steps.AuditStepOutcome()
         if verified.passed:
             audited = await _step(
                 "audit",
-                steps.audit,
+                attempt_steps.audit,
                 services,
                 phase_id,
                 attempt,
@@ -116,7 +116,7 @@ async def _run_phase(
             failed += 1
             await _step(
                 "reject",
-                steps.reject,
+                attempt_steps.reject,
                 services,
                 phase_id,
                 attempt,
@@ -130,7 +130,7 @@ async def _run_phase(
                 },
             )
             continue
-        await _step("commit", steps.commit, services, phase_id, attempt, built.summary)
+        await _step("commit", attempt_steps.commit, services, phase_id, attempt, built.summary)
         return None, attempt
     return (
         FailureReason(
@@ -154,16 +154,16 @@ async def drive(services: RunServices) -> str:
                 :1000
             ],
         )
-        state: str = await _step("finish_run_after_error", steps.finish_run, services, reason)
+        state: str = await _step("finish_run_after_error", lifecycle.finish_run, services, reason)
         return state
 
 
 async def _drive(services: RunServices) -> str:
-    await _step("open_run", steps.open_run, services)
+    await _step("open_run", lifecycle.open_run, services)
     failure: FailureReason | None = None
     failed_at: tuple[str, int] | None = None
     for tier in services.strategy.tiers:
-        await _step("start_tier", steps.start_tier, services, tier.tier_id)
+        await _step("start_tier", lifecycle.start_tier, services, tier.tier_id)
         for phase in tier.phases:
             failure, attempt = await _run_phase(services, phase)
             if failure is not None:
@@ -171,8 +171,8 @@ async def _drive(services: RunServices) -> str:
                 break
         if failure is not None:
             break
-        await _step("finish_tier", steps.finish_tier, services, tier.tier_id)
-    state: str = await _step("finish_run", steps.finish_run, services, failure, failed_at)
+        await _step("finish_tier", lifecycle.finish_tier, services, tier.tier_id)
+    state: str = await _step("finish_run", lifecycle.finish_run, services, failure, failed_at)
     return state
 
 

@@ -16,6 +16,7 @@ DEBT_PHASE_ID = "debt-cleanup"
 class DebtPhase:
     phase: PhaseSpec
     reason: str
+    issue_keys: tuple[str, ...]
 
 
 def aged_into_major(backlog: Sequence[BacklogEntry]) -> list[BacklogEntry]:
@@ -51,4 +52,4 @@ def debt_cleanup_phase(
         description="Resolve these issues, which aged into effective majors:\n" + "\n".join(lines),
     )
     reason = f"backlog has {len(aged)} aged issue(s) now effectively major: {', '.join(keys)}"
-    return DebtPhase(phase=phase, reason=reason)
+    return DebtPhase(phase=phase, reason=reason, issue_keys=tuple(keys))

@@ -81,8 +81,12 @@ def compile_strategy(inputs: StrategyInputs) -> Strategy:
         phases = []
         for phase in tier.phases:
             position += 1
-            inserted = debt.reason if debt is not None and phase is debt.phase else None
-            phases.append(_phase_strategy(phase, position, inputs, safety, inserted))
+            compiled = _phase_strategy(phase, position, inputs, safety)
+            if debt is not None and phase is debt.phase:
+                compiled = compiled.model_copy(
+                    update={"inserted_reason": debt.reason, "resolves": debt.issue_keys}
+                )
+            phases.append(compiled)
         tier_strategies.append(_tier_strategy(tier, tuple(phases), ruleset, safety))
     used_aliases = sorted({a for t in tier_strategies for p in t.phases for a in p.models.values()})
     return Strategy(
@@ -132,7 +136,6 @@ def _phase_strategy(
     position: int,
     inputs: StrategyInputs,
     safety: SafetyProfile,
-    inserted_reason: str | None,
 ) -> PhaseStrategy:
     ruleset = inputs.ruleset
     category = classify_phase(phase)
@@ -183,7 +186,6 @@ def _phase_strategy(
         acceptance=phase.acceptance,
         depends_on=phase.depends_on,
         description=phase.description,
-        inserted_reason=inserted_reason,
         reuse=reuse,
     )
 

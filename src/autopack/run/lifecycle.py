@@ -1,0 +1,165 @@
+"""The steps around the phases: open the run, start and finish tiers, check run caps, end the run.
+
+Checkpointed by DBOS like the attempt steps (run/attempt_steps.py) and, like them, safe to repeat.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from autopack.domain.machines import PhaseEvent, RunEvent, TierEvent
+from autopack.domain.states import FailureReason, PhaseState, RunState, TierState
+from autopack.issues.backlog_aging import AgingThresholds
+from autopack.issues.phase_issue_file import read_phase_issue_file
+from autopack.issues.promotion import TierTolerance, tier_cleanliness
+from autopack.issues.settle import settle_run_issues
+from autopack.llm.budget import Level
+from autopack.run.artefacts import write_incident, write_run_summary, write_tier_summary
+from autopack.run.services import RunServices
+from autopack.run.transitions import move_phase, move_run, move_tier
+from autopack.store.runs import get_run, set_tier_cleanliness
+
+
+def open_run(services: RunServices) -> None:
+    run = get_run(services.database, services.run_id)
+    base = run.base_commit or services.git.head_commit()
+    services.git.ensure_integration_branch(services.run_id, base)
+    if run.state is RunState.RUN_CREATED:
+        move_run(services.database, services.run_id, RunEvent.QUEUE_OPENED, "phase queue opened")
+    services.emit("run_started", phases=len(services.strategy.phases))
+
+
+def start_tier(services: RunServices, tier_id: str) -> None:
+    move_tier(services.database, services.run_id, tier_id, TierEvent.START, "first phase starts")
+    services.emit("tier_started", tier=tier_id)
+
+
+def check_caps(services: RunServices) -> FailureReason | None:
+    """The run-level caps that end a run between attempts (the ledger stops calls mid-attempt)."""
+    strategy = services.strategy
+    run = get_run(services.database, services.run_id)
+    started = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
+    if datetime.now(UTC) - started > timedelta(minutes=strategy.limits.max_duration_minutes):
+        return FailureReason(
+            code="run.duration",
+            message=f"the run passed its {strategy.limits.max_duration_minutes}-minute limit",
+        )
+    remaining = services.ledger.remaining((Level.RUN, services.run_id))
+    if remaining.tokens <= 0 or remaining.usd <= 0:
+        return FailureReason(
+            code="budget.run",
+            message=f"the run's budget is spent ({max(remaining.tokens, 0)} tokens, "
+            f"${max(remaining.usd, Decimal(0)):.4f} left)",
+        )
+    minors = sum(
+        read_phase_issue_file(path).minor_count
+        for path in services.run_dir.glob("phase_*_issues.json")
+    )
+    if minors > strategy.limits.max_minor_issues_total:
+        return FailureReason(
+            code="issues.minor_total",
+            message=f"{minors} minor issues are open, over the run's cap of "
+            f"{strategy.limits.max_minor_issues_total}",
+        )
+    return None
+
+
+def start_phase(services: RunServices, phase_id: str) -> None:
+    phase = services.phase(phase_id)
+    move_run(services.database, services.run_id, RunEvent.PHASE_STARTED, f"phase {phase_id} starts")
+    move_phase(services.database, services.run_id, phase_id, PhaseEvent.START, "attempt 1")
+    services.emit("phase_started", tier=phase.tier_id, phase=phase_id, title=phase.title)
+
+
+def finish_tier(services: RunServices, tier_id: str) -> None:
+    tier = next(t for t in services.strategy.tiers if t.tier_id == tier_id)
+    files = [services.issue_file(phase) for phase in tier.phases]
+    cleanliness = tier_cleanliness(
+        sum(f.minor_count for f in files),
+        sum(f.major_count for f in files),
+        TierTolerance(
+            minor_issues_tolerated=tier.minor_issues_tolerated,
+            major_issues_tolerated=tier.major_issues_tolerated,
+        ),
+    )
+    set_tier_cleanliness(services.database, services.run_id, tier_id, cleanliness)
+    move_tier(
+        services.database,
+        services.run_id,
+        tier_id,
+        TierEvent.FINISH,
+        f"all phases done; {cleanliness.value}",
+    )
+    write_tier_summary(services, tier_id)
+    services.emit("tier_finished", tier=tier_id, cleanliness=cleanliness.value)
+
+
+_FAILURE_EVENTS = {
+    "budget": RunEvent.BUDGET_EXHAUSTED,
+    "policy": RunEvent.POLICY_VIOLATED,
+    "environment": RunEvent.ENVIRONMENT_FAILED,
+    "review": RunEvent.REVIEW_REQUIRED,
+}
+
+
+def failure_event(reason: FailureReason) -> RunEvent:
+    return _FAILURE_EVENTS.get(reason.code.split(".")[0], RunEvent.REVIEW_REQUIRED)
+
+
+def finish_run(
+    services: RunServices,
+    failure: FailureReason | None,
+    failed_at: tuple[str, int] | None = None,
+) -> str:
+    """Skip what never ran, settle issues, write the summary, and end in a terminal state."""
+    database, run_id = services.database, services.run_id
+    run = get_run(database, run_id)
+    if run.state.is_terminal:
+        return run.state.value
+    for tier in run.tiers:
+        for phase in tier.phases:
+            if phase.state is PhaseState.QUEUED:
+                move_phase(database, run_id, phase.phase_id, PhaseEvent.SKIP, "the run ended first")
+            elif phase.state in (PhaseState.EXECUTING, PhaseState.GATE, PhaseState.CI_RUNNING):
+                move_phase(
+                    database,
+                    run_id,
+                    phase.phase_id,
+                    PhaseEvent.FAIL,
+                    failure.message if failure else "ended",
+                )
+        if tier.state is TierState.PENDING:
+            move_tier(database, run_id, tier.tier_id, TierEvent.SKIP, "the run ended first")
+        elif tier.state is TierState.IN_PROGRESS:
+            move_tier(
+                database,
+                run_id,
+                tier.tier_id,
+                TierEvent.FAIL,
+                failure.message if failure else "ended",
+            )
+    aging = services.settings.ruleset.aging
+    settle_run_issues(
+        database,
+        services.settings.runs_dir,
+        services.strategy.project_id,
+        run_id,
+        AgingThresholds(runs=aging.runs, tiers=aging.tiers),
+    )
+    if failure is None:
+        move_run(database, run_id, RunEvent.ALL_PHASES_DONE, "every phase committed")
+    else:
+        services.git.reset_integration(services.run_id)
+        move_run(database, run_id, failure_event(failure), failure.message, reason=failure)
+        phase_id, attempt = failed_at or (None, 0)
+        incident = (
+            services.run_dir / "incidents" / (f"{phase_id}-a{attempt}" if phase_id else "run")
+        )
+        if not incident.exists():
+            write_incident(services, phase_id, attempt, failure.message, {})
+    services.git.remove_run_worktrees(run_id)
+    write_run_summary(services)
+    state = get_run(database, run_id).state
+    services.emit("run_finished", state=state.value, reason=failure.message if failure else None)
+    return state.value
