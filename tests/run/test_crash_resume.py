@@ -64,7 +64,7 @@ def test_kill_9_at_random_points_then_resume_ends_cleanly(tmp_path: Path, seed: 
         )
         while kills < KILLS_PER_RUN:
             _, killed = _kill_after(
-                _start(["resume", run_id, "--repo", str(root)], env), rng.randint(1, 8)
+                _start(["resume", run_id, "--repo", str(root)], env), rng.randint(1, 5)
             )
             if not killed:
                 break
@@ -91,5 +91,7 @@ def test_kill_9_at_random_points_then_resume_ends_cleanly(tmp_path: Path, seed: 
         check=True,
     ).stdout.split()
     assert sorted(log) == ["1.1", "1.2", "2.1", "2.2"]  # each phase committed exactly once
-    assert kills >= 1
+    # The demo emits 37 event lines; these kill points all land before its end, so the suite's
+    # two runs always take 2 x KILLS_PER_RUN kills.
+    assert kills == KILLS_PER_RUN
     assert DEMO_CALLS <= paid <= DEMO_CALLS + kills
