@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Cap, Leve
 from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
 from autopack.llm.recorders import DatabaseRecorder
+from autopack.llm.redact import Redactor
 from autopack.store.engine import Database
 from autopack.store.ledger import ledger_for_run, ledger_totals
 from autopack.store.runs import create_run
@@ -188,3 +190,29 @@ def test_a_restarted_run_counts_what_it_already_spent(run_database: Database) ->
     resumed.set_cap(SCOPES[0], Cap(tokens=1_500))
     with pytest.raises(BudgetExhausted):
         resumed.reserve(SCOPES, Amount(tokens=600))
+
+
+def test_transcript_writers_of_one_run_never_overwrite_each_other(tmp_path: Path) -> None:
+    from pydantic_ai.messages import ModelRequest, UserPromptPart
+
+    from autopack.llm.transcripts import TranscriptWriter
+
+    def writer() -> TranscriptWriter:
+        return TranscriptWriter(tmp_path, "run-1", Redactor())
+
+    asked = [ModelRequest(parts=[UserPromptPart(content="hello")])]
+    # One writer per phase attempt, and a fresh one in the process that resumes the run.
+    first, second = writer(), writer()
+    paths = [
+        first.write("fast", "m", asked, None, "e1"),
+        second.write("fast", "m", asked, None, "e2"),
+        first.write("top", "m", asked, None, "e3"),
+        writer().write("fast", "m", asked, None, "e4"),
+    ]
+    assert [path.name for path in paths] == [
+        "00001-fast.json",
+        "00002-fast.json",
+        "00003-top.json",
+        "00004-fast.json",
+    ]
+    assert [json.loads(path.read_text())["error"] for path in paths] == ["e1", "e2", "e3", "e4"]
