@@ -249,3 +249,65 @@ def test_an_aged_backlog_issue_becomes_a_debt_cleanup_phase_that_pays_it_off(
     database.close()
     assert entry.issue_state is IssueState.RESOLVED
     assert entry.last_seen_run == run_id
+
+
+def test_an_attempt_after_one_without_progress_gets_the_next_stronger_model(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    models_for_phase: list[str] = []
+
+    def lazy_first(api: str, request: dict[str, Any]) -> Reply:
+        task = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        if "# Phase 1.1:" in task and "report" not in json.dumps(request.get("tools", [])):
+            if not any(m["role"] == "tool" for m in request["messages"]):
+                models_for_phase.append(request["model"])
+            if "This is attempt" not in task:
+                return Reply(tool_calls=(ToolCall(name="finish", arguments={"summary": "nah"}),))
+        return demo_reply(api, request)
+
+    server = served(lazy_first)
+    root = tmp_path / "calc"
+    plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+    config = (
+        (root / "autopack.toml")
+        .read_text()
+        .replace('top = "openai-standard"', 'top = "openai-top"')
+    )
+    config += f'\n[models.aliases.openai-top]\nbase_url = "{server.openai_base_url}"\n'
+    # The top model's worst case (128k output tokens at $50/M) must fit the phase's USD cap.
+    config += "\n[ruleset.complexity.low]\ntoken_cap = 200000\nusd_cap = 20\n"
+    (root / "autopack.toml").write_text(config)
+    settings = load_settings(root)
+    run_id = create_run(settings, plan, RunOptions())
+    end = execute_run(settings, run_id, RunOptions())
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    standard, top = settings.aliases["openai-standard"].model, settings.aliases["openai-top"].model
+    assert models_for_phase == [standard, top]
+
+
+def test_with_policy_violation_ends_run_false_a_refused_patch_is_fed_back(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    retried: list[str] = []
+
+    def hostile_once(api: str, request: dict[str, Any]) -> Reply:
+        task = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        if "# Phase 1.1:" in task and "This is attempt 2" in task:
+            retried.append(task)
+        elif "# Phase 1.1:" in task and "report" not in json.dumps(request.get("tools", [])):
+            if not any(m["role"] == "tool" for m in request["messages"]):
+                command = "mkdir -p .github/workflows && echo x > .github/workflows/evil.yml"
+                return Reply(
+                    tool_calls=(ToolCall(name="run_command", arguments={"command": command}),)
+                )
+            return Reply(tool_calls=(ToolCall(name="finish", arguments={"summary": "done"}),))
+        return demo_reply(api, request)
+
+    server = served(hostile_once)
+    end, _ = _run(tmp_path / "calc", server, "\n[ruleset]\npolicy_violation_ends_run = false\n")
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    assert retried
+    assert "[policy]" in retried[0]
+    assert ".github/workflows/evil.yml" in retried[0]
+    root = tmp_path / "calc"
+    assert "evil.yml" not in _git(root, "ls-tree", "-r", "--name-only", f"autopack/{end.run_id}")

@@ -19,7 +19,7 @@ from autopack.audit.auditor import Auditor, AuditRequest
 from autopack.audit.issues import record_audit
 from autopack.audit.policy import audit_reason
 from autopack.builder.agent import AgentBuilder
-from autopack.builder.base import BuildRequest, Feedback, StopReason
+from autopack.builder.base import BuildRequest, Feedback, FeedbackKind, StopReason
 from autopack.domain.machines import PhaseEvent, RunEvent
 from autopack.domain.vocabulary import Role, Severity
 from autopack.errors import PatchFormatError, PolicyViolation
@@ -102,7 +102,10 @@ async def build(
     services: RunServices, phase_id: str, attempt: int, feedback: tuple[Feedback, ...]
 ) -> BuildOutcome:
     phase = services.phase(phase_id)
-    services.emit("attempt", phase=phase_id, attempt=attempt, step="build")
+    # An attempt after one that made no progress gets the next stronger model.
+    escalate = bool(feedback) and feedback[-1].kind is FeedbackKind.NO_PROGRESS
+    alias = services.alias_name(phase, Role.BUILDER, escalate=escalate)
+    services.emit("attempt", phase=phase_id, attempt=attempt, step="build", model=alias)
     open_attempts = [
         a
         for a in attempts_of_phase(services.database, services.run_id, phase_id)
@@ -115,13 +118,13 @@ async def build(
             services.run_id,
             phase_id,
             Role.BUILDER,
-            services.alias_name(phase, Role.BUILDER),
+            alias,
         )
     worktree = services.git.create_attempt_worktree(services.run_id, f"{phase_id}-a{attempt}")
     try:
         remaining = services.ledger.remaining((Level.PHASE, phase_id))
         builder = AgentBuilder(
-            services.model_for(phase, Role.BUILDER, attempt),
+            services.model_for(phase, Role.BUILDER, attempt, escalate=escalate),
             sandbox=services.sandbox,
             policy=services.settings.policy,
             redactor=services.redactor,

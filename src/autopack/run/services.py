@@ -112,13 +112,20 @@ class RunServices:
             position=phase.position,
         )
 
-    def alias_name(self, phase: PhaseStrategy, role: Role) -> str:
-        return self.options.forced_alias or phase.models[role]
+    def alias_name(self, phase: PhaseStrategy, role: Role, *, escalate: bool = False) -> str:
+        """The phase's alias for the role; one level up when the last attempt made no progress
+        (never past the top, and never away from an alias forced with --llm)."""
+        if self.options.forced_alias:
+            return self.options.forced_alias
+        routed = phase.models[role]
+        return (self.settings.routing.escalated(routed) or routed) if escalate else routed
 
-    def model_for(self, phase: PhaseStrategy, role: Role, attempt: int) -> Model:
+    def model_for(
+        self, phase: PhaseStrategy, role: Role, attempt: int, *, escalate: bool = False
+    ) -> Model:
         """Checkpointed -> recorded -> resilient -> budgeted -> provider (or cassette)."""
         model = budgeted_model(
-            self.alias_name(phase, role),
+            self.alias_name(phase, role, escalate=escalate),
             settings=self.settings,
             options=self.options,
             env=self.env,

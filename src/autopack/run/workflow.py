@@ -52,7 +52,8 @@ async def _run_phase(
         gated: attempt_steps.GateOutcome = await _step(
             "gate", attempt_steps.gate, services, phase_id, attempt, built
         )
-        if gated.violation is not None:
+        ends_run = services.settings.ruleset.policy_violation_ends_run
+        if gated.violation is not None and (ends_run or last):
             return (
                 FailureReason(
                     code="policy.violation",
@@ -64,11 +65,12 @@ async def _run_phase(
             why = gated.message
             if built.stop_reason is not StopReason.FINISHED:
                 why += f" (the Builder stopped: {built.stop_reason.value}: {built.stop_detail})"
-            kind = (
-                FeedbackKind.NO_PROGRESS
-                if built.stop_reason is StopReason.NO_PROGRESS or not built.diff.strip()
-                else FeedbackKind.PATCH_DIAGNOSTIC
-            )
+            if gated.violation is not None:  # ruleset.policy_violation_ends_run = false
+                kind = FeedbackKind.POLICY
+            elif built.stop_reason is StopReason.NO_PROGRESS or not built.diff.strip():
+                kind = FeedbackKind.NO_PROGRESS
+            else:
+                kind = FeedbackKind.PATCH_DIAGNOSTIC
             feedback.append(Feedback(kind=kind, summary=why))
             failed += 1
             await _step(
