@@ -16,6 +16,7 @@ from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.cli.render import backlog_table, models_table, print_strategies, print_verify_result
 from autopack.cli.run_commands import register as register_run_commands
+from autopack.cli.server_commands import register as register_server_commands
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
 from autopack.llm.catalog import check_aliases, describe_aliases
 from autopack.plan.load import load_plan
@@ -257,6 +258,7 @@ def verify(
 
 
 register_run_commands(app)
+register_server_commands(app)
 
 
 def wide_console() -> Console:

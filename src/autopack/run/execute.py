@@ -18,6 +18,7 @@ from autopack.run.phase0 import plan_for_run
 from autopack.run.services import PROCESS_LISTENERS, Listener, RunOptions
 from autopack.store.engine import database_url_for, open_database
 from autopack.store.issue_records import load_backlog
+from autopack.store.queue import save_options, saved_options
 from autopack.store.runs import get_run
 from autopack.workspace.git_cli import GitCli
 
@@ -46,7 +47,9 @@ def _check_sandbox(options: RunOptions) -> None:
         )
 
 
-def create_run(settings: Settings, plan_file: Path, options: RunOptions) -> str:
+def create_run(
+    settings: Settings, plan_file: Path, options: RunOptions, *, queue: bool = False
+) -> str:
     """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy."""
     _check_sandbox(options)
     git = GitCli(settings.repo_root, settings.worktree_root)
@@ -70,6 +73,7 @@ def create_run(settings: Settings, plan_file: Path, options: RunOptions) -> str:
             run_id=run_id,
         )
         planner_calls.flush_to(database)
+        save_options(database, run_id, options.model_dump_json(), queue=queue)
     finally:
         database.close()
     return strategy.run_id
@@ -102,6 +106,16 @@ def sweep_and_resume(
     database = open_database(database_url_for(settings.repo_root, os.environ))
     try:
         silent = sweep(database, stale_after)
+        options = {run_id: saved_options(database, run_id) for run_id in silent}
     finally:
         database.close()
-    return [execute_run(settings, run_id, RunOptions(), listener, resume=True) for run_id in silent]
+    return [
+        execute_run(
+            settings,
+            run_id,
+            RunOptions.model_validate_json(options[run_id] or "{}"),
+            listener,
+            resume=True,
+        )
+        for run_id in silent
+    ]

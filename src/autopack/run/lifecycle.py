@@ -18,16 +18,25 @@ from autopack.llm.budget import Level
 from autopack.run.artefacts import write_incident, write_run_summary, write_tier_summary
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run, move_tier
+from autopack.store.queue import cancel_reason
 from autopack.store.runs import get_run, set_tier_cleanliness
 
+# A cancelled run needs a person to decide what comes next, hence the review family.
+CANCELLED = "review.cancelled"
 
-def open_run(services: RunServices) -> None:
+
+def open_run(services: RunServices) -> str | None:
+    """Ready the integration branch; the terminal state instead if the run already ended
+    (cancelled before any worker took it), so a late start does nothing."""
     run = get_run(services.database, services.run_id)
+    if run.state.is_terminal:
+        return run.state.value
     base = run.base_commit or services.git.head_commit()
     services.git.ensure_integration_branch(services.run_id, base)
     if run.state is RunState.RUN_CREATED:
         move_run(services.database, services.run_id, RunEvent.QUEUE_OPENED, "phase queue opened")
     services.emit("run_started", phases=len(services.strategy.phases))
+    return None
 
 
 def start_tier(services: RunServices, tier_id: str) -> None:
@@ -36,8 +45,12 @@ def start_tier(services: RunServices, tier_id: str) -> None:
 
 
 def check_caps(services: RunServices) -> FailureReason | None:
-    """The run-level caps that end a run between attempts (the ledger stops calls mid-attempt)."""
+    """A cancel request, or a run-level cap, that ends the run before its next attempt (the
+    ledger stops calls mid-attempt)."""
     strategy = services.strategy
+    cancelled = cancel_reason(services.database, services.run_id)
+    if cancelled is not None:
+        return FailureReason(code=CANCELLED, message=f"cancelled: {cancelled}")
     run = get_run(services.database, services.run_id)
     started = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
     if datetime.now(UTC) - started > timedelta(minutes=strategy.limits.max_duration_minutes):

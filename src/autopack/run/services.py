@@ -35,6 +35,7 @@ from autopack.llm.replay import RecordingModel, ReplayModel
 from autopack.llm.resilience import CircuitBreakers, LLMEvent, ResilientModel
 from autopack.llm.transcripts import TranscriptWriter
 from autopack.store.engine import Database, database_url_for, open_database
+from autopack.store.progress import record_progress
 from autopack.store.runs import get_run
 from autopack.verify.base import Sandbox
 from autopack.verify.registry import sandbox_for
@@ -89,8 +90,10 @@ class RunServices:
         return self.settings.runs_dir / self.run_id
 
     def emit(self, kind: str, **details: Any) -> None:
-        """Progress for whoever watches (the CLI's live view, --json); never stored twice."""
-        event = {"kind": kind, "run_id": self.run_id, **details}
+        """Progress for whoever watches: stored for the API's streams, told to this process's
+        listeners (the CLI's live view) with the stored id."""
+        event_id = record_progress(self.database, self.run_id, kind, details)
+        event = {**details, "kind": kind, "run_id": self.run_id, "id": event_id}
         for listener in list(self.listeners):
             listener(event)
 

@@ -161,7 +161,9 @@ async def drive(services: RunServices) -> str:
 
 
 async def _drive(services: RunServices) -> str:
-    await _step("open_run", lifecycle.open_run, services)
+    ended: str | None = await _step("open_run", lifecycle.open_run, services)
+    if ended is not None:
+        return ended
     failure: FailureReason | None = None
     failed_at: tuple[str, int] | None = None
     for tier in services.strategy.tiers:

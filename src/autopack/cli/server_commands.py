@@ -1,0 +1,139 @@
+"""`autopack serve | worker | token`: the API service, its workers, and the tokens that open it."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autopack.cli.context import database_for, settings_for
+from autopack.cli.errors import reports_errors
+from autopack.store.tokens import Scope, create_token, list_tokens, revoke_token
+
+RepoOption = Annotated[
+    Path | None,
+    typer.Option("--repo", help="The project's git repository (default: the one around here)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+token_app = typer.Typer(help="Create, list and revoke API tokens (stored only as hashes).")
+
+
+@token_app.command("create")
+@reports_errors
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the token.")],
+    scope: Annotated[
+        Scope, typer.Option("--scope", help="read: look only; write: also start, cancel, promote.")
+    ] = Scope.READ,
+    repo: RepoOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a token and print it once; only its hash is kept."""
+    with database_for(settings_for(repo)) as database:
+        token, info = create_token(database, name, scope)
+    if as_json:
+        print(json.dumps({"token": token, "name": info.name, "scope": info.scope.value}))
+        return
+    print(token)
+    typer.echo(f"token {info.name!r} ({info.scope.value}) created; it is shown only now", err=True)
+
+
+@token_app.command("list")
+@reports_errors
+def token_list(repo: RepoOption = None, as_json: JsonOption = False) -> None:
+    """List tokens by name, scope and last use (never the tokens themselves)."""
+    with database_for(settings_for(repo)) as database:
+        tokens = list_tokens(database)
+    if as_json:
+        print(json.dumps([t.model_dump(mode="json") for t in tokens], indent=2))
+        return
+    for t in tokens:
+        state = "revoked" if t.revoked_at else f"last used {t.last_used_at or 'never'}"
+        print(f"{t.name}\t{t.scope.value}\t{state}")
+
+
+@token_app.command("revoke")
+@reports_errors
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")], repo: RepoOption = None
+) -> None:
+    """Revoke a token: requests carrying it are refused from now on."""
+    with database_for(settings_for(repo)) as database:
+        revoke_token(database, name)
+    print(f"token {name!r} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(token_app, name="token")
+
+    @app.command()
+    @reports_errors
+    def serve(
+        repo: RepoOption = None,
+        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
+        no_worker: Annotated[
+            bool,
+            typer.Option(
+                "--no-worker", help="Run no worker here; `autopack worker` processes execute runs."
+            ),
+        ] = False,
+        cors_origin: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--cors-origin", help="Allow browser calls from this origin (repeatable)."
+            ),
+        ] = None,
+    ) -> None:
+        """Serve the REST API, live events, dashboard and /metrics for this project.
+
+        Runs started over the API execute on a worker in this process unless --no-worker.
+        Open http://HOST:PORT/ui/ and sign in with a token; API docs at /docs.
+        """
+        import uvicorn
+
+        from autopack.server.app import create_app
+        from autopack.server.context import ServerContext
+        from autopack.store.engine import database_url_for, open_database
+
+        settings = settings_for(repo)
+        database = open_database(database_url_for(settings.repo_root, os.environ))
+        context = ServerContext(
+            settings=settings, database=database, cors_origins=tuple(cors_origin or ())
+        )
+        app_ = create_app(context, run_worker=not no_worker)
+        typer.echo(f"autopack serving {settings.project.id} on http://{host}:{port}/", err=True)
+        try:
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+        finally:
+            database.close()
+
+    @app.command()
+    @reports_errors
+    def worker(
+        repo: RepoOption = None,
+        once: Annotated[
+            bool, typer.Option("--once", help="Exit when no queued run is left.")
+        ] = False,
+    ) -> None:
+        """Execute queued runs one at a time; adopt runs whose executor went silent.
+
+        Start as many as you like against one PostgreSQL (AUTOPACK_DATABASE_URL); each run is
+        taken by exactly one worker.
+        """
+        from autopack.run.worker import work
+
+        settings = settings_for(repo)
+        stop = threading.Event()
+        try:
+            ended = work(settings, stop, once=once)
+        except KeyboardInterrupt:
+            stop.set()
+            return
+        for end in ended:
+            print(f"{end.run_id}\t{end.state.value}")

@@ -1,0 +1,1 @@
+"""The REST API, live event streams, dashboard and metrics: another door to the same core."""

@@ -1,0 +1,538 @@
+"""/runs: start, read, cancel, resume and promote runs; their phases, issues, ledger and artefacts.
+
+Every handler calls the same core functions the CLI calls; none re-implements a run's behaviour.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import zipfile
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from autopack.domain.issues import PhaseIssue
+from autopack.domain.plan import ID_PATTERN
+from autopack.domain.states import RunState
+from autopack.domain.strategy import Strategy
+from autopack.domain.vocabulary import IssueSource, IssueState, Severity
+from autopack.issues.phase_issue_file import (
+    PhaseIssueFile,
+    add_issue,
+    phase_issue_path,
+    read_phase_issue_file,
+    write_phase_issue_file,
+)
+from autopack.issues.run_issue_index import (
+    RUN_INDEX_FILE,
+    RunIssueIndex,
+    build_run_index,
+    read_run_index,
+)
+from autopack.run.artefacts import INCIDENTS_DIR, SUMMARY_FILE
+from autopack.run.cancel import cancel_run
+from autopack.run.execute import create_run
+from autopack.run.services import RunOptions
+from autopack.run.worker import STALE_SECONDS
+from autopack.server.auth import Reader, Writer
+from autopack.server.context import ServerContext, context_of
+from autopack.server.problems import Problem
+from autopack.store.attempts import AttemptRecord, attempts_of_phase
+from autopack.store.ledger import LlmCallRecord, ledger_for_run
+from autopack.store.queue import last_heartbeat, save_options, saved_options
+from autopack.store.reports import RunListing, SpendSlice, list_run_listings, run_listing, spend_by
+from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
+from autopack.store.schema import utc_now
+from autopack.workspace.base import IntegrationStatus
+from autopack.workspace.git_cli import GitCli
+from autopack.workspace.promotion import PromotionRefused, promote_run
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+RunId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A run id, as `GET /runs` lists.")]
+PhaseId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+TierId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+INCIDENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$"
+UPLOADS_DIR = "uploaded_plans"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartRun(_Body):
+    """A plan file inside the project, or the plan's text; how to run it."""
+
+    plan: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Path of a plan file relative to the project root, e.g. comprehensive_plan.md",
+    )
+    plan_text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500_000,
+        description="The plan itself (Markdown, or free-form text for the planner)",
+    )
+    llm: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="A model alias for every role (default: as routed)",
+    )
+    no_sandbox: bool = Field(default=False, description="Run checks outside the sandbox")
+
+    @model_validator(mode="after")
+    def _one_plan(self) -> StartRun:
+        if (self.plan is None) == (self.plan_text is None):
+            raise ValueError("give exactly one of plan (a path) and plan_text")
+        return self
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    state: RunState
+    queued: bool
+    links: dict[str, str]
+
+
+class RunPage(BaseModel):
+    runs: list[RunListing]
+    total: int
+    limit: int
+    offset: int
+
+
+class RunView(BaseModel):
+    run: RunListing
+    base_branch: str | None
+    base_commit: str | None
+    sandbox: str | None
+    tiers: list[TierRecord]
+    links: dict[str, str]
+
+
+class PhaseView(BaseModel):
+    run_id: str
+    phase: PhaseRecord
+    attempts: list[AttemptRecord]
+    issues: list[PhaseIssue]
+
+
+class NewIssue(_Body):
+    issue_key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.:/-]{0,199}$")
+    severity: Severity
+    category: str = Field(min_length=1, max_length=100)
+    source: IssueSource = IssueSource.PROBE
+    summary: str = Field(default="", max_length=2000)
+    paths: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CancelRequest(_Body):
+    reason: str = Field(default="cancelled over the API", min_length=1, max_length=500)
+
+
+class PromoteRequest(_Body):
+    into: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+
+
+class Promoted(BaseModel):
+    run_id: str
+    into: str
+    head: str
+
+
+class Ledger(BaseModel):
+    run_id: str
+    calls: list[LlmCallRecord]
+    total_tokens: int
+    total_usd: Decimal
+    by_role: list[SpendSlice]
+    by_model: list[SpendSlice]
+    by_tier: list[SpendSlice]
+
+
+class Metrics(BaseModel):
+    run_id: str
+    state: RunState
+    duration_seconds: float
+    phases_by_state: dict[str, int]
+    attempts: int
+    ci_runs: int
+    tokens: int
+    usd: Decimal
+    by_role: list[SpendSlice]
+    by_model: list[SpendSlice]
+    by_tier: list[SpendSlice]
+    by_category: list[SpendSlice]
+
+
+class TierMetrics(BaseModel):
+    run_id: str
+    tier_id: str
+    state: str
+    cleanliness: str | None
+    phases_by_state: dict[str, int]
+    attempts: int
+    tokens: int
+    usd: Decimal
+    budget_tokens: int
+    budget_usd: Decimal
+
+
+def _links(run_id: str) -> dict[str, str]:
+    base = f"/runs/{run_id}"
+    return {
+        "self": base,
+        "events": f"{base}/events",
+        "strategy": f"{base}/strategy",
+        "issues": f"{base}/issues",
+        "ledger": f"{base}/ledger",
+        "summary": f"{base}/summary",
+        "dashboard": f"/ui/runs/{run_id}",
+    }
+
+
+def _record(context: ServerContext, run_id: str) -> RunRecord:
+    return get_run(context.database, run_id)  # NotFound -> 404
+
+
+def _strategy(record: RunRecord) -> Strategy:
+    return Strategy.model_validate_json(record.strategy_json)
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """`relative` resolved under `root`, refusing anything that would leave it."""
+    if "\x00" in relative or Path(relative).is_absolute():
+        raise Problem(422, "Invalid input", "plan: must be a path relative to the project root")
+    resolved = (root / relative).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise Problem(422, "Invalid input", "plan: the path leaves the project root")
+    if not resolved.is_file():
+        raise Problem(422, "Invalid input", f"plan: no file {relative!r} in the project")
+    return resolved
+
+
+@router.post("", status_code=202, response_model=RunStarted)
+async def start_run(body: StartRun, request: Request, response: Response, _: Writer) -> RunStarted:
+    """Phase 0 and the frozen strategy now; the run itself is queued for a worker."""
+    context = context_of(request)
+    settings = context.settings
+    if body.plan is not None:
+        plan_file = _inside(settings.repo_root, body.plan)
+    else:
+        suffix = ".md" if "\n## Tier" in (body.plan_text or "") else ".txt"
+        plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}{suffix}"
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        plan_file.write_text(body.plan_text or "", encoding="utf-8")
+    options = RunOptions(llm=body.llm, no_sandbox=body.no_sandbox)
+    run_id = await run_in_threadpool(create_run, settings, plan_file, options, queue=True)
+    response.headers["Location"] = f"/runs/{run_id}"
+    return RunStarted(
+        run_id=run_id,
+        state=_record(context, run_id).state,
+        queued=True,
+        links=_links(run_id),
+    )
+
+
+@router.get("", response_model=RunPage)
+def list_runs(
+    request: Request,
+    _: Reader,
+    state: Annotated[list[RunState] | None, Query(description="Only runs in these states")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> RunPage:
+    context = context_of(request)
+    runs, total = list_run_listings(
+        context.database,
+        project_id=context.project_id,
+        states=state or (),
+        limit=limit,
+        offset=offset,
+    )
+    return RunPage(runs=runs, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{run_id}", response_model=RunView)
+def get_run_view(run_id: RunId, request: Request, _: Reader) -> RunView:
+    context = context_of(request)
+    record = _record(context, run_id)
+    listing = run_listing(context.database, run_id)
+    assert listing is not None  # the record exists
+    return RunView(
+        run=listing,
+        base_branch=record.base_branch,
+        base_commit=record.base_commit,
+        sandbox=record.sandbox,
+        tiers=record.tiers,
+        links=_links(run_id),
+    )
+
+
+@router.get("/{run_id}/strategy", response_model=Strategy)
+def get_strategy(run_id: RunId, request: Request, _: Reader) -> Strategy:
+    return _strategy(_record(context_of(request), run_id))
+
+
+def _phase_file(context: ServerContext, record: RunRecord, phase_id: str) -> PhaseIssueFile:
+    strategy = _strategy(record)
+    phase = next((p for p in strategy.phases if p.phase_id == phase_id), None)
+    if phase is None:
+        raise Problem(404, "Not found", f"no phase {phase_id!r} in run {record.run_id}")
+    path = phase_issue_path(context.settings.runs_dir, record.run_id, phase.position, phase_id)
+    if path.exists():
+        return read_phase_issue_file(path)
+    return PhaseIssueFile(
+        run_id=record.run_id, tier_id=phase.tier_id, phase_id=phase_id, position=phase.position
+    )
+
+
+@router.get("/{run_id}/phases/{phase_id}", response_model=PhaseView)
+def get_phase(run_id: RunId, phase_id: PhaseId, request: Request, _: Reader) -> PhaseView:
+    context = context_of(request)
+    record = _record(context, run_id)
+    phase = next((p for t in record.tiers for p in t.phases if p.phase_id == phase_id), None)
+    if phase is None:
+        raise Problem(404, "Not found", f"no phase {phase_id!r} in run {run_id}")
+    return PhaseView(
+        run_id=run_id,
+        phase=phase,
+        attempts=attempts_of_phase(context.database, run_id, phase_id),
+        issues=list(_phase_file(context, record, phase_id).issues),
+    )
+
+
+@router.post("/{run_id}/phases/{phase_id}/issues", status_code=201, response_model=PhaseIssue)
+def record_issue(
+    run_id: RunId, phase_id: PhaseId, body: NewIssue, request: Request, _: Writer
+) -> PhaseIssue:
+    """An issue seen in the phase (by a person or another tool), merged by issue_key."""
+    context = context_of(request)
+    record = _record(context, run_id)
+    file = _phase_file(context, record, phase_id)
+    issue = PhaseIssue(
+        issue_key=body.issue_key,
+        severity=body.severity,
+        effective_severity=body.severity,
+        source=body.source,
+        category=body.category,
+        first_seen_run=run_id,
+        last_seen_run=run_id,
+        issue_state=IssueState.OPEN,
+        summary=body.summary,
+        paths=tuple(body.paths),
+    )
+    file = add_issue(file, issue)
+    write_phase_issue_file(context.settings.runs_dir, file)
+    return next(i for i in file.issues if i.issue_key == body.issue_key)
+
+
+@router.get("/{run_id}/issues", response_model=RunIssueIndex)
+def run_issues(run_id: RunId, request: Request, _: Reader) -> RunIssueIndex:
+    """The run's issues by issue_key: settled at the run's end, live from its phases before."""
+    context = context_of(request)
+    record = _record(context, run_id)
+    run_dir = context.settings.runs_dir / run_id
+    index_file = run_dir / RUN_INDEX_FILE
+    if record.state.is_terminal and index_file.exists():
+        return read_run_index(index_file)
+    files = [read_phase_issue_file(path) for path in sorted(run_dir.glob("phase_*_issues.json"))]
+    return build_run_index(run_id, files)
+
+
+@router.get("/{run_id}/integration", response_model=IntegrationStatus)
+def integration(run_id: RunId, request: Request, _: Reader) -> IntegrationStatus:
+    """The integration branch: its base, head and the commits the run made on it."""
+    context = context_of(request)
+    record = _record(context, run_id)
+    if record.base_commit is None:
+        raise Problem(409, "Conflict", f"run {run_id} recorded no base commit")
+    git = GitCli(context.settings.repo_root, context.settings.worktree_root)
+    try:
+        return git.integration_status(run_id, record.base_commit)
+    except Exception:
+        raise Problem(
+            409, "Conflict", f"run {run_id} has no integration branch yet (it has not started)"
+        ) from None
+
+
+@router.get("/{run_id}/ledger", response_model=Ledger)
+def ledger(run_id: RunId, request: Request, _: Reader) -> Ledger:
+    context = context_of(request)
+    _record(context, run_id)
+    calls = ledger_for_run(context.database, run_id)
+    return Ledger(
+        run_id=run_id,
+        calls=calls,
+        total_tokens=sum(c.input_tokens + c.output_tokens for c in calls),
+        total_usd=sum((c.usd for c in calls), Decimal(0)),
+        by_role=spend_by(context.database, "role", run_id=run_id),
+        by_model=spend_by(context.database, "model", run_id=run_id),
+        by_tier=spend_by(context.database, "tier", run_id=run_id),
+    )
+
+
+def _count(items: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
+
+
+@router.get("/{run_id}/metrics", response_model=Metrics)
+def run_metrics(run_id: RunId, request: Request, _: Reader) -> Metrics:
+    context = context_of(request)
+    record = _record(context, run_id)
+    listing = run_listing(context.database, run_id)
+    assert listing is not None
+    end = record.ended_at or utc_now()
+    start = record.created_at
+    if start.tzinfo is None and end.tzinfo is not None:
+        end = end.replace(tzinfo=None)
+    phases = [p for t in record.tiers for p in t.phases]
+    return Metrics(
+        run_id=run_id,
+        state=record.state,
+        duration_seconds=max((end - start).total_seconds(), 0.0),
+        phases_by_state=_count([p.state.value for p in phases]),
+        attempts=sum(p.attempts_used for p in phases),
+        ci_runs=listing.ci_runs,
+        tokens=listing.spend.tokens,
+        usd=listing.spend.usd,
+        by_role=spend_by(context.database, "role", run_id=run_id),
+        by_model=spend_by(context.database, "model", run_id=run_id),
+        by_tier=spend_by(context.database, "tier", run_id=run_id),
+        by_category=spend_by(context.database, "category", run_id=run_id),
+    )
+
+
+@router.get("/{run_id}/tiers/{tier_id}/metrics", response_model=TierMetrics)
+def tier_metrics(run_id: RunId, tier_id: TierId, request: Request, _: Reader) -> TierMetrics:
+    context = context_of(request)
+    record = _record(context, run_id)
+    tier = next((t for t in record.tiers if t.tier_id == tier_id), None)
+    planned = next((t for t in _strategy(record).tiers if t.tier_id == tier_id), None)
+    if tier is None or planned is None:
+        raise Problem(404, "Not found", f"no tier {tier_id!r} in run {run_id}")
+    spent = next(
+        (s.spend for s in spend_by(context.database, "tier", run_id=run_id) if s.key == tier_id),
+        None,
+    )
+    return TierMetrics(
+        run_id=run_id,
+        tier_id=tier_id,
+        state=tier.state.value,
+        cleanliness=tier.cleanliness.value if tier.cleanliness else None,
+        phases_by_state=_count([p.state.value for p in tier.phases]),
+        attempts=sum(p.attempts_used for p in tier.phases),
+        tokens=spent.tokens if spent else 0,
+        usd=spent.usd if spent else Decimal(0),
+        budget_tokens=planned.budget.tokens,
+        budget_usd=planned.budget.usd,
+    )
+
+
+@router.get("/{run_id}/summary", response_class=Response)
+def summary(run_id: RunId, request: Request, _: Reader) -> Response:
+    """RUN_SUMMARY.md as written at the run's end."""
+    context = context_of(request)
+    record = _record(context, run_id)
+    path = context.settings.runs_dir / run_id / SUMMARY_FILE
+    if not path.exists():
+        raise Problem(
+            409, "Conflict", f"run {run_id} is {record.state.value}; its summary comes at its end"
+        )
+    return Response(path.read_text(encoding="utf-8"), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/{run_id}/incidents", response_model=list[str])
+def incidents(run_id: RunId, request: Request, _: Reader) -> list[str]:
+    context = context_of(request)
+    _record(context, run_id)
+    folder = context.settings.runs_dir / run_id / INCIDENTS_DIR
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+@router.get("/{run_id}/incidents/{name}", response_class=Response)
+def incident_pack(
+    run_id: RunId,
+    name: Annotated[str, PathParam(pattern=INCIDENT_NAME)],
+    request: Request,
+    _: Reader,
+) -> Response:
+    """One incident pack as a zip: diff, test output, trajectory, ledger, findings, replay."""
+    context = context_of(request)
+    _record(context, run_id)
+    folder = context.settings.runs_dir / run_id / INCIDENTS_DIR / name
+    if not folder.is_dir():
+        raise Problem(404, "Not found", f"run {run_id} has no incident {name!r}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, f"{name}/{path.relative_to(folder)}")
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{run_id}-{name}.zip"'},
+    )
+
+
+@router.post("/{run_id}/cancel", status_code=202, response_model=RunListing)
+async def cancel(
+    run_id: RunId, request: Request, caller: Writer, body: CancelRequest | None = None
+) -> RunListing:
+    """End the run with a reason: now if no executor has it, else before its next attempt."""
+    context = context_of(request)
+    _record(context, run_id)
+    reason = f"{(body or CancelRequest()).reason} (by token {caller.name})"
+    await run_in_threadpool(cancel_run, context.settings, context.database, run_id, reason)
+    listing = run_listing(context.database, run_id)
+    assert listing is not None
+    return listing
+
+
+@router.post("/{run_id}/resume", status_code=202, response_model=RunListing)
+def resume(run_id: RunId, request: Request, _: Writer) -> RunListing:
+    """Queue a run whose executor died for a worker to carry on from its last checkpoint."""
+    context = context_of(request)
+    record = _record(context, run_id)
+    if record.state.is_terminal:
+        raise Problem(409, "Conflict", f"run {run_id} already ended {record.state.value}")
+    beat = last_heartbeat(context.database, run_id)
+    if beat is not None and utc_now() - beat < timedelta(seconds=STALE_SECONDS):
+        raise Problem(
+            409, "Conflict", f"run {run_id} is being executed (heartbeat {beat:%H:%M:%S})"
+        )
+    save_options(
+        context.database, run_id, saved_options(context.database, run_id) or "{}", queue=True
+    )
+    listing = run_listing(context.database, run_id)
+    assert listing is not None
+    return listing
+
+
+@router.post("/{run_id}/promote", response_model=Promoted)
+def promote(
+    run_id: RunId, request: Request, _: Writer, body: PromoteRequest | None = None
+) -> Promoted:
+    """Merge the integration branch into its base (or `into`), if the run is eligible."""
+    context = context_of(request)
+    _record(context, run_id)
+    git = GitCli(context.settings.repo_root, context.settings.worktree_root)
+    try:
+        target, head = promote_run(context.database, git, run_id, (body or PromoteRequest()).into)
+    except PromotionRefused as refused:
+        raise Problem(
+            409, "Conflict", str(refused), reasons=list(refused.decision.reasons)
+        ) from None
+    return Promoted(run_id=run_id, into=target, head=head)

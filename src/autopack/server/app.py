@@ -1,0 +1,61 @@
+"""The FastAPI application: the API routers, problem documents, CORS (off unless configured), the
+dashboard, and the in-process worker that `autopack serve` runs by default."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from autopack import __version__
+from autopack.run.worker import work
+from autopack.server import api_events, api_reports, api_runs, metrics, problems
+from autopack.server.context import ServerContext
+
+DESCRIPTION = """Start, watch and steer Autopack runs. Every endpoint but `/health` needs a bearer
+token (`autopack token create --name N --scope read|write`); read tokens cannot start, cancel,
+resume or promote runs. Errors are RFC 9457 problem documents."""
+
+
+def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            context.worker_thread = threading.Thread(
+                target=work,
+                args=(context.settings, context.stop),
+                name="autopack-worker",
+                daemon=True,
+            )
+            context.worker_thread.start()
+        try:
+            yield
+        finally:
+            context.stop.set()
+            if context.worker_thread is not None:
+                # A run in progress keeps its checkpoints; `autopack sweep` or a worker resumes it.
+                context.worker_thread.join(timeout=5)
+
+    app = FastAPI(
+        title="Autopack",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    problems.install(app)
+    if context.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(context.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    app.include_router(api_reports.router)
+    app.include_router(api_runs.router)
+    app.include_router(api_events.router)
+    app.include_router(metrics.router)
+    return app

@@ -1,0 +1,127 @@
+"""Runs waiting for a worker: queued by the API, claimed by exactly one worker, cancellable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+
+from autopack.errors import NotFound
+from autopack.store.engine import Database
+from autopack.store.schema import RunRow, utc_now
+
+
+def save_options(database: Database, run_id: str, options_json: str, *, queue: bool) -> None:
+    """How the run is to be executed; `queue` puts it in line for a worker."""
+    with database.transaction() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound(f"no run {run_id!r}")
+        row.options_json = options_json
+        if queue:
+            row.queued_at, row.claimed_at = utc_now(), None
+
+
+def saved_options(database: Database, run_id: str) -> str | None:
+    with database.transaction() as session:
+        return session.scalar(select(RunRow.options_json).where(RunRow.run_id == run_id))
+
+
+def claim_next(database: Database, executor_id: str) -> tuple[str, str] | None:
+    """(run_id, options_json) of the oldest queued run this worker now owns, or None.
+
+    The claim is a compare-and-set on `claimed_at`, so two workers never take the same run.
+    """
+    while True:
+        with database.transaction() as session:
+            candidate = session.execute(
+                select(RunRow.run_id, RunRow.options_json)
+                .where(
+                    RunRow.queued_at.is_not(None),
+                    RunRow.claimed_at.is_(None),
+                    RunRow.ended_at.is_(None),
+                )
+                .order_by(RunRow.queued_at)
+                .limit(1)
+            ).first()
+            if candidate is None:
+                return None
+            run_id, options_json = candidate
+            taken = session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id, RunRow.claimed_at.is_(None))
+                .values(claimed_at=utc_now(), executor_id=executor_id, heartbeat_at=utc_now())
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return run_id, options_json or "{}"
+
+
+def claim_unstarted(database: Database, run_id: str, executor_id: str) -> bool:
+    """Take a run no executor has touched yet (compare-and-set), to end it without running it."""
+    with database.transaction() as session:
+        taken = session.execute(
+            update(RunRow)
+            .where(
+                RunRow.run_id == run_id,
+                RunRow.ended_at.is_(None),
+                RunRow.claimed_at.is_(None),
+                RunRow.heartbeat_at.is_(None),
+            )
+            .values(claimed_at=utc_now(), executor_id=executor_id)
+        )
+        return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def release_claim(database: Database, run_id: str) -> None:
+    """Give a claimed run back to the queue (its worker stopped before it ended)."""
+    with database.transaction() as session:
+        row = session.get(RunRow, run_id)
+        if row is not None and row.ended_at is None:
+            row.claimed_at = None
+
+
+def queue_depth(database: Database) -> int:
+    with database.transaction() as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(RunRow)
+                .where(
+                    RunRow.queued_at.is_not(None),
+                    RunRow.claimed_at.is_(None),
+                    RunRow.ended_at.is_(None),
+                )
+            )
+            or 0
+        )
+
+
+def request_cancel(database: Database, run_id: str, reason: str) -> bool:
+    """Record the request; False when the run had already ended (nothing to cancel)."""
+    with database.transaction() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound(f"no run {run_id!r}")
+        if row.ended_at is not None:
+            return False
+        row.cancel_requested = reason
+        return True
+
+
+def cancel_reason(database: Database, run_id: str) -> str | None:
+    with database.transaction() as session:
+        return session.scalar(select(RunRow.cancel_requested).where(RunRow.run_id == run_id))
+
+
+def is_claimed(database: Database, run_id: str) -> bool:
+    with database.transaction() as session:
+        return session.scalar(select(RunRow.claimed_at).where(RunRow.run_id == run_id)) is not None
+
+
+def last_heartbeat(database: Database, run_id: str) -> datetime | None:
+    """When the run's executor last said it was alive (timezone-aware), if one ever did."""
+    with database.transaction() as session:
+        beat = session.scalar(select(RunRow.heartbeat_at).where(RunRow.run_id == run_id))
+    if beat is not None and beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return beat

@@ -1,0 +1,122 @@
+"""API bearer tokens: `apk_<token id>_<secret>`, of which only the secret's SHA-256 is stored.
+
+The token id finds the row; the secret's hash is compared in constant time. A token is shown once,
+when it is created, and never again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from autopack.errors import ConfigError
+from autopack.store.engine import Database
+from autopack.store.schema import ApiTokenRow, utc_now
+
+PREFIX = "apk"
+USE_RESOLUTION = timedelta(minutes=1)
+
+
+class Scope(StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+class TokenInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    token_id: str
+    name: str
+    scope: Scope
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _info(row: ApiTokenRow) -> TokenInfo:
+    return TokenInfo(
+        token_id=row.token_id,
+        name=row.name,
+        scope=Scope(row.scope),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def create_token(database: Database, name: str, scope: Scope) -> tuple[str, TokenInfo]:
+    """The new token (to show once) and what is stored about it."""
+    if not name.strip() or len(name) > 100:
+        raise ConfigError("a token name must be 1-100 characters")
+    token_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    try:
+        with database.transaction() as session:
+            row = ApiTokenRow(
+                token_id=token_id,
+                name=name,
+                scope=scope.value,
+                secret_sha256=_digest(secret),
+                created_at=utc_now(),
+            )
+            session.add(row)
+            session.flush()
+            info = _info(row)
+    except IntegrityError:
+        raise ConfigError(
+            f"a token named {name!r} exists already; revoke it or pick another name"
+        ) from None
+    return f"{PREFIX}_{token_id}_{secret}", info
+
+
+def verify_token(database: Database, presented: str) -> TokenInfo | None:
+    """The live token `presented` names, or None; never says which part was wrong."""
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        return None
+    token_id, secret = parts[1], parts[2]
+    with database.transaction() as session:
+        row = session.get(ApiTokenRow, token_id)
+        if row is None or row.revoked_at is not None:
+            # Still hash, so a wrong id costs the same as a wrong secret.
+            hmac.compare_digest(_digest(secret), _digest(""))
+            return None
+        if not hmac.compare_digest(_digest(secret), row.secret_sha256):
+            return None
+        now = utc_now()
+        last = row.last_used_at
+        # Recorded to the minute: a write on every request would serialise reads on SQLite.
+        if (
+            last is None
+            or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > USE_RESOLUTION
+        ):
+            row.last_used_at = now
+        return _info(row)
+
+
+def list_tokens(database: Database) -> list[TokenInfo]:
+    with database.transaction() as session:
+        return [
+            _info(row) for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.name))
+        ]
+
+
+def revoke_token(database: Database, name: str) -> TokenInfo:
+    with database.transaction() as session:
+        row = session.scalars(select(ApiTokenRow).where(ApiTokenRow.name == name)).first()
+        if row is None:
+            raise ConfigError(f"no token named {name!r} (see `autopack token list`)")
+        if row.revoked_at is None:
+            row.revoked_at = utc_now()
+        return _info(row)
