@@ -163,7 +163,8 @@ def finish_run(
     if failure is None:
         move_run(database, run_id, RunEvent.ALL_PHASES_DONE, "every phase committed")
     else:
-        services.git.reset_integration(services.run_id)
+        if run.state is not RunState.RUN_CREATED:  # a run cancelled unstarted has no branch yet
+            services.git.reset_integration(services.run_id)
         move_run(database, run_id, failure_event(failure), failure.message, reason=failure)
         phase_id, attempt = failed_at or (None, 0)
         incident = (
