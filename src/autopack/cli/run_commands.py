@@ -17,6 +17,7 @@ from autopack.domain.states import RunState
 from autopack.issues.run_issue_index import read_run_index
 from autopack.run.artefacts import SUMMARY_FILE
 from autopack.run.execute import RunEnd, create_run, execute_run, sweep_and_resume
+from autopack.run.progress_text import describe
 from autopack.run.services import RunOptions
 from autopack.store.ledger import ledger_totals
 from autopack.store.runs import get_run, list_events, list_runs
@@ -45,34 +46,9 @@ class LiveView:
         if self.as_json:
             print(json.dumps(event, default=str), flush=True)
             return
-        kind = event["kind"]
-        text = {
-            "run_started": lambda e: f"run {e['run_id']}: {e['phases']} phases",
-            "tier_started": lambda e: f"tier {e['tier']}",
-            "phase_started": lambda e: f"  phase {e['phase']}: {e['title']}",
-            "attempt": lambda e: (
-                f"    attempt {e['attempt']}: {e['step']}"
-                + (f" ({e['reason']})" if e.get("reason") else "")
-            ),
-            "built": lambda e: (
-                f"    attempt {e['attempt']}: Builder {e['stop']}, {e['files']} file(s), "
-                f"{e['tokens']:,} tokens, ${float(e['usd']):.4f}"
-            ),
-            "verified": lambda e: f"    checks {'passed' if e['passed'] else 'FAILED'}",
-            "audited": lambda e: f"    Auditor: {e['findings']} finding(s), {e['majors']} major",
-            "rejected": lambda e: (
-                f"    rejected: {e['why']}" + (" (no attempts left)" if e["last"] else "")
-            ),
-            "committed": lambda e: f"    committed {e['commit'][:12]}",
-            "tier_finished": lambda e: f"tier {e['tier']} done: {e['cleanliness']}",
-            "llm": lambda e: f"    model {e['alias']}: {e['what']} {e['detail']}",
-            "incident": lambda e: f"    incident pack: {e['folder']}",
-            "run_finished": lambda e: (
-                f"run ended {e['state']}" + (f": {e['reason']}" if e.get("reason") else "")
-            ),
-        }.get(kind)
-        if text is not None:
-            self.console.print(text(event), markup=False)
+        line = describe(event)
+        if line is not None:
+            self.console.print(line, markup=False)
 
 
 def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:

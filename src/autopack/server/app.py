@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from autopack import __version__
 from autopack.run.worker import work
-from autopack.server import api_events, api_reports, api_runs, metrics, problems
+from autopack.server import api_events, api_reports, api_runs, dashboard, metrics, problems
 from autopack.server.context import ServerContext
 
 DESCRIPTION = """Start, watch and steer Autopack runs. Every endpoint but `/health` needs a bearer
@@ -58,4 +58,5 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
     app.include_router(api_runs.router)
     app.include_router(api_events.router)
     app.include_router(metrics.router)
+    dashboard.install(app)
     return app

@@ -1,7 +1,8 @@
 """Bearer tokens on every endpoint but health: read tokens look, write tokens also act.
 
 The dashboard sends the same token from an HttpOnly cookie it sets at sign-in, so pages work
-without JavaScript; scripts send `Authorization: Bearer <token>`.
+without JavaScript; scripts send `Authorization: Bearer <token>`. The cookie opens reads only:
+every endpoint that acts wants the header, so no other site can act through a signed-in browser.
 """
 
 from __future__ import annotations
@@ -18,29 +19,37 @@ from autopack.store.tokens import Scope, TokenInfo, verify_token
 COOKIE = "autopack_token"
 
 
-def presented_token(request: Request) -> str | None:
+def presented_token(request: Request, *, cookie: bool) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.cookies.get(COOKIE)
+    return request.cookies.get(COOKIE) if cookie else None
 
 
-async def caller(request: Request) -> TokenInfo:
-    token = presented_token(request)
+async def identify(request: Request, *, cookie: bool) -> TokenInfo | None:
+    token = presented_token(request, cookie=cookie)
     if token is None:
+        return None
+    return await run_in_threadpool(verify_token, context_of(request).database, token)
+
+
+async def _caller(request: Request, *, cookie: bool) -> TokenInfo:
+    if presented_token(request, cookie=cookie) is None:
         raise Problem(401, "Unauthorized", "a bearer token is required (autopack token create)")
-    info = await run_in_threadpool(verify_token, context_of(request).database, token)
+    info = await identify(request, cookie=cookie)
     if info is None:
         raise Problem(401, "Unauthorized", "the token is unknown or revoked")
     return info
 
 
-async def reader(info: Annotated[TokenInfo, Depends(caller)]) -> TokenInfo:
-    return info
+async def reader(request: Request) -> TokenInfo:
+    return await _caller(request, cookie=True)
 
 
-async def writer(info: Annotated[TokenInfo, Depends(caller)]) -> TokenInfo:
+async def writer(request: Request) -> TokenInfo:
+    # Never from the cookie: a page on another site could otherwise make the browser act.
+    info = await _caller(request, cookie=False)
     if info.scope is not Scope.WRITE:
         raise Problem(
             403, "Forbidden", f"token {info.name!r} may only read; this needs a write token"

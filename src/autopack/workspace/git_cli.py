@@ -219,6 +219,10 @@ class GitCli:
             branch=branch, base_commit=base_commit, head_commit=head, commits=tuple(commits)
         )
 
+    def show_commit(self, sha: str) -> str:
+        """A commit's message, file summary and patch, as `git show` prints them."""
+        return self._git("show", "--stat", "--patch", "--format=%H%n%s%n%n%b", sha)
+
     def current_branch(self) -> str | None:
         completed = self._run(["symbolic-ref", "--quiet", "--short", "HEAD"], self.repo)
         return completed.stdout.strip() if completed.returncode == 0 else None

@@ -1,0 +1,176 @@
+"""The dashboard: server-rendered pages that read without JavaScript; htmx and SSE make them live.
+
+Pages use the API's own read functions. Sign-in stores the token in an HttpOnly, SameSite=Strict
+cookie; the cookie opens reads only (see auth.py).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from autopack.domain.strategy import Strategy
+from autopack.run.progress_text import describe
+from autopack.server import api_reports
+from autopack.server.api_runs import RunId, RunView, get_run_view, run_issues
+from autopack.server.auth import COOKIE, identify
+from autopack.server.context import ServerContext, context_of
+from autopack.store.progress import progress_after
+from autopack.store.reports import list_run_listings, spend_by
+from autopack.store.runs import get_run
+from autopack.store.tokens import TokenInfo, verify_token
+from autopack.workspace.git_cli import GitCli
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+templates = Jinja2Templates(directory=str(resources.files("autopack.server").joinpath("templates")))
+STATIC = StaticFiles(directory=str(resources.files("autopack.server").joinpath("static")))
+
+PROGRESS_LINES = 200
+DIFF_CHARS = 40_000
+LIVE_KINDS = (
+    "run_started",
+    "tier_started",
+    "phase_started",
+    "attempt",
+    "built",
+    "verified",
+    "audited",
+    "rejected",
+    "committed",
+    "tier_finished",
+    "run_finished",
+)
+
+
+class SignInRequired(Exception):
+    """A page asked for without a valid token: answered with a redirect to the sign-in page."""
+
+
+async def _viewer(request: Request) -> TokenInfo:
+    info = await identify(request, cookie=True)
+    if info is None:
+        raise SignInRequired()
+    return info
+
+
+def _page(request: Request, name: str, **values: Any) -> HTMLResponse:
+    context = context_of(request)
+    return templates.TemplateResponse(request, name, {"project_id": context.project_id, **values})
+
+
+@router.get("/login")
+def login_form(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", error=None)
+
+
+@router.post("/login")
+async def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Response:
+    info = await run_in_threadpool(verify_token, context_of(request).database, token.strip())
+    if info is None:
+        return _page(request, "login.html", error="That token is unknown or revoked.")
+    response = RedirectResponse("/ui/", status_code=303)
+    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.get("/")
+async def runs_page(request: Request) -> HTMLResponse:
+    await _viewer(request)
+    return _page(request, "runs.html", **_runs(context_of(request)))
+
+
+@router.get("/fragments/runs")
+async def runs_fragment(request: Request) -> HTMLResponse:
+    await _viewer(request)
+    return _page(request, "_runs_table.html", **_runs(context_of(request)))
+
+
+def _runs(context: ServerContext) -> dict[str, Any]:
+    runs, total = list_run_listings(context.database, project_id=context.project_id, limit=100)
+    return {"runs": runs, "total": total}
+
+
+@router.get("/runs/{run_id}")
+async def run_page(run_id: RunId, request: Request) -> HTMLResponse:
+    info = await _viewer(request)
+    values = await run_in_threadpool(_run_values, request, run_id, info)
+    values["commits"] = await run_in_threadpool(_commits, context_of(request), run_id)
+    return _page(request, "run.html", **values)
+
+
+@router.get("/fragments/runs/{run_id}")
+async def run_fragment(run_id: RunId, request: Request) -> HTMLResponse:
+    info = await _viewer(request)
+    values = await run_in_threadpool(_run_values, request, run_id, info)
+    return _page(request, "_run_live.html", **values)
+
+
+def _run_values(request: Request, run_id: str, info: TokenInfo) -> dict[str, Any]:
+    context = context_of(request)
+    view: RunView = get_run_view(run_id, request, info)
+    strategy = Strategy.model_validate_json(get_run(context.database, run_id).strategy_json)
+    events = progress_after(context.database, 0, run_id=run_id, limit=100_000)
+    lines = [line for e in events if (line := describe(e.as_message())) is not None]
+    index = run_issues(run_id, request, info)
+    issues: dict[str, list[Any]] = {}
+    for entry in index.entries:
+        for phase_id in entry.phases:
+            issues.setdefault(phase_id, []).append(entry)
+    return {
+        "run": view.run,
+        "tiers": view.tiers,
+        "base_branch": view.base_branch,
+        "budget_tokens": strategy.limits.budget.tokens,
+        "budget_usd": strategy.limits.budget.usd,
+        "progress": lines[-PROGRESS_LINES:],
+        "last_event_id": events[-1].id if events else 0,
+        "issues": issues,
+        "by_role": spend_by(context.database, "role", run_id=run_id),
+        "by_model": spend_by(context.database, "model", run_id=run_id),
+        "live_triggers": ", ".join(f"sse:{kind}" for kind in LIVE_KINDS),
+    }
+
+
+def _commits(context: ServerContext, run_id: str) -> list[dict[str, str]]:
+    record = get_run(context.database, run_id)
+    if record.base_commit is None:
+        return []
+    git = GitCli(context.settings.repo_root, context.settings.worktree_root)
+    try:
+        status = git.integration_status(run_id, record.base_commit)
+    except Exception:  # the run has not made its branch yet
+        return []
+    return [
+        {"sha": c.sha, "subject": c.subject, "diff": git.show_commit(c.sha)[:DIFF_CHARS]}
+        for c in reversed(status.commits)
+    ]
+
+
+@router.get("/backlog")
+async def backlog_page(request: Request) -> HTMLResponse:
+    info = await _viewer(request)
+    summary = api_reports.backlog_report(request, info, top=20)
+    return _page(request, "backlog.html", summary=summary)
+
+
+@router.get("/budget")
+async def budget_page(request: Request) -> HTMLResponse:
+    info = await _viewer(request)
+    report = api_reports.budget_report(request, info, top=10)
+    return _page(request, "budget.html", report=report)
+
+
+async def _sign_in(request: Request, error: Exception) -> Response:
+    return RedirectResponse("/ui/login", status_code=303)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/ui/static", STATIC, name="static")
+    app.add_exception_handler(SignInRequired, _sign_in)
