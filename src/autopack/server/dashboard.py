@@ -111,6 +111,13 @@ async def run_fragment(run_id: RunId, request: Request) -> HTMLResponse:
     return _page(request, "_run_live.html", **values)
 
 
+@router.get("/fragments/runs/{run_id}/commits")
+async def commits_fragment(run_id: RunId, request: Request) -> HTMLResponse:
+    await _viewer(request)
+    commits = await run_in_threadpool(_commits, context_of(request), run_id)
+    return _page(request, "_run_commits.html", commits=commits)
+
+
 def _run_values(request: Request, run_id: str, info: TokenInfo) -> dict[str, Any]:
     context = context_of(request)
     view: RunView = get_run_view(run_id, request, info)
