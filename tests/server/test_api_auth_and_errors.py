@@ -7,11 +7,11 @@ import threading
 
 import httpx2
 import pytest
-from tests.server.conftest import Api, start_api
 from typer.testing import CliRunner
 
 from autopack.cli.main import app
 from autopack.demo.developer import demo_reply
+from autopack.testing.api_server import Api, start_api
 from autopack.testing.fake_llm import Reply
 
 PUBLIC = {"/health", "/health/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

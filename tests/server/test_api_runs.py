@@ -7,7 +7,7 @@ import json
 import subprocess
 import zipfile
 
-from tests.server.conftest import Api
+from autopack.testing.api_server import Api
 
 
 def _git(api: Api, *args: str) -> str:

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case
 from schemathesis.generation import GenerationMode
-from tests.server.conftest import Api
+
+from autopack.testing.api_server import Api
 
 # The all-runs stream never ends by design; the per-run stream is exercised (unknown ids end it).
 ENDLESS = {"/events"}

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.server.conftest import Api, start_api
 
 from autopack.demo.developer import demo_reply
+from autopack.testing.api_server import Api, start_api
 from autopack.testing.fake_llm import Reply
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

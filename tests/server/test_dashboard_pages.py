@@ -5,7 +5,8 @@ from __future__ import annotations
 from contextlib import closing
 
 import httpx2
-from tests.server.conftest import Api
+
+from autopack.testing.api_server import Api
 
 
 def _signed_in(api: Api) -> httpx2.Client:
