@@ -27,7 +27,13 @@ def sqlite_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]
     yield from start_api(tmp_path, None, monkeypatch)
 
 
-@pytest.fixture
-def idle_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    """No worker: runs stay queued until the test acts on them."""
-    yield from start_api(tmp_path, None, monkeypatch, run_worker=False)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def idle_api(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Api]:
+    """No worker: runs stay queued until the test acts on them. Both databases."""
+    url = None
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database()
+    yield from start_api(tmp_path, url, monkeypatch, run_worker=False)

@@ -1,9 +1,10 @@
-"""`autopack run | resume | sweep | status | runs | issues | logs | demo`: runs, from start to account."""
+"""`autopack run | resume | sweep | watch | status | runs | issues | logs | demo`: runs, from start to account."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,10 +21,12 @@ from autopack.run.execute import RunEnd, create_run, execute_run, sweep_and_resu
 from autopack.run.progress_text import describe
 from autopack.run.services import RunOptions
 from autopack.store.ledger import ledger_totals
+from autopack.store.progress import progress_after
 from autopack.store.runs import get_run, list_events, list_runs
 
 # A run that ends in any DONE_FAILED_* state exits with this code; 0 only on DONE_SUCCESS.
 RUN_FAILED_EXIT = 10
+WATCH_POLL_SECONDS = 0.3
 
 RepoOption = Annotated[
     Path | None,
@@ -134,6 +137,37 @@ def register(app: typer.Typer) -> None:
             print(json.dumps([{"run_id": e.run_id, "state": e.state.value} for e in ends]))
         elif not ends:
             print("no silent runs")
+
+    @app.command()
+    @reports_errors
+    def watch(
+        run_id: RunIdArgument,
+        repo: RepoOption = None,
+        after: Annotated[
+            int, typer.Option("--after", help="Start after this event id (default: the start).")
+        ] = 0,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Follow a run's progress live, wherever it executes (a worker, the API, another shell).
+
+        Prints what `autopack run` prints and exits when the run ends: 0 on DONE_SUCCESS, 10
+        otherwise.
+        """
+        view = LiveView(as_json)
+        with database_for(settings_for(repo)) as database:
+            state = get_run(database, run_id).state
+            last = after
+            while True:
+                events = progress_after(database, last, run_id=run_id)
+                for event in events:
+                    view(event.as_message())
+                    last = event.id
+                state = get_run(database, run_id).state
+                if state.is_terminal and not events:
+                    break
+                time.sleep(WATCH_POLL_SECONDS)
+        if state is not RunState.DONE_SUCCESS:
+            raise typer.Exit(RUN_FAILED_EXIT)
 
     @app.command()
     @reports_errors

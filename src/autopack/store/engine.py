@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,11 +115,20 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+# Alembic keeps its running migration in module globals: two threads migrating at once corrupt
+# each other. One lock per process, and a database migrated once here is not migrated again.
+_MIGRATING = threading.Lock()
+_MIGRATED: set[str] = set()
+
+
 def open_database(url: str) -> Database:
     """Connect and apply any pending migration; every failure is one StoreError sentence."""
     engine = engine_for(url)
     try:
-        migrate(engine)
+        with _MIGRATING:
+            if url not in _MIGRATED:
+                migrate(engine)
+                _MIGRATED.add(url)
     except SQLAlchemyError as error:
         engine.dispose()
         shown = make_url(url).render_as_string(hide_password=True)
