@@ -87,6 +87,9 @@ def test_a_run_started_over_the_api_ends_done_success_and_every_view_shows_it(ap
         ).json()
         assert again["occurrence_count"] == 2
         assert again["severity"] == "major"
+        index = client.get(f"/runs/{run_id}/issues").json()
+        assert [e["issue_key"] for e in index["entries"]] == ["docs:missing-example"]
+        assert client.get(f"/runs/{run_id}/phases/1.1").json()["issues"][0]["occurrence_count"] == 2
 
         assert client.get("/projects/calc-demo/backlog").json() == []
         assert client.get("/reports/backlog").json()["open"] == 0

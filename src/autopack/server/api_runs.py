@@ -30,12 +30,7 @@ from autopack.issues.phase_issue_file import (
     read_phase_issue_file,
     write_phase_issue_file,
 )
-from autopack.issues.run_issue_index import (
-    RUN_INDEX_FILE,
-    RunIssueIndex,
-    build_run_index,
-    read_run_index,
-)
+from autopack.issues.run_issue_index import RunIssueIndex, build_run_index
 from autopack.run.artefacts import INCIDENTS_DIR, SUMMARY_FILE
 from autopack.run.cancel import cancel_run
 from autopack.run.execute import create_run
@@ -228,8 +223,8 @@ async def start_run(body: StartRun, request: Request, response: Response, _: Wri
     if body.plan is not None:
         plan_file = _inside(settings.repo_root, body.plan)
     else:
-        suffix = ".md" if "\n## Tier" in (body.plan_text or "") else ".txt"
-        plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}{suffix}"
+        # Markdown either way: text with no tier headings goes to the planner (plan/load.py).
+        plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}.md"
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         plan_file.write_text(body.plan_text or "", encoding="utf-8")
     options = RunOptions(llm=body.llm, no_sandbox=body.no_sandbox)
@@ -338,13 +333,11 @@ def record_issue(
 
 @router.get("/{run_id}/issues", response_model=RunIssueIndex)
 def run_issues(run_id: RunId, request: Request, _: Reader) -> RunIssueIndex:
-    """The run's issues by issue_key: settled at the run's end, live from its phases before."""
+    """The run's issues by issue_key, folded from its phase files (so issues recorded over the
+    API after the run ended show too)."""
     context = context_of(request)
-    record = _record(context, run_id)
+    _record(context, run_id)
     run_dir = context.settings.runs_dir / run_id
-    index_file = run_dir / RUN_INDEX_FILE
-    if record.state.is_terminal and index_file.exists():
-        return read_run_index(index_file)
     files = [read_phase_issue_file(path) for path in sorted(run_dir.glob("phase_*_issues.json"))]
     return build_run_index(run_id, files)
 
