@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +313,49 @@ def test_with_policy_violation_ends_run_false_a_refused_patch_is_fed_back(
     assert ".github/workflows/evil.yml" in retried[0]
     root = tmp_path / "calc"
     assert "evil.yml" not in _git(root, "ls-tree", "-r", "--name-only", f"autopack/{end.run_id}")
+
+
+FAKE_AIDER = """#!/usr/bin/env python3
+import pathlib
+ops = pathlib.Path("calc/ops.py")
+ops.write_text(ops.read_text() + "\\n\\ndef subtract(a: float, b: float) -> float:\\n    return a - b\\n")
+pathlib.Path("tests/test_subtract.py").write_text(
+    "import unittest\\n\\nfrom calc.ops import subtract\\n\\n\\n"
+    "class SubtractTest(unittest.TestCase):\\n"
+    "    def test_subtract(self) -> None:\\n        self.assertEqual(subtract(5, 3), 2)\\n"
+)
+print("Tokens: 2.3k sent, 150 received. Cost: $0.01 message, $0.01 session.")
+print("Tokens: 3k sent, 1.2k received. Cost: $0.02 message, $0.03 session.")
+"""
+
+
+def test_a_phase_can_name_an_external_cli_as_its_builder(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aider").write_text(FAKE_AIDER)
+    (bin_dir / "aider").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    server = served(demo_reply)
+    root = tmp_path / "calc"
+    plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+    plan.write_text(
+        plan.read_text().replace(
+            "### Phase 1.1: Add subtraction\n", "### Phase 1.1: Add subtraction\nbuilder: aider\n"
+        )
+    )
+    settings = load_settings(root)
+    run_id = create_run(settings, plan, RunOptions())
+    end = execute_run(settings, run_id, RunOptions())
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    assert "return a - b" in _git(root, "show", f"autopack/{run_id}:calc/ops.py")
+    database = open_database(database_url_for(root, {}))
+    calls = ledger_for_run(database, run_id)
+    database.close()
+    aider_calls = [c for c in calls if c.phase_id == "1.1"]
+    assert len(aider_calls) == 1
+    assert aider_calls[0].usd == Decimal("0.03")
+    assert aider_calls[0].input_tokens == 5300
+    # The other three phases were built by Autopack's agent through the fake server.
+    assert len(calls) == 1 + 7

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from autopack.domain.vocabulary import BuilderMode, Complexity, TaskCategory
+from autopack.domain.vocabulary import BuilderMode, BuilderName, Complexity, TaskCategory
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -20,6 +20,7 @@ class PhaseSpec(BaseModel):
     category: TaskCategory | None = None
     complexity: Complexity | None = None
     builder_mode: BuilderMode | None = None
+    builder: BuilderName | None = None
     scope: tuple[str, ...] = ()
     acceptance: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()

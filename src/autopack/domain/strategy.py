@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from autopack.domain.vocabulary import (
     AuditorProfile,
     BuilderMode,
+    BuilderName,
     CIProfile,
     Complexity,
     Role,
@@ -54,6 +55,7 @@ class PhaseStrategy(_Frozen):
     complexity_reason: str
     builder_mode: BuilderMode
     builder_mode_reason: str
+    builder: BuilderName = BuilderName.AUTOPACK
     high_risk: bool
     default_severity: Severity
     budget: Budget

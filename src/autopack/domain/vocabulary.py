@@ -51,6 +51,15 @@ class BuilderMode(StrEnum):
     SCHEMA_HEAVY = "schema_heavy"
 
 
+class BuilderName(StrEnum):
+    """Who builds a phase: Autopack's own agent, or an external coding-agent CLI."""
+
+    AUTOPACK = "autopack"
+    AIDER = "aider"
+    CLAUDE_CODE = "claude-code"
+    CODEX = "codex"
+
+
 class AuditorProfile(StrEnum):
     GENERAL = "general"
     SECURITY_REVIEW = "security_review"

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from autopack.domain.plan import ID_PATTERN, PhaseSpec, PlanSpec, TierSpec
-from autopack.domain.vocabulary import BuilderMode, Complexity, TaskCategory
+from autopack.domain.vocabulary import BuilderMode, BuilderName, Complexity, TaskCategory
 from autopack.errors import PlanError
 from autopack.plan.validate import validate_plan
 
@@ -24,6 +24,7 @@ _ENUMS: dict[str, type[StrEnum]] = {
     "category": TaskCategory,
     "complexity": Complexity,
     "builder_mode": BuilderMode,
+    "builder": BuilderName,
 }
 # Lists: scope and depends_on split on commas; acceptance on semicolons, since commands hold commas.
 _LISTS: dict[str, str] = {"scope": ",", "depends_on": ",", "acceptance": ";"}

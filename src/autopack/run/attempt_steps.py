@@ -18,7 +18,6 @@ from autopack.apply.policy import check_patch
 from autopack.audit.auditor import Auditor, AuditRequest
 from autopack.audit.issues import record_audit
 from autopack.audit.policy import audit_reason
-from autopack.builder.agent import AgentBuilder
 from autopack.builder.base import BuildRequest, Feedback, FeedbackKind, StopReason
 from autopack.domain.machines import PhaseEvent, RunEvent
 from autopack.domain.vocabulary import Role, Severity
@@ -105,7 +104,14 @@ async def build(
     # An attempt after one that made no progress gets the next stronger model.
     escalate = bool(feedback) and feedback[-1].kind is FeedbackKind.NO_PROGRESS
     alias = services.alias_name(phase, Role.BUILDER, escalate=escalate)
-    services.emit("attempt", phase=phase_id, attempt=attempt, step="build", model=alias)
+    services.emit(
+        "attempt",
+        phase=phase_id,
+        attempt=attempt,
+        step="build",
+        model=alias,
+        builder=phase.builder.value,
+    )
     open_attempts = [
         a
         for a in attempts_of_phase(services.database, services.run_id, phase_id)
@@ -123,13 +129,7 @@ async def build(
     worktree = services.git.create_attempt_worktree(services.run_id, f"{phase_id}-a{attempt}")
     try:
         remaining = services.ledger.remaining((Level.PHASE, phase_id))
-        builder = AgentBuilder(
-            services.model_for(phase, Role.BUILDER, attempt, escalate=escalate),
-            sandbox=services.sandbox,
-            policy=services.settings.policy,
-            redactor=services.redactor,
-            env=minimal_env(),
-        )
+        builder = services.builder_for(phase, attempt, escalate=escalate)
         result = await builder.build(
             BuildRequest(
                 phase=phase,

@@ -15,9 +15,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic_ai.models import Model
 
+from autopack.builder.agent import AgentBuilder
+from autopack.builder.base import Builder
+from autopack.builder.external.registry import ADAPTERS
+from autopack.builder.external.runner import ExternalBuilder
 from autopack.config import Settings, load_settings
 from autopack.domain.strategy import PhaseStrategy, Strategy
-from autopack.domain.vocabulary import Role
+from autopack.domain.vocabulary import BuilderName, Role
 from autopack.errors import ConfigError
 from autopack.issues.phase_issue_file import (
     PhaseIssueFile,
@@ -37,7 +41,7 @@ from autopack.llm.transcripts import TranscriptWriter
 from autopack.store.engine import Database, database_url_for, open_database
 from autopack.store.progress import record_progress
 from autopack.store.runs import get_run
-from autopack.verify.base import Sandbox
+from autopack.verify.base import Sandbox, minimal_env
 from autopack.verify.registry import sandbox_for
 from autopack.workspace.git_cli import GitCli
 
@@ -146,6 +150,34 @@ class RunServices:
             database=self.database,
             run_id=self.run_id,
             conversation=f"{phase.phase_id}/{role.value}/{attempt}",
+        )
+
+    def builder_for(self, phase: PhaseStrategy, attempt: int, *, escalate: bool = False) -> Builder:
+        """Autopack's agent, or the external CLI the phase names, billed to the same ledger."""
+        if phase.builder is BuilderName.AUTOPACK:
+            return AgentBuilder(
+                self.model_for(phase, Role.BUILDER, attempt, escalate=escalate),
+                sandbox=self.sandbox,
+                policy=self.settings.policy,
+                redactor=self.redactor,
+                env=minimal_env(),
+            )
+        if self.options.replay_file is not None:
+            raise ConfigError(
+                f"phase {phase.phase_id} is built by {phase.builder}, an external CLI, whose "
+                "answers a cassette cannot replay"
+            )
+        name = self.alias_name(phase, Role.BUILDER, escalate=escalate)
+        return ExternalBuilder(
+            ADAPTERS[phase.builder](),
+            alias_name=name,
+            alias=self.settings.aliases[name],
+            ledger=self.ledger,
+            scopes=scopes_of(self.run_id, phase.tier_id, phase.phase_id, attempt),
+            context=CallContext(self.run_id, Role.BUILDER, phase.tier_id, phase.phase_id, attempt),
+            recorder=DatabaseRecorder(self.database),
+            redactor=self.redactor,
+            env=self.env,
         )
 
     def _llm_event(self, event: LLMEvent) -> None:

@@ -172,6 +172,7 @@ def _phase_strategy(
         complexity_reason=complexity.reason,
         builder_mode=mode.value,
         builder_mode_reason=mode.reason,
+        builder=phase.builder or ruleset.builder,
         high_risk=high_risk,
         default_severity=Severity.MAJOR if high_risk else Severity.MINOR,
         budget=budget,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from autopack.domain.vocabulary import (
     HIGH_RISK_CATEGORIES,
     BuilderMode,
+    BuilderName,
     Complexity,
     SafetyProfile,
     TaskCategory,
@@ -123,6 +124,8 @@ class Ruleset(_Section):
     tier: TierRules = TierRules()
     aging: AgingRules = AgingRules()
     reuse: ReuseRules = ReuseRules()
+    # Who builds phases whose plan names no builder: Autopack's agent or an external CLI.
+    builder: BuilderName = BuilderName.AUTOPACK
     max_auditor_attempts: int = Field(default=2, ge=1, le=5)
     allow_auto_apply_high_risk: bool = False
     # A refused patch ends the run in DONE_FAILED_POLICY_VIOLATION; false lets the Builder retry
