@@ -359,3 +359,47 @@ def test_a_phase_can_name_an_external_cli_as_its_builder(
     assert aider_calls[0].input_tokens == 5300
     # The other three phases were built by Autopack's agent through the fake server.
     assert len(calls) == 1 + 7
+
+
+def test_a_test_failing_at_the_base_commit_is_pre_existing_not_blamed_on_phases(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    server = served(demo_reply)
+    root = tmp_path / "calc"
+    plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+    config = (root / "autopack.toml").read_text()
+    (root / "autopack.toml").write_text(
+        config.replace(
+            "-m unittest discover -s tests -t .", "-m pytest -q -p no:cacheprovider tests"
+        )
+    )
+    (root / "tests" / "test_legacy.py").write_text(
+        "def test_legacy_rounding() -> None:\n    assert round(2.5) == 3\n"
+    )
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(root),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "legacy",
+        ],
+        check=True,
+    )
+    settings = load_settings(root)
+    run_id = create_run(settings, plan, RunOptions())
+    end = execute_run(settings, run_id, RunOptions())
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    baseline = json.loads((settings.runs_dir / run_id / "baseline.json").read_text())
+    assert baseline == {
+        "normal": ["test:tests.test_legacy::test_legacy_rounding"],
+        "strict": ["test:tests.test_legacy::test_legacy_rounding"],
+    }
+    summary = (settings.runs_dir / run_id / "RUN_SUMMARY.md").read_text()
+    assert "not blamed on phases): `test:tests.test_legacy::test_legacy_rounding`" in summary

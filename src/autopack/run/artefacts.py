@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from autopack.run.services import RunServices
 
 SUMMARY_FILE = "RUN_SUMMARY.md"
+BASELINE_FILE = "baseline.json"
 INCIDENTS_DIR = "incidents"
 
 
@@ -178,6 +179,18 @@ def write_tier_summary(services: RunServices, tier_id: str) -> Path:
     return path
 
 
+def _baseline_lines(run_dir: Path) -> list[str]:
+    path = run_dir / BASELINE_FILE
+    if not path.exists():
+        return []
+    failing = sorted({key for keys in json.loads(path.read_text()).values() for key in keys})
+    if not failing:
+        return []
+    shown = ", ".join(f"`{key}`" for key in failing[:10])
+    more = f" and {len(failing) - 10} more" if len(failing) > 10 else ""
+    return [f"- Pre-existing failures at the base commit (not blamed on phases): {shown}{more}"]
+
+
 def write_run_summary(services: RunServices) -> Path:
     run = get_run(services.database, services.run_id)
     calls = ledger_for_run(services.database, services.run_id)
@@ -203,6 +216,7 @@ def write_run_summary(services: RunServices) -> Path:
         + (" (tests ran UNSANDBOXED)" if sandbox == "none" else ""),
         f"- Model answers: {services.options.llm or 'live providers, as routed'}",
         f"- Promotion: {'eligible' if decision.eligible else 'not eligible: ' + '; '.join(decision.reasons)}",
+        *_baseline_lines(services.run_dir),
         f"- Stack profile: {services.strategy.stack_profile or 'unknown'} "
         f"({services.strategy.stack_reason or 'not resolved'})",
         *(f"- Reuse, phase {d.phase_id}: {d.reason}" for d in services.strategy.reuse_decisions),

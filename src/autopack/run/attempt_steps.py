@@ -27,6 +27,7 @@ from autopack.issues.phase_issue_file import write_phase_issue_file
 from autopack.issues.settle import debt_paid
 from autopack.llm.budget import Level
 from autopack.run.artefacts import write_incident
+from autopack.run.baseline import load_baseline
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run
 from autopack.store.attempts import attempts_of_phase, finish_attempt, start_attempt
@@ -215,6 +216,7 @@ def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutc
         services.sandbox,
         Limits(wall_seconds=600),
         services.run_dir / "reports" / f"{phase_id}-a{attempt}",
+        baseline_failures=load_baseline(services.run_dir, phase.ci_profile.value),
         env=minimal_env(),
     )
     failing = [outcome for outcome in result.final if not outcome.passed]
@@ -230,6 +232,7 @@ def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutc
         attempt=attempt,
         passed=result.passed,
         failures=len(result.failures),
+        pre_existing=len(result.pre_existing),
         seconds=sum(outcome.seconds for run in result.runs for outcome in run),
     )
     return VerifyOutcome(

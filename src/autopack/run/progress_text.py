@@ -9,6 +9,11 @@ Event = dict[str, Any]
 
 _LINES: dict[str, Callable[[Event], str]] = {
     "run_started": lambda e: f"run {e['run_id']}: {e['phases']} phases",
+    "baseline": lambda e: (
+        "base commit: "
+        + ", ".join(f"{n} failing test(s) under {p}" for p, n in e["failing"].items())
+        + " (pre-existing, not blamed on phases)"
+    ),
     "tier_started": lambda e: f"tier {e['tier']}",
     "phase_started": lambda e: f"  phase {e['phase']}: {e['title']}",
     "attempt": lambda e: (

@@ -16,6 +16,7 @@ from autopack.builder.base import Feedback, FeedbackKind, StopReason
 from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
 from autopack.run import attempt_steps, lifecycle
+from autopack.run.baseline import measure_baseline
 from autopack.run.services import RunOptions, RunServices, services_for
 
 WORKFLOW_NAME = "autopack.run"
@@ -164,6 +165,7 @@ async def _drive(services: RunServices) -> str:
     ended: str | None = await _step("open_run", lifecycle.open_run, services)
     if ended is not None:
         return ended
+    await _step("baseline", measure_baseline, services)
     failure: FailureReason | None = None
     failed_at: tuple[str, int] | None = None
     for tier in services.strategy.tiers:

@@ -132,7 +132,8 @@ def verify(
                 worktree, commands, sandbox, limits, reports_dir, label=f"run{number}", env=env
             )
         )
-        if not _failures(runs[-1]):
+        # Retries look for flakiness; failures the base commit already had are not worth one.
+        if not _failures(runs[-1]) - (baseline_failures or set()):
             break
     ever_failed = set().union(*(_failures(run) for run in runs))
     final_failures = _failures(runs[-1])

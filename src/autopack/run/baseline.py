@@ -1,0 +1,54 @@
+"""What already fails at the run's base commit, per CI profile, measured once before any phase.
+
+A test failing there is pre-existing: the Verifier does not blame a phase for it. Only failures
+named by test id count; a command that fails as a whole at the base would otherwise hide every
+new failure of that command, so it is left to fail phases as it did before.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autopack.issues.atomic_json import write_json_atomic
+from autopack.run.artefacts import BASELINE_FILE
+from autopack.run.services import RunServices
+from autopack.store.runs import get_run
+from autopack.verify.base import Limits
+from autopack.verify.registry import profile_commands
+from autopack.verify.verifier import baseline_failures
+
+TEST_KEY = "test:"
+LIMITS = Limits(wall_seconds=600)
+
+
+def measure_baseline(services: RunServices) -> dict[str, list[str]]:
+    """{CI profile: failing test keys at the base commit}, also written to baseline.json."""
+    run = get_run(services.database, services.run_id)
+    base = run.base_commit or services.git.head_commit()
+    measured: dict[str, list[str]] = {}
+    for profile in sorted({phase.ci_profile for phase in services.strategy.phases}):
+        worktree = services.git.detached_worktree(
+            services.run_id, f"baseline-{profile.value}", base
+        )
+        try:
+            failing = baseline_failures(
+                worktree.path,
+                profile_commands(services.settings, profile),
+                services.sandbox,
+                LIMITS,
+                services.run_dir / "reports" / "baseline",
+            )
+        finally:
+            services.git.remove_worktree(worktree)
+        measured[profile.value] = sorted(key for key in failing if key.startswith(TEST_KEY))
+    write_json_atomic(services.run_dir / BASELINE_FILE, measured)
+    services.emit("baseline", failing={profile: len(keys) for profile, keys in measured.items()})
+    return measured
+
+
+def load_baseline(run_dir: Path, profile: str) -> set[str]:
+    path = run_dir / BASELINE_FILE
+    if not path.exists():
+        return set()
+    return set(json.loads(path.read_text(encoding="utf-8")).get(profile, []))
