@@ -11,15 +11,18 @@ from autopack.testing.api_server import Api, start_api
 from autopack.testing.postgres import PostgresServer
 
 
+def _database_url(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "sqlite":
+        return None  # the project's own SQLite file
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def api(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Api]:
-    url = None
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.create_database()
-    yield from start_api(tmp_path, url, monkeypatch)
+    yield from start_api(tmp_path, _database_url(request), monkeypatch)
 
 
 @pytest.fixture
@@ -32,8 +35,4 @@ def idle_api(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Api]:
     """No worker: runs stay queued until the test acts on them. Both databases."""
-    url = None
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.create_database()
-    yield from start_api(tmp_path, url, monkeypatch, run_worker=False)
+    yield from start_api(tmp_path, _database_url(request), monkeypatch, run_worker=False)
