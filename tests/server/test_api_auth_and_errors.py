@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -46,35 +47,38 @@ def _is_problem(response: httpx2.Response, status: int) -> None:
 
 
 def test_every_endpoint_but_health_refuses_a_request_without_a_valid_token(
-    sqlite_api: Api,
+    idle_api: Api,
 ) -> None:
-    operations = _operations(sqlite_api)
+    operations = _operations(idle_api)
     assert len(operations) >= 20
     for token in (
         None,
         "apk_0000000000000000_wrong",
         "not-even-a-token",
-        sqlite_api.read_token + "x",
+        idle_api.read_token + "x",
     ):
-        with sqlite_api.client(token) as client:
+        with idle_api.client(token) as client:
             for method, path in operations:
                 response = client.request(method, path, json={} if method == "POST" else None)
                 _is_problem(response, 401)
                 assert response.headers["www-authenticate"] == "Bearer"
-    with sqlite_api.client(None) as client:
+    with idle_api.client(None) as client:
         assert client.get("/health").json()["status"] == "ok"
         assert client.get("/health/ready").json()["status"] == "ready"
+        # CORS is off unless configured: no browser on another origin may read the answers.
+        answer = client.get("/health", headers={"Origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in answer.headers
 
 
 def test_a_read_token_reads_but_cannot_start_cancel_resume_promote_or_record(
-    sqlite_api: Api,
+    idle_api: Api,
 ) -> None:
-    with sqlite_api.client("read") as client:
+    with idle_api.client("read") as client:
         assert client.get("/runs").status_code == 200
-        for method, path in _operations(sqlite_api):
+        for method, path in _operations(idle_api):
             if method == "POST":
                 _is_problem(client.post(path, json={"plan": "comprehensive_plan.md"}), 403)
-    with sqlite_api.client("write") as client:
+    with idle_api.client("write") as client:
         assert client.get("/runs").status_code == 200
 
 
@@ -175,7 +179,7 @@ def test_a_queued_run_cancelled_before_any_worker_ends_at_once(idle_api: Api) ->
 
 
 def test_a_running_run_cancelled_ends_before_its_next_attempt(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first_call = threading.Event()
     go_on = threading.Event()
@@ -204,3 +208,23 @@ def test_a_running_run_cancelled_ends_before_its_next_attempt(
             assert states == ["COMPLETE", "FAILED", "SKIPPED", "SKIPPED"]
             phase = client.get(f"/runs/{run_id}/phases/1.2").json()
             assert phase["attempts"] == []
+
+
+def test_cors_answers_only_the_configured_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    origin = "https://dash.example"
+    for api in start_api(tmp_path, None, monkeypatch, run_worker=False, cors_origins=(origin,)):
+        with api.client(None) as client:
+            preflight = client.options(
+                "/runs",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization,content-type",
+                },
+            )
+            assert preflight.status_code == 200
+            assert preflight.headers["access-control-allow-origin"] == origin
+            other = client.get("/health", headers={"Origin": "https://evil.example"})
+            assert "access-control-allow-origin" not in other.headers

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import zipfile
+from datetime import UTC, datetime, timedelta
 
 from autopack.testing.api_server import Api
 
@@ -128,6 +129,21 @@ def test_a_failed_run_from_plan_text_offers_its_incident_pack_as_a_zip(sqlite_ap
         run = sqlite_api.wait_for_end(run_id)
         assert run["state"] == "DONE_FAILED_REQUIRES_HUMAN_REVIEW"
         assert run["failure"]["code"] == "review.phase_failed"
+        later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        earlier = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        for params, total in (
+            ({"failure": "review"}, 1),
+            ({"failure": "review.phase_failed"}, 1),
+            ({"failure": "review.phase"}, 0),
+            ({"failure": "budget"}, 0),
+            ({"created_after": later}, 0),
+            ({"created_after": earlier, "created_before": later}, 1),
+            ({"created_before": earlier}, 0),
+        ):
+            assert client.get("/runs", params=params).json()["total"] == total, params
+        bad = client.get("/runs", params={"failure": "Budget!"})
+        assert bad.status_code == 422
+        assert bad.json()["detail"].startswith("query.failure")
         strategy = client.get(f"/runs/{run_id}/strategy").json()
         assert "uploaded_plans" in strategy["plan_source"]
         [name] = client.get(f"/runs/{run_id}/incidents").json()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
-from typer.testing import CliRunner
-
-from autopack.cli.main import app
 from autopack.run.worker import work
 from autopack.store.checkpoints import beat
 from autopack.testing.api_server import Api
+
+AUTOPACK = str(Path(sys.executable).parent / "autopack")
 
 
 def test_the_all_runs_stream_shows_a_run_posted_after_it_opened(sqlite_api: Api) -> None:
@@ -71,17 +73,29 @@ def test_resume_requeues_a_run_whose_executor_is_silent_and_a_worker_finishes_it
 def test_autopack_watch_follows_a_run_a_worker_executes(idle_api: Api) -> None:
     with idle_api.client() as client:
         run_id = client.post("/runs", json={"plan": "comprehensive_plan.md"}).json()["run_id"]
-    worker = threading.Thread(
-        target=work, args=(idle_api.context.settings, threading.Event()), kwargs={"once": True}
+    # `autopack watch` is its own process, started before any worker takes the run.
+    watch = subprocess.Popen(
+        [AUTOPACK, "watch", run_id, "--repo", str(idle_api.root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    worker.start()
-    watched = CliRunner().invoke(app, ["watch", run_id, "--repo", str(idle_api.root)])
-    worker.join(120)
-    assert watched.exit_code == 0, watched.output
-    lines = watched.stdout.splitlines()
+    ended = work(idle_api.context.settings, threading.Event(), once=True)
+    assert [end.state.value for end in ended] == ["DONE_SUCCESS"]
+    out, err = watch.communicate(timeout=120)
+    assert watch.returncode == 0, err
+    lines = out.splitlines()
     assert lines[0] == f"run {run_id}: 4 phases"
     assert lines[-1] == "run ended DONE_SUCCESS"
     assert sum("committed" in line for line in lines) == 4
-    missing = CliRunner().invoke(app, ["watch", "run-nope", "--repo", str(idle_api.root)])
-    assert missing.exit_code != 0
-    assert "run-nope" in missing.output
+    # Spend against the run's budget, as `autopack run` shows it.
+    last_build = [line for line in lines if "Builder finished" in line][-1]
+    assert last_build.endswith("(run: 27,500 of 5,000,000 tokens, $0.0638 of $50.00)")
+    missing = subprocess.run(
+        [AUTOPACK, "watch", "run-nope", "--repo", str(idle_api.root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode != 0
+    assert "run-nope" in missing.stderr

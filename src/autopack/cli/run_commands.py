@@ -51,7 +51,7 @@ class LiveView:
             return
         line = describe(event)
         if line is not None:
-            self.console.print(line, markup=False)
+            self.console.print(line, markup=False, soft_wrap=True)
 
 
 def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:

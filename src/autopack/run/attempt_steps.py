@@ -153,6 +153,8 @@ async def build(
     finish_attempt(
         services.database, record.id, outcome=result.stop_reason.value, tokens=tokens, usd=spent
     )
+    run_spent = services.ledger.spent((Level.RUN, services.run_id))
+    budget = services.strategy.limits.budget
     services.emit(
         "built",
         phase=phase_id,
@@ -161,6 +163,10 @@ async def build(
         files=len(result.changed_paths),
         tokens=tokens,
         usd=str(spent),
+        run_tokens=run_spent.tokens,
+        run_usd=str(run_spent.usd),
+        budget_tokens=budget.tokens,
+        budget_usd=str(budget.usd),
     )
     return BuildOutcome(
         attempt=attempt,

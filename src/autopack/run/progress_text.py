@@ -24,6 +24,12 @@ _LINES: dict[str, Callable[[Event], str]] = {
     "built": lambda e: (
         f"    attempt {e['attempt']}: Builder {e['stop']}, {e['files']} file(s), "
         f"{e['tokens']:,} tokens, ${float(e['usd']):.4f}"
+        + (
+            f" (run: {e['run_tokens']:,} of {e['budget_tokens']:,} tokens, "
+            f"${float(e['run_usd']):.4f} of ${float(e['budget_usd']):.2f})"
+            if "run_tokens" in e
+            else ""
+        )
     ),
     "verified": lambda e: f"    checks {'passed' if e['passed'] else 'FAILED'}",
     "audited": lambda e: f"    Auditor: {e['findings']} finding(s), {e['majors']} major",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import secrets
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -243,6 +243,15 @@ def list_runs(
     request: Request,
     _: Reader,
     state: Annotated[list[RunState] | None, Query(description="Only runs in these states")] = None,
+    created_after: Annotated[datetime | None, Query(description="Created at or after")] = None,
+    created_before: Annotated[datetime | None, Query(description="Created before")] = None,
+    failure: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
+            description="A failure code or family, e.g. budget or review.cancelled",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RunPage:
@@ -251,10 +260,20 @@ def list_runs(
         context.database,
         project_id=context.project_id,
         states=state or (),
+        created_after=_aware(created_after),
+        created_before=_aware(created_before),
+        failure_code=failure,
         limit=limit,
         offset=offset,
     )
     return RunPage(runs=runs, total=total, limit=limit, offset=offset)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Query times without a zone are UTC, as the store's are."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @router.get("/{run_id}", response_model=RunView)

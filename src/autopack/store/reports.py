@@ -68,6 +68,9 @@ def list_run_listings(
     project_id: str | None = None,
     states: Sequence[RunState] = (),
     run_ids: Sequence[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    failure_code: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[RunListing], int]:
@@ -75,6 +78,16 @@ def list_run_listings(
     query = select(RunRow)
     if run_ids is not None:
         query = query.where(RunRow.run_id.in_(run_ids))
+    if created_after is not None:
+        query = query.where(RunRow.created_at >= created_after)
+    if created_before is not None:
+        query = query.where(RunRow.created_at < created_before)
+    if failure_code is not None:
+        # A family ("budget") or one code ("budget.run").
+        query = query.where(
+            (RunRow.failure_code == failure_code)
+            | RunRow.failure_code.startswith(f"{failure_code}.", autoescape=True)
+        )
     if project_id is not None:
         query = query.where(RunRow.project_id == project_id)
     if states:

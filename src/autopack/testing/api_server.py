@@ -68,6 +68,7 @@ def start_api(
     *,
     script: Script = demo_reply,
     run_worker: bool = True,
+    cors_origins: tuple[str, ...] = (),
 ) -> Iterator[Api]:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     if database_url is None:
@@ -81,7 +82,7 @@ def start_api(
         database = open_database(database_url_for(root, os.environ))
         write_token, _ = create_token(database, "ci-write", Scope.WRITE)
         read_token, _ = create_token(database, "ci-read", Scope.READ)
-        context = ServerContext(settings=settings, database=database)
+        context = ServerContext(settings=settings, database=database, cors_origins=cors_origins)
         try:
             with serving(create_app(context, run_worker=run_worker)) as base_url:
                 yield Api(base_url, write_token, read_token, root, llm, database, context)
