@@ -108,6 +108,12 @@ def register(app: typer.Typer) -> None:
         )
         app_ = create_app(context, run_worker=not no_worker)
         typer.echo(f"autopack serving {settings.project.id} on http://{host}:{port}/", err=True)
+        if not any(t.revoked_at is None for t in list_tokens(database)):
+            typer.echo(
+                "no API token exists yet: create one with "
+                "`autopack token create --name you --scope write`",
+                err=True,
+            )
         try:
             uvicorn.run(app_, host=host, port=port, log_level="warning")
         finally:
