@@ -1,15 +1,15 @@
-"""/runs: start, read, cancel, resume and promote runs; their phases, issues, ledger and artefacts.
+"""/runs: start, list, read, cancel, resume and promote runs; their strategy, phases and issues.
+
+What a run recorded (integration branch, ledger, metrics, summary, incidents) is in
+api_run_records.py.
 
 Every handler calls the same core functions the CLI calls; none re-implements a run's behaviour.
 """
 
 from __future__ import annotations
 
-import io
 import secrets
-import zipfile
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +31,6 @@ from autopack.issues.phase_issue_file import (
     write_phase_issue_file,
 )
 from autopack.issues.run_issue_index import RunIssueIndex, build_run_index
-from autopack.run.artefacts import INCIDENTS_DIR, SUMMARY_FILE
 from autopack.run.cancel import cancel_run
 from autopack.run.execute import create_run
 from autopack.run.services import RunOptions
@@ -40,12 +39,10 @@ from autopack.server.auth import Reader, Writer
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
 from autopack.store.attempts import AttemptRecord, attempts_of_phase
-from autopack.store.ledger import LlmCallRecord, ledger_for_run
 from autopack.store.queue import last_heartbeat, save_options, saved_options
-from autopack.store.reports import RunListing, SpendSlice, list_run_listings, run_listing, spend_by
+from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
 from autopack.store.schema import utc_now
-from autopack.workspace.base import IntegrationStatus
 from autopack.workspace.git_cli import GitCli
 from autopack.workspace.promotion import PromotionRefused, promote_run
 
@@ -54,7 +51,6 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 RunId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A run id, as `GET /runs` lists.")]
 PhaseId = Annotated[str, PathParam(pattern=ID_PATTERN)]
 TierId = Annotated[str, PathParam(pattern=ID_PATTERN)]
-INCIDENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$"
 UPLOADS_DIR = "uploaded_plans"
 
 
@@ -144,44 +140,6 @@ class Promoted(BaseModel):
     head: str
 
 
-class Ledger(BaseModel):
-    run_id: str
-    calls: list[LlmCallRecord]
-    total_tokens: int
-    total_usd: Decimal
-    by_role: list[SpendSlice]
-    by_model: list[SpendSlice]
-    by_tier: list[SpendSlice]
-
-
-class Metrics(BaseModel):
-    run_id: str
-    state: RunState
-    duration_seconds: float
-    phases_by_state: dict[str, int]
-    attempts: int
-    ci_runs: int
-    tokens: int
-    usd: Decimal
-    by_role: list[SpendSlice]
-    by_model: list[SpendSlice]
-    by_tier: list[SpendSlice]
-    by_category: list[SpendSlice]
-
-
-class TierMetrics(BaseModel):
-    run_id: str
-    tier_id: str
-    state: str
-    cleanliness: str | None
-    phases_by_state: dict[str, int]
-    attempts: int
-    tokens: int
-    usd: Decimal
-    budget_tokens: int
-    budget_usd: Decimal
-
-
 def _links(run_id: str) -> dict[str, str]:
     base = f"/runs/{run_id}"
     return {
@@ -195,11 +153,11 @@ def _links(run_id: str) -> dict[str, str]:
     }
 
 
-def _record(context: ServerContext, run_id: str) -> RunRecord:
+def record_of(context: ServerContext, run_id: str) -> RunRecord:
     return get_run(context.database, run_id)  # NotFound -> 404
 
 
-def _strategy(record: RunRecord) -> Strategy:
+def strategy_of(record: RunRecord) -> Strategy:
     return Strategy.model_validate_json(record.strategy_json)
 
 
@@ -232,7 +190,7 @@ async def start_run(body: StartRun, request: Request, response: Response, _: Wri
     response.headers["Location"] = f"/runs/{run_id}"
     return RunStarted(
         run_id=run_id,
-        state=_record(context, run_id).state,
+        state=record_of(context, run_id).state,
         queued=True,
         links=_links(run_id),
     )
@@ -279,7 +237,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 @router.get("/{run_id}", response_model=RunView)
 def get_run_view(run_id: RunId, request: Request, _: Reader) -> RunView:
     context = context_of(request)
-    record = _record(context, run_id)
+    record = record_of(context, run_id)
     listing = run_listing(context.database, run_id)
     assert listing is not None  # the record exists
     return RunView(
@@ -294,11 +252,11 @@ def get_run_view(run_id: RunId, request: Request, _: Reader) -> RunView:
 
 @router.get("/{run_id}/strategy", response_model=Strategy)
 def get_strategy(run_id: RunId, request: Request, _: Reader) -> Strategy:
-    return _strategy(_record(context_of(request), run_id))
+    return strategy_of(record_of(context_of(request), run_id))
 
 
 def _phase_file(context: ServerContext, record: RunRecord, phase_id: str) -> PhaseIssueFile:
-    strategy = _strategy(record)
+    strategy = strategy_of(record)
     phase = next((p for p in strategy.phases if p.phase_id == phase_id), None)
     if phase is None:
         raise Problem(404, "Not found", f"no phase {phase_id!r} in run {record.run_id}")
@@ -313,7 +271,7 @@ def _phase_file(context: ServerContext, record: RunRecord, phase_id: str) -> Pha
 @router.get("/{run_id}/phases/{phase_id}", response_model=PhaseView)
 def get_phase(run_id: RunId, phase_id: PhaseId, request: Request, _: Reader) -> PhaseView:
     context = context_of(request)
-    record = _record(context, run_id)
+    record = record_of(context, run_id)
     phase = next((p for t in record.tiers for p in t.phases if p.phase_id == phase_id), None)
     if phase is None:
         raise Problem(404, "Not found", f"no phase {phase_id!r} in run {run_id}")
@@ -331,7 +289,7 @@ def record_issue(
 ) -> PhaseIssue:
     """An issue seen in the phase (by a person or another tool), merged by issue_key."""
     context = context_of(request)
-    record = _record(context, run_id)
+    record = record_of(context, run_id)
     file = _phase_file(context, record, phase_id)
     issue = PhaseIssue(
         issue_key=body.issue_key,
@@ -355,148 +313,10 @@ def run_issues(run_id: RunId, request: Request, _: Reader) -> RunIssueIndex:
     """The run's issues by issue_key, folded from its phase files (so issues recorded over the
     API after the run ended show too)."""
     context = context_of(request)
-    _record(context, run_id)
+    record_of(context, run_id)
     run_dir = context.settings.runs_dir / run_id
     files = [read_phase_issue_file(path) for path in sorted(run_dir.glob("phase_*_issues.json"))]
     return build_run_index(run_id, files)
-
-
-@router.get("/{run_id}/integration", response_model=IntegrationStatus)
-def integration(run_id: RunId, request: Request, _: Reader) -> IntegrationStatus:
-    """The integration branch: its base, head and the commits the run made on it."""
-    context = context_of(request)
-    record = _record(context, run_id)
-    if record.base_commit is None:
-        raise Problem(409, "Conflict", f"run {run_id} recorded no base commit")
-    git = GitCli(context.settings.repo_root, context.settings.worktree_root)
-    try:
-        return git.integration_status(run_id, record.base_commit)
-    except Exception:
-        raise Problem(
-            409, "Conflict", f"run {run_id} has no integration branch yet (it has not started)"
-        ) from None
-
-
-@router.get("/{run_id}/ledger", response_model=Ledger)
-def ledger(run_id: RunId, request: Request, _: Reader) -> Ledger:
-    context = context_of(request)
-    _record(context, run_id)
-    calls = ledger_for_run(context.database, run_id)
-    return Ledger(
-        run_id=run_id,
-        calls=calls,
-        total_tokens=sum(c.input_tokens + c.output_tokens for c in calls),
-        total_usd=sum((c.usd for c in calls), Decimal(0)),
-        by_role=spend_by(context.database, "role", run_id=run_id),
-        by_model=spend_by(context.database, "model", run_id=run_id),
-        by_tier=spend_by(context.database, "tier", run_id=run_id),
-    )
-
-
-def _count(items: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item] = counts.get(item, 0) + 1
-    return counts
-
-
-@router.get("/{run_id}/metrics", response_model=Metrics)
-def run_metrics(run_id: RunId, request: Request, _: Reader) -> Metrics:
-    context = context_of(request)
-    record = _record(context, run_id)
-    listing = run_listing(context.database, run_id)
-    assert listing is not None
-    end = record.ended_at or utc_now()
-    start = record.created_at
-    if start.tzinfo is None and end.tzinfo is not None:
-        end = end.replace(tzinfo=None)
-    phases = [p for t in record.tiers for p in t.phases]
-    return Metrics(
-        run_id=run_id,
-        state=record.state,
-        duration_seconds=max((end - start).total_seconds(), 0.0),
-        phases_by_state=_count([p.state.value for p in phases]),
-        attempts=sum(p.attempts_used for p in phases),
-        ci_runs=listing.ci_runs,
-        tokens=listing.spend.tokens,
-        usd=listing.spend.usd,
-        by_role=spend_by(context.database, "role", run_id=run_id),
-        by_model=spend_by(context.database, "model", run_id=run_id),
-        by_tier=spend_by(context.database, "tier", run_id=run_id),
-        by_category=spend_by(context.database, "category", run_id=run_id),
-    )
-
-
-@router.get("/{run_id}/tiers/{tier_id}/metrics", response_model=TierMetrics)
-def tier_metrics(run_id: RunId, tier_id: TierId, request: Request, _: Reader) -> TierMetrics:
-    context = context_of(request)
-    record = _record(context, run_id)
-    tier = next((t for t in record.tiers if t.tier_id == tier_id), None)
-    planned = next((t for t in _strategy(record).tiers if t.tier_id == tier_id), None)
-    if tier is None or planned is None:
-        raise Problem(404, "Not found", f"no tier {tier_id!r} in run {run_id}")
-    spent = next(
-        (s.spend for s in spend_by(context.database, "tier", run_id=run_id) if s.key == tier_id),
-        None,
-    )
-    return TierMetrics(
-        run_id=run_id,
-        tier_id=tier_id,
-        state=tier.state.value,
-        cleanliness=tier.cleanliness.value if tier.cleanliness else None,
-        phases_by_state=_count([p.state.value for p in tier.phases]),
-        attempts=sum(p.attempts_used for p in tier.phases),
-        tokens=spent.tokens if spent else 0,
-        usd=spent.usd if spent else Decimal(0),
-        budget_tokens=planned.budget.tokens,
-        budget_usd=planned.budget.usd,
-    )
-
-
-@router.get("/{run_id}/summary", response_class=Response)
-def summary(run_id: RunId, request: Request, _: Reader) -> Response:
-    """RUN_SUMMARY.md as written at the run's end."""
-    context = context_of(request)
-    record = _record(context, run_id)
-    path = context.settings.runs_dir / run_id / SUMMARY_FILE
-    if not path.exists():
-        raise Problem(
-            409, "Conflict", f"run {run_id} is {record.state.value}; its summary comes at its end"
-        )
-    return Response(path.read_text(encoding="utf-8"), media_type="text/markdown; charset=utf-8")
-
-
-@router.get("/{run_id}/incidents", response_model=list[str])
-def incidents(run_id: RunId, request: Request, _: Reader) -> list[str]:
-    context = context_of(request)
-    _record(context, run_id)
-    folder = context.settings.runs_dir / run_id / INCIDENTS_DIR
-    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-
-
-@router.get("/{run_id}/incidents/{name}", response_class=Response)
-def incident_pack(
-    run_id: RunId,
-    name: Annotated[str, PathParam(pattern=INCIDENT_NAME)],
-    request: Request,
-    _: Reader,
-) -> Response:
-    """One incident pack as a zip: diff, test output, trajectory, ledger, findings, replay."""
-    context = context_of(request)
-    _record(context, run_id)
-    folder = context.settings.runs_dir / run_id / INCIDENTS_DIR / name
-    if not folder.is_dir():
-        raise Problem(404, "Not found", f"run {run_id} has no incident {name!r}")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, f"{name}/{path.relative_to(folder)}")
-    return Response(
-        buffer.getvalue(),
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{run_id}-{name}.zip"'},
-    )
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=RunListing)
@@ -505,7 +325,7 @@ async def cancel(
 ) -> RunListing:
     """End the run with a reason: now if no executor has it, else before its next attempt."""
     context = context_of(request)
-    _record(context, run_id)
+    record_of(context, run_id)
     reason = f"{(body or CancelRequest()).reason} (by token {caller.name})"
     await run_in_threadpool(cancel_run, context.settings, context.database, run_id, reason)
     listing = run_listing(context.database, run_id)
@@ -517,7 +337,7 @@ async def cancel(
 def resume(run_id: RunId, request: Request, _: Writer) -> RunListing:
     """Queue a run whose executor died for a worker to carry on from its last checkpoint."""
     context = context_of(request)
-    record = _record(context, run_id)
+    record = record_of(context, run_id)
     if record.state.is_terminal:
         raise Problem(409, "Conflict", f"run {run_id} already ended {record.state.value}")
     beat = last_heartbeat(context.database, run_id)
@@ -539,7 +359,7 @@ def promote(
 ) -> Promoted:
     """Merge the integration branch into its base (or `into`), if the run is eligible."""
     context = context_of(request)
-    _record(context, run_id)
+    record_of(context, run_id)
     git = GitCli(context.settings.repo_root, context.settings.worktree_root)
     try:
         target, head = promote_run(context.database, git, run_id, (body or PromoteRequest()).into)

@@ -12,7 +12,15 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from autopack import __version__
 from autopack.run.worker import work
-from autopack.server import api_events, api_reports, api_runs, dashboard, metrics, problems
+from autopack.server import (
+    api_events,
+    api_reports,
+    api_run_records,
+    api_runs,
+    dashboard,
+    metrics,
+    problems,
+)
 from autopack.server.context import ServerContext
 
 DESCRIPTION = """Start, watch and steer Autopack runs. Every endpoint but `/health` needs a bearer
@@ -56,6 +64,7 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
         )
     app.include_router(api_reports.router)
     app.include_router(api_runs.router)
+    app.include_router(api_run_records.router)
     app.include_router(api_events.router)
     app.include_router(metrics.router)
     dashboard.install(app)
