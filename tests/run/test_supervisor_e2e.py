@@ -253,8 +253,16 @@ def test_an_aged_backlog_issue_becomes_a_debt_cleanup_phase_that_pays_it_off(
     assert entry.last_seen_run == run_id
 
 
-def test_an_attempt_after_one_without_progress_gets_the_next_stronger_model(
-    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+@pytest.mark.parametrize(
+    ("low_usd_cap", "escalated"),
+    [
+        ("20", True),
+        # The top model's worst case (128k output tokens at $50/M, $6.40) does not fit $2 left.
+        ("2", False),
+    ],
+)
+def test_an_attempt_after_one_without_progress_gets_the_next_stronger_model_if_affordable(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer], low_usd_cap: str, escalated: bool
 ) -> None:
     models_for_phase: list[str] = []
 
@@ -276,15 +284,14 @@ def test_an_attempt_after_one_without_progress_gets_the_next_stronger_model(
         .replace('top = "openai-standard"', 'top = "openai-top"')
     )
     config += f'\n[models.aliases.openai-top]\nbase_url = "{server.openai_base_url}"\n'
-    # The top model's worst case (128k output tokens at $50/M) must fit the phase's USD cap.
-    config += "\n[ruleset.complexity.low]\ntoken_cap = 200000\nusd_cap = 20\n"
+    config += f"\n[ruleset.complexity.low]\ntoken_cap = 200000\nusd_cap = {low_usd_cap}\n"
     (root / "autopack.toml").write_text(config)
     settings = load_settings(root)
     run_id = create_run(settings, plan, RunOptions())
     end = execute_run(settings, run_id, RunOptions())
     assert end.state is RunState.DONE_SUCCESS, end.message
     standard, top = settings.aliases["openai-standard"].model, settings.aliases["openai-top"].model
-    assert models_for_phase == [standard, top]
+    assert models_for_phase == [standard, top if escalated else standard]
 
 
 def test_with_policy_violation_ends_run_false_a_refused_patch_is_fed_back(

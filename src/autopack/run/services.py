@@ -38,6 +38,7 @@ from autopack.llm.redact import Redactor
 from autopack.llm.replay import RecordingModel, ReplayModel
 from autopack.llm.resilience import CircuitBreakers, LLMEvent, ResilientModel
 from autopack.llm.transcripts import TranscriptWriter
+from autopack.llm.worst_case import worst_case
 from autopack.store.engine import Database, database_url_for, open_database
 from autopack.store.progress import record_progress
 from autopack.store.runs import get_run
@@ -121,11 +122,20 @@ class RunServices:
 
     def alias_name(self, phase: PhaseStrategy, role: Role, *, escalate: bool = False) -> str:
         """The phase's alias for the role; one level up when the last attempt made no progress
-        (never past the top, and never away from an alias forced with --llm)."""
+        (never past the top, never beyond the phase's budget, never away from --llm's alias)."""
         if self.options.forced_alias:
             return self.options.forced_alias
         routed = phase.models[role]
-        return (self.settings.routing.escalated(routed) or routed) if escalate else routed
+        stronger = self.settings.routing.escalated(routed) if escalate else None
+        if stronger is None or stronger not in self.settings.aliases:
+            return routed
+        # Only if one call of the stronger model still fits what the phase has left: a switch
+        # the budget cannot carry would end the run instead of giving it a better chance.
+        needed = worst_case(self.settings.aliases[stronger], [])
+        left = self.ledger.remaining((Level.PHASE, phase.phase_id))
+        if needed.tokens > left.tokens or needed.usd > left.usd:
+            return routed
+        return stronger
 
     def model_for(
         self, phase: PhaseStrategy, role: Role, attempt: int, *, escalate: bool = False
