@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,27 @@ def test_a_planner_that_never_answers_a_valid_plan_creates_no_run(
     assert "did not parse" in str(error.value)
     assert str(wish) in str(error.value)
     assert len(planner.asked) == 2
+    assert _runs(root) == []
+    # The two paid calls are not lost with the run that never was.
+    assert "the planner's 2 paid call(s)" in str(error.value)
+    [kept] = (root / ".autonomous_runs").glob("*/planner_calls.json")
+    calls = json.loads(kept.read_text())
+    assert [call["role"] for call in calls] == ["planner", "planner"]
+    assert all(float(call["usd"]) > 0 for call in calls)
+
+
+def test_a_normalised_plan_over_the_phase_cap_keeps_the_planners_calls(
+    tmp_path: Path, env: None
+) -> None:
+    planner = Planner(PLAN)
+    with fake_llm_server(planner) as server:
+        root = tmp_path / "calc"
+        wish = _project(root, server)
+        config = root / "autopack.toml"
+        config.write_text(config.read_text() + "\n[ruleset.run]\nmax_phases = 2\n")
+        with pytest.raises(PlanError, match=r"more than run\.max_phases 2") as error:
+            create_run(load_settings(root), wish, RunOptions())
+    assert "the planner's 1 paid call(s)" in str(error.value)
     assert _runs(root) == []
 
 

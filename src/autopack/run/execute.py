@@ -11,10 +11,10 @@ from pathlib import Path
 
 from autopack.config import Settings
 from autopack.domain.states import RunState
-from autopack.errors import AutopackError, RepoError
+from autopack.errors import AutopackError, PlanError, RepoError
 from autopack.run.create import create_run_from_plan, new_run_id
 from autopack.run.durable import durable_executor, resume_workflow, start_workflow, sweep
-from autopack.run.phase0 import plan_for_run
+from autopack.run.phase0 import plan_for_run, unstored_calls_note
 from autopack.run.services import PROCESS_LISTENERS, Listener, RunOptions
 from autopack.store.engine import database_url_for, open_database
 from autopack.store.issue_records import load_backlog
@@ -62,16 +62,20 @@ def create_run(
     plan, planner_calls = plan_for_run(settings, plan_file, options, run_id)
     database = open_database(database_url_for(settings.repo_root, os.environ))
     try:
-        strategy = create_run_from_plan(
-            settings,
-            database,
-            plan.model_copy(update={"source_path": str(plan_file.resolve())}),
-            backlog=load_backlog(database, settings.project.id),
-            base_branch=branch,
-            base_commit=base_commit,
-            sandbox="none" if options.no_sandbox else "bubblewrap",
-            run_id=run_id,
-        )
+        try:
+            strategy = create_run_from_plan(
+                settings,
+                database,
+                plan.model_copy(update={"source_path": str(plan_file.resolve())}),
+                backlog=load_backlog(database, settings.project.id),
+                base_branch=branch,
+                base_commit=base_commit,
+                sandbox="none" if options.no_sandbox else "bubblewrap",
+                run_id=run_id,
+            )
+        except PlanError as error:  # e.g. more phases than run.max_phases
+            note = unstored_calls_note(settings, run_id, planner_calls)
+            raise PlanError(f"{error.detail}{note}", path=error.path, line=error.line) from None
         planner_calls.flush_to(database)
         save_options(database, run_id, options.model_dump_json(), queue=queue)
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic_ai.models import Model
@@ -14,6 +15,8 @@ from pydantic_ai.models import Model
 from autopack.config import Settings
 from autopack.domain.plan import PlanSpec
 from autopack.domain.vocabulary import Complexity, Role
+from autopack.errors import PlanError
+from autopack.issues.atomic_json import write_json_atomic
 from autopack.llm.budget import BudgetLedger, Cap, Level
 from autopack.llm.budgeted import CallContext
 from autopack.llm.keys import redactor_for
@@ -27,6 +30,8 @@ from autopack.plan.render_markdown import render_markdown
 from autopack.run.services import CASSETTE_FILE, RunOptions, budgeted_model
 
 NORMALISED_PLAN_FILE = "normalised_plan.md"
+# The planner's calls when no run row came to exist to hold them in the ledger.
+UNSTORED_CALLS_FILE = "planner_calls.json"
 
 
 def plan_for_run(
@@ -73,4 +78,22 @@ def _normalised_by_planner(
     if options.record and options.replay_file is None:
         model = RecordingModel(model, settings.runs_dir / run_id / CASSETTE_FILE)
     source = plan.path or "plan"
-    return asyncio.run(normalise_plan(plan.text, source, model)), recorder
+    try:
+        return asyncio.run(normalise_plan(plan.text, source, model)), recorder
+    except PlanError as error:
+        raise PlanError(
+            f"{error.detail}{unstored_calls_note(settings, run_id, recorder)}", path=error.path
+        ) from None
+
+
+def unstored_calls_note(settings: Settings, run_id: str, recorder: MemoryRecorder) -> str:
+    """Keep the paid planner calls of a run that will not exist, and say where they are."""
+    if not recorder.calls:
+        return ""
+    path = settings.runs_dir / run_id / UNSTORED_CALLS_FILE
+    write_json_atomic(path, [call.model_dump(mode="json") for call in recorder.calls])
+    usd = sum((call.usd for call in recorder.calls), Decimal(0))
+    return (
+        f" (no run was created; the planner's {len(recorder.calls)} paid call(s), ${usd:.4f}, "
+        f"are recorded in {path})"
+    )
