@@ -7,8 +7,11 @@ database. With `AUTOPACK_DATABASE_URL` on PostgreSQL, DBOS keeps its tables in t
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +28,7 @@ from autopack.store.checkpoints import beat, silent_runs
 from autopack.store.engine import Database, database_url_for, open_database
 
 DBOS_SQLITE = Path(".autopack") / "dbos.sqlite"
+DBOS_LOGGER = "dbos"
 HEARTBEAT_SECONDS = float(os.environ.get("AUTOPACK_HEARTBEAT_SECONDS", "5"))
 
 
@@ -45,6 +49,7 @@ def executor_id() -> str:
 def durable_executor(settings: Settings, env: Mapping[str, str] | None = None) -> Iterator[str]:
     """DBOS launched for this process (one per process); yields this executor's id."""
     DBOS.destroy()
+    _console_log_to_current_stderr()
     identity = executor_id()
     config: DBOSConfig = {
         "name": "autopack",
@@ -60,6 +65,15 @@ def durable_executor(settings: Settings, env: Mapping[str, str] | None = None) -
         yield identity
     finally:
         DBOS.destroy()
+
+
+def _console_log_to_current_stderr() -> None:
+    """DBOS's console handler keeps the stderr of its first launch; a process that swapped stderr
+    since (an embedding harness, typer's CliRunner) would have DBOS flush a closed stream."""
+    for handler in logging.getLogger(DBOS_LOGGER).handlers:
+        if type(handler) is logging.StreamHandler and handler.stream is not sys.stderr:
+            with handler.lock or contextlib.nullcontext():
+                handler.stream = sys.stderr
 
 
 @contextmanager
