@@ -44,6 +44,16 @@ def phase_issue_path(runs_dir: Path, run_id: str, position: int, phase_id: str) 
     return runs_dir / run_id / f"phase_{position:02d}_{phase_id}_issues.json"
 
 
+def phase_issue_file(
+    runs_dir: Path, run_id: str, tier_id: str, phase_id: str, position: int
+) -> PhaseIssueFile:
+    """The issues a phase raised so far in a run: its file, or an empty one before the first."""
+    path = phase_issue_path(runs_dir, run_id, position, phase_id)
+    if path.exists():
+        return read_phase_issue_file(path)
+    return PhaseIssueFile(run_id=run_id, tier_id=tier_id, phase_id=phase_id, position=position)
+
+
 def add_issue(file: PhaseIssueFile, issue: PhaseIssue) -> PhaseIssueFile:
     """The same key seen again in a phase counts as one issue seen more often, at its worst severity."""
     for index, known in enumerate(file.issues):

@@ -23,11 +23,7 @@ from autopack.config import Settings, load_settings
 from autopack.domain.strategy import PhaseStrategy, Strategy
 from autopack.domain.vocabulary import BuilderName, Role
 from autopack.errors import ConfigError
-from autopack.issues.phase_issue_file import (
-    PhaseIssueFile,
-    phase_issue_path,
-    read_phase_issue_file,
-)
+from autopack.issues.phase_issue_file import PhaseIssueFile, phase_issue_file
 from autopack.llm.budget import BudgetLedger, Cap, Level, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext, CallRecorder
 from autopack.llm.checkpoint import CheckpointedModel
@@ -110,14 +106,8 @@ class RunServices:
 
     def issue_file(self, phase: PhaseStrategy) -> PhaseIssueFile:
         """The issues the phase raised so far in this run (an empty file before the first)."""
-        path = phase_issue_path(self.settings.runs_dir, self.run_id, phase.position, phase.phase_id)
-        if path.exists():
-            return read_phase_issue_file(path)
-        return PhaseIssueFile(
-            run_id=self.run_id,
-            tier_id=phase.tier_id,
-            phase_id=phase.phase_id,
-            position=phase.position,
+        return phase_issue_file(
+            self.settings.runs_dir, self.run_id, phase.tier_id, phase.phase_id, phase.position
         )
 
     def alias_name(self, phase: PhaseStrategy, role: Role, *, escalate: bool = False) -> str:

@@ -26,7 +26,7 @@ from autopack.domain.vocabulary import IssueSource, IssueState, Severity
 from autopack.issues.phase_issue_file import (
     PhaseIssueFile,
     add_issue,
-    phase_issue_path,
+    phase_issue_file,
     read_phase_issue_file,
     write_phase_issue_file,
 )
@@ -39,7 +39,7 @@ from autopack.server.auth import Reader, Writer
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
 from autopack.store.attempts import AttemptRecord, attempts_of_phase
-from autopack.store.queue import last_heartbeat, save_options, saved_options
+from autopack.store.queue import last_heartbeat, requeue
 from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
 from autopack.store.schema import utc_now
@@ -256,15 +256,11 @@ def get_strategy(run_id: RunId, request: Request, _: Reader) -> Strategy:
 
 
 def _phase_file(context: ServerContext, record: RunRecord, phase_id: str) -> PhaseIssueFile:
-    strategy = strategy_of(record)
-    phase = next((p for p in strategy.phases if p.phase_id == phase_id), None)
+    phase = next((p for p in strategy_of(record).phases if p.phase_id == phase_id), None)
     if phase is None:
         raise Problem(404, "Not found", f"no phase {phase_id!r} in run {record.run_id}")
-    path = phase_issue_path(context.settings.runs_dir, record.run_id, phase.position, phase_id)
-    if path.exists():
-        return read_phase_issue_file(path)
-    return PhaseIssueFile(
-        run_id=record.run_id, tier_id=phase.tier_id, phase_id=phase_id, position=phase.position
+    return phase_issue_file(
+        context.settings.runs_dir, record.run_id, phase.tier_id, phase_id, phase.position
     )
 
 
@@ -345,9 +341,7 @@ def resume(run_id: RunId, request: Request, _: Writer) -> RunListing:
         raise Problem(
             409, "Conflict", f"run {run_id} is being executed (heartbeat {beat:%H:%M:%S})"
         )
-    save_options(
-        context.database, run_id, saved_options(context.database, run_id) or "{}", queue=True
-    )
+    requeue(context.database, run_id)
     listing = run_listing(context.database, run_id)
     assert listing is not None
     return listing

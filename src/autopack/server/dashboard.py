@@ -15,14 +15,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from autopack.domain.strategy import Strategy
 from autopack.run.progress_text import describe
 from autopack.server import api_reports
-from autopack.server.api_runs import RunId, RunView, get_run_view, run_issues
+from autopack.server.api_runs import RunId, record_of, run_issues, strategy_of
 from autopack.server.auth import COOKIE, identify
 from autopack.server.context import ServerContext, context_of
 from autopack.store.progress import progress_after
-from autopack.store.reports import list_run_listings, spend_by
+from autopack.store.reports import list_run_listings, run_listing, spend_by
 from autopack.store.runs import get_run
 from autopack.store.tokens import TokenInfo, verify_token
 from autopack.workspace.git_cli import GitCli
@@ -119,20 +118,21 @@ async def commits_fragment(run_id: RunId, request: Request) -> HTMLResponse:
 
 
 def _run_values(request: Request, run_id: str, info: TokenInfo) -> dict[str, Any]:
+    """Everything the run page shows, from one read of the run (it is re-read on every event)."""
     context = context_of(request)
-    view: RunView = get_run_view(run_id, request, info)
-    strategy = Strategy.model_validate_json(get_run(context.database, run_id).strategy_json)
+    record = record_of(context, run_id)
+    listing = run_listing(context.database, run_id)
+    strategy = strategy_of(record)
     events = progress_after(context.database, 0, run_id=run_id, limit=100_000)
     lines = [line for e in events if (line := describe(e.as_message())) is not None]
-    index = run_issues(run_id, request, info)
     issues: dict[str, list[Any]] = {}
-    for entry in index.entries:
+    for entry in run_issues(run_id, request, info).entries:
         for phase_id in entry.phases:
             issues.setdefault(phase_id, []).append(entry)
     return {
-        "run": view.run,
-        "tiers": view.tiers,
-        "base_branch": view.base_branch,
+        "run": listing,
+        "tiers": record.tiers,
+        "base_branch": record.base_branch,
         "budget_tokens": strategy.limits.budget.tokens,
         "budget_usd": strategy.limits.budget.usd,
         "progress": lines[-PROGRESS_LINES:],

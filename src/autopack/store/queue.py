@@ -22,6 +22,15 @@ def save_options(database: Database, run_id: str, options_json: str, *, queue: b
             row.queued_at, row.claimed_at = utc_now(), None
 
 
+def requeue(database: Database, run_id: str) -> None:
+    """Put a run back in line for a worker, with the options it was started with."""
+    with database.transaction() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound(f"no run {run_id!r}")
+        row.queued_at, row.claimed_at = utc_now(), None
+
+
 def saved_options(database: Database, run_id: str) -> str | None:
     with database.transaction() as session:
         return session.scalar(select(RunRow.options_json).where(RunRow.run_id == run_id))
@@ -72,14 +81,6 @@ def claim_unstarted(database: Database, run_id: str, executor_id: str) -> bool:
         return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
-def release_claim(database: Database, run_id: str) -> None:
-    """Give a claimed run back to the queue (its worker stopped before it ended)."""
-    with database.transaction() as session:
-        row = session.get(RunRow, run_id)
-        if row is not None and row.ended_at is None:
-            row.claimed_at = None
-
-
 def queue_depth(database: Database) -> int:
     with database.transaction() as session:
         return (
@@ -111,11 +112,6 @@ def request_cancel(database: Database, run_id: str, reason: str) -> bool:
 def cancel_reason(database: Database, run_id: str) -> str | None:
     with database.transaction() as session:
         return session.scalar(select(RunRow.cancel_requested).where(RunRow.run_id == run_id))
-
-
-def is_claimed(database: Database, run_id: str) -> bool:
-    with database.transaction() as session:
-        return session.scalar(select(RunRow.claimed_at).where(RunRow.run_id == run_id)) is not None
 
 
 def last_heartbeat(database: Database, run_id: str) -> datetime | None:
