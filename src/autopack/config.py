@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from autopack.apply.policy import DEFAULT_PROTECTED_PATHS as DEFAULT_PROTECTED_PATHS
 from autopack.apply.policy import WritePolicy
 from autopack.domain.vocabulary import CIProfile, RunScope
 from autopack.errors import ConfigError, RepoError
@@ -18,16 +19,6 @@ from autopack.strategy.ruleset import Ruleset
 CONFIG_FILE = "autopack.toml"
 RUNS_DIR = ".autonomous_runs"
 PROJECT_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-
-DEFAULT_PROTECTED_PATHS: tuple[str, ...] = (
-    ".github/workflows/**",
-    ".gitlab-ci.yml",
-    ".circleci/**",
-    "autopack.toml",
-    ".autopack/**",
-    ".autonomous_runs/**",
-)
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -47,6 +38,14 @@ class CIProfileCommands(_Section):
 class WorkspaceSection(_Section):
     # Relative paths are inside the repository; /dev/shm makes worktrees of big repos much faster.
     worktree_root: Path = Path(".autopack") / "worktrees"
+
+
+class SandboxSection(_Section):
+    """What of the host, besides the system, the Python environment and PATH, commands may see."""
+
+    # Extra host paths commands may read, e.g. a tool installation or a shared virtual environment;
+    # relative paths are inside the repository, `~` is the user's home, missing ones are skipped.
+    readable: tuple[Path, ...] = ()
 
 
 class ModelsSection(_Section):
@@ -74,8 +73,10 @@ class Settings(_Section):
     run_scope: RunScope = RunScope.MULTI_TIER
     ruleset: Ruleset = Ruleset()
     ci: dict[CIProfile, CIProfileCommands] = Field(default_factory=dict)
-    policy: WritePolicy = WritePolicy(protected_paths=DEFAULT_PROTECTED_PATHS)
+    # Keys set in [policy] keep the defaults of the others, the protected paths above all.
+    policy: WritePolicy = WritePolicy()
     workspace: WorkspaceSection = WorkspaceSection()
+    sandbox: SandboxSection = SandboxSection()
     routing: Routing = Routing()
     models: ModelsSection = ModelsSection()
 

@@ -118,8 +118,12 @@ class PolicyViolation(AutopackError):
 
 
 class PatchApplyError(AutopackError):
-    """At least one hunk does not apply; nothing was written. `diagnostics` say what to fix."""
+    """At least one hunk does not apply; nothing was written. `diagnostics` say what to fix.
 
-    def __init__(self, diagnostics: list[str]):
+    `rule` names the first refusal (apply.no_match, apply.missing_file, apply.write_failed, ...).
+    """
+
+    def __init__(self, diagnostics: list[str], rule: str = "apply.no_match"):
         self.diagnostics = diagnostics
-        super().__init__("; ".join(diagnostics))
+        self.rule = rule
+        super().__init__("; ".join(diagnostics) + f" (rule: {rule})")

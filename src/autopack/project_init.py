@@ -83,7 +83,7 @@ def render_config(project_id: str, commands: CICommands) -> str:
     """A commented autopack.toml whose commented values are exactly the shipped defaults."""
     rules = Ruleset()
     routing = Routing()
-    policy = WritePolicy(protected_paths=DEFAULT_PROTECTED_PATHS)
+    policy = WritePolicy()
     workspace = WorkspaceSection()
     protected = ", ".join(_toml_string(path) for path in DEFAULT_PROTECTED_PATHS)
     complexity = "\n".join(
@@ -113,8 +113,11 @@ id = {_toml_string(project_id)}
 
 {_commands_table(CIProfile.STRICT, commands[CIProfile.STRICT])}
 
-[policy]               # what a patch may write; checked before anything is written
-# protected_paths = [{protected}]
+[policy]               # what a patch may write; judged on the entries git will record
+# Always protected unless named in `unprotect`: {protected}
+# protected_paths = []   # more globs to protect, on top of those
+# unprotect = []         # defaults given up, shown by `autopack plan` and in RUN_SUMMARY.md
+# symlinks = []          # globs where a symlink to a path inside the repository may be created
 # allow_binary = {str(policy.allow_binary).lower()}
 # max_files = {policy.max_files}
 # max_changed_lines = {policy.max_changed_lines}
@@ -122,6 +125,9 @@ id = {_toml_string(project_id)}
 
 [workspace]
 # worktree_root = "{workspace.worktree_root}"   # relative to the repo, or absolute (e.g. /dev/shm/autopack)
+
+[sandbox]              # commands see the system, Autopack's Python, PATH and the worktree; nothing else
+# readable = []   # extra host paths they may read, e.g. "~/.pyenv" or a shared venv; relative to the repo
 
 [ruleset]
 # safety_profile = "{rules.safety_profile.value}"   # or "safety_critical"

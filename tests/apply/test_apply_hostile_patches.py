@@ -69,7 +69,7 @@ POLICY_CASES: list[tuple[str, Patch, str]] = [
     ("autopack config", create("autopack.toml", "[ruleset]\n"), "path.protected"),
     ("autopack database", create(".autopack/autopack.db"), "path.protected"),
     ("run artefacts", create(".autonomous_runs/run-1/strategy.json"), "path.protected"),
-    ("symlink creation", create("src/link", "/etc/passwd", mode="120000"), "path.symlink"),
+    ("symlink creation", create("src/link", "/etc/passwd", mode="120000"), "mode.symlink"),
     ("binary content", create("src/blob.bin", "\x00\x01\x02"), "content.binary"),
     (
         "binary git patch",
@@ -267,8 +267,10 @@ def test_failure_while_writing_restores_every_file(workspace: Path, policy: Writ
         source_format="test",
     )
     before = snapshot(workspace.parent)
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(PatchApplyError) as caught:
         apply_governed(workspace, patch, policy)
+    assert caught.value.rule == "apply.write_failed"
+    assert "src/app.py/inside.py" in str(caught.value)
     assert snapshot(workspace.parent) == before
 
 
@@ -281,4 +283,4 @@ def test_a_violation_becomes_a_major_policy_issue(workspace: Path, policy: Write
     issue = policy_issue(caught.value, "run-1")
     assert issue.issue_key == "policy:path.git_internals:.git/hooks/pre-commit"
     assert (issue.severity, issue.category) == (Severity.MAJOR, "policy")
-    assert "nothing under .git may be written" in issue.summary
+    assert "nothing under .git" in issue.summary

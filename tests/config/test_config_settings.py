@@ -29,7 +29,7 @@ def test_missing_config_gives_defaults_and_a_project_id_from_the_directory(repo:
     assert settings.project.id == "my-repo"
     assert settings.ruleset == Ruleset()
     assert settings.routing == Routing()
-    assert "autopack.toml" in settings.policy.protected_paths
+    assert "autopack.toml" in settings.policy.protected
 
 
 def test_overrides_are_read(repo: Path) -> None:

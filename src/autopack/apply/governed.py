@@ -6,8 +6,10 @@ kept aside so that any failure while writing puts every file back as it was.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +17,9 @@ from pathlib import Path
 from autopack.apply import diagnostics
 from autopack.apply.matching import Ambiguous, MatchLevel, locate
 from autopack.apply.patch import ChangeKind, FileChange, Hunk, Patch
-from autopack.apply.policy import WritePolicy, check_patch
+from autopack.apply.policy import WritePolicy, check_patch, judge_entries
 from autopack.errors import PatchApplyError
+from autopack.workspace.base import Entry
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,57 @@ class ApplyResult:
 class _Planned:
     path: str
     content: str | None  # None deletes the file
+    old_mode: str | None = None  # None: the file does not exist yet
+    added: int = 0
+    removed: int = 0
+
+    def entry(self) -> Entry:
+        """The entry git will record for this file, judged by the same rules as the gate's."""
+        if self.content is None:
+            return Entry(
+                path=self.path,
+                status="D",
+                old_mode=self.old_mode or "100644",
+                removed_lines=self.removed,
+            )
+        data = self.content.encode("utf-8", "surrogateescape")
+        return Entry(
+            path=self.path,
+            status="A" if self.old_mode is None else "M",
+            old_mode=self.old_mode or "000000",
+            new_mode=self.old_mode or "100644",
+            size=len(data),
+            binary=b"\0" in data,
+            added_lines=self.added,
+            removed_lines=self.removed,
+        )
+
+
+class _Errors:
+    """Diagnostics in order, and the rule of the first: what the refusal is named by."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.rule: str | None = None
+
+    def add(self, rule: str, message: str) -> None:
+        self.rule = self.rule or rule
+        self.messages.append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            raise PatchApplyError(self.messages, self.rule or "apply.no_match")
+
+
+def _git_mode(path: Path) -> str:
+    return "100755" if path.stat().st_mode & stat.S_IXUSR else "100644"
+
+
+def _lines(text: str | None) -> int:
+    return 0 if not text else text.count("\n") + (0 if text.endswith("\n") else 1)
 
 
 def _split(text: str) -> list[str]:
@@ -53,17 +107,23 @@ def _read(root: Path, path: str) -> str:
     try:
         raw = (root / path).read_bytes()
     except FileNotFoundError:
-        raise PatchApplyError([f"{path}: the file does not exist"]) from None
+        raise PatchApplyError([f"{path}: the file does not exist"], "apply.missing_file") from None
     except IsADirectoryError:
-        raise PatchApplyError([f"{path}: is a directory"]) from None
+        raise PatchApplyError([f"{path}: is a directory"], "apply.not_a_file") from None
+    except OSError as error:
+        raise PatchApplyError(
+            [f"{path}: cannot be read: {error.strerror}"], "apply.unreadable"
+        ) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise PatchApplyError([f"{path}: not UTF-8 text; it cannot be edited by hunks"]) from None
+        raise PatchApplyError(
+            [f"{path}: not UTF-8 text; it cannot be edited by hunks"], "apply.not_text"
+        ) from None
 
 
 def _apply_substring(
-    path: str, number: int, text: str, hunk: Hunk, errors: list[str]
+    path: str, number: int, text: str, hunk: Hunk, errors: _Errors
 ) -> tuple[str, HunkOutcome | None]:
     """str_replace of a partial line: the exact text must occur once."""
     count = text.count(hunk.search)
@@ -71,21 +131,23 @@ def _apply_substring(
         return text.replace(hunk.search, hunk.replace, 1), HunkOutcome(
             path, number, MatchLevel.EXACT
         )
-    if count == 0 and hunk.replace and text.count(hunk.replace) == 1:
+    if count == 0 and hunk.idempotent and hunk.replace and text.count(hunk.replace) == 1:
         return text, HunkOutcome(path, number, None, already_applied=True)
     if count > 1:
-        errors.append(
-            f"{path}: hunk {number} is ambiguous: the text occurs {count} times; include more of it"
+        errors.add(
+            "apply.ambiguous",
+            f"{path}: hunk {number} is ambiguous: the text occurs {count} times; include more of it",
         )
     else:
-        errors.append(
-            diagnostics.no_match(path, number, _split(text), _split(hunk.search), hunk.line_hint)
+        errors.add(
+            "apply.no_match",
+            diagnostics.no_match(path, number, _split(text), _split(hunk.search), hunk.line_hint),
         )
     return text, None
 
 
 def _apply_hunks(
-    path: str, text: str, hunks: tuple[Hunk, ...], errors: list[str]
+    path: str, text: str, hunks: tuple[Hunk, ...], errors: _Errors
 ) -> tuple[str, list[HunkOutcome]]:
     crlf = "\r\n" in text
     text = text.replace("\r\n", "\n") if crlf else text
@@ -110,14 +172,15 @@ def _apply_lines(
     number: int,
     text: str,
     hunk: Hunk,
-    errors: list[str],
+    errors: _Errors,
     expected_start: int | None = None,
 ) -> tuple[str, HunkOutcome | None]:
     lines, search, replace = _split(text), _split(hunk.search), _split(hunk.replace)
     if not search:
         if lines:
-            errors.append(
-                f"{path}: hunk {number} has no context lines to place it; include a few lines around it"
+            errors.add(
+                "apply.no_context",
+                f"{path}: hunk {number} has no context lines to place it; include a few lines around it",
             )
             return text, None
         return hunk.replace, HunkOutcome(path, number, MatchLevel.EXACT)
@@ -125,16 +188,19 @@ def _apply_lines(
         found = locate(lines, search, replace, expected_start)
         if (
             found is None
+            and hunk.idempotent
             and replace
             and replace != search
             and locate(lines, replace, replace) is not None
         ):
             return text, HunkOutcome(path, number, None, already_applied=True)
     except Ambiguous as error:
-        errors.append(diagnostics.ambiguous(path, number, error))
+        errors.add("apply.ambiguous", diagnostics.ambiguous(path, number, error))
         return text, None
     if found is None:
-        errors.append(diagnostics.no_match(path, number, lines, search, hunk.line_hint))
+        errors.add(
+            "apply.no_match", diagnostics.no_match(path, number, lines, search, hunk.line_hint)
+        )
         return text, None
     new_lines = lines[: found.start] + found.replacement + lines[found.end :]
     # Only a hunk that reaches the end of the file decides whether the file ends with a newline.
@@ -148,7 +214,7 @@ def _apply_lines(
     )
 
 
-def _plan(root: Path, change: FileChange, errors: list[str], result: ApplyResult) -> list[_Planned]:
+def _plan(root: Path, change: FileChange, errors: _Errors, result: ApplyResult) -> list[_Planned]:
     target = root / change.path
     if change.kind is ChangeKind.CREATE:
         if target.exists():
@@ -158,29 +224,47 @@ def _plan(root: Path, change: FileChange, errors: list[str], result: ApplyResult
             ):
                 result.hunks.append(HunkOutcome(change.path, 1, None, already_applied=True))
                 return []
-            errors.append(f"{change.path}: already exists; edit it instead of creating it")
+            errors.add(
+                "apply.exists", f"{change.path}: already exists; edit it instead of creating it"
+            )
             return []
-        return [_Planned(change.path, change.content or "")]
+        return [_Planned(change.path, change.content or "", added=_lines(change.content))]
     if change.kind is ChangeKind.DELETE:
         if not target.exists():
-            result.hunks.append(HunkOutcome(change.path, 1, None, already_applied=True))
+            errors.add("apply.missing_file", f"{change.path}: does not exist; nothing to delete")
             return []
         if not target.is_file():
-            errors.append(f"{change.path}: is not a regular file")
+            errors.add("apply.not_a_file", f"{change.path}: is not a regular file")
             return []
-        return [_Planned(change.path, None)]
+        original = _read(root, change.path) if target.stat().st_size else ""
+        return [_Planned(change.path, None, _git_mode(target), removed=_lines(original))]
     if change.binary:
-        errors.append(f"{change.path}: binary patches cannot be applied by hunks")
+        errors.add("content.binary", f"{change.path}: binary patches cannot be applied by hunks")
         return []
     original = _read(root, change.path)
     updated, outcomes = _apply_hunks(change.path, original, change.hunks, errors)
     result.hunks.extend(outcomes)
+    applied = [
+        hunk
+        for hunk, outcome in zip(change.hunks, outcomes, strict=False)
+        if not outcome.already_applied
+    ]
+    added = sum(_lines(hunk.replace) for hunk in applied)
+    removed = sum(_lines(hunk.search) for hunk in applied)
+    mode = _git_mode(target)
     if change.move_to is not None:
         if (root / change.move_to).exists():
-            errors.append(f"{change.move_to}: already exists; cannot move {change.path} there")
+            errors.add(
+                "apply.exists", f"{change.move_to}: already exists; cannot move {change.path} there"
+            )
             return []
-        return [_Planned(change.move_to, updated), _Planned(change.path, None)]
-    return [_Planned(change.path, updated)] if updated != original else []
+        return [
+            _Planned(change.move_to, updated, None, added=_lines(updated)),
+            _Planned(change.path, None, mode, removed=_lines(original)),
+        ]
+    if updated == original:
+        return []
+    return [_Planned(change.path, updated, mode, added=added, removed=removed)]
 
 
 def _swap_in(root: Path, planned: list[_Planned]) -> None:
@@ -209,10 +293,12 @@ def _swap_in(root: Path, planned: list[_Planned]) -> None:
             for folder in missing:
                 folder.mkdir()
                 made_dirs.append(folder)
-            target.write_text(item.content, encoding="utf-8", newline="")
-            created.append(target)
+            # Exclusive creation: a path that appeared since it was checked is never written through.
+            with open(target, "x", encoding="utf-8", newline="") as handle:
+                created.append(target)
+                handle.write(item.content)
             if mode is not None:
-                os.chmod(target, mode)
+                os.chmod(target, stat.S_IMODE(mode))
     except BaseException:
         for path in reversed(created):
             path.unlink(missing_ok=True)
@@ -226,14 +312,25 @@ def _swap_in(root: Path, planned: list[_Planned]) -> None:
 
 
 def apply_governed(root: Path, patch: Patch, policy: WritePolicy) -> ApplyResult:
-    """Check the patch against the policy, fit every hunk, then write all files or none."""
+    """Check the patch against the policy, fit every hunk, judge the resulting entries, then
+    write all files or none. Every refusal is a PolicyViolation or a PatchApplyError with a rule."""
     checked = check_patch(root, patch, policy)
     result = ApplyResult()
-    errors: list[str] = []
+    errors = _Errors()
     planned = [item for change in checked.changes for item in _plan(root, change, errors, result)]
-    if errors:
-        raise PatchApplyError(errors)
-    _swap_in(root, planned)
+    errors.raise_if_any()
+    if planned:
+        judge_entries([item.entry() for item in planned], policy)
+    try:
+        _swap_in(root, planned)
+    except OSError as error:
+        where = error.filename or "a file"
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        rule = "path.too_long" if error.errno == errno.ENAMETOOLONG else "apply.write_failed"
+        raise PatchApplyError(
+            [f"{where}: could not be written ({reason}); every file was put back as it was"],
+            rule,
+        ) from None
     result.written = [item.path for item in planned if item.content is not None]
     result.deleted = [item.path for item in planned if item.content is None]
     return result

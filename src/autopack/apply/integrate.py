@@ -1,30 +1,61 @@
 """The governed path from an attempt's worktree to the integration branch.
 
-The diff is taken from the worktree by git (never trusted from a model), checked against the
-write policy, then applied to the integration branch's own worktree; a conflict resets that
-worktree to its head and is reported, never left half-applied.
+The attempt's worktree is staged by git into a tree; the tree the integration branch would hold
+is computed without touching its worktree; the entries git reports between that tree and the
+branch's head are judged by the write policy; only then is exactly that tree checked out. What is
+judged is what is written: there is no second reader of the diff text to disagree with git.
 """
 
 from __future__ import annotations
 
-from autopack.apply.formats.unified import parse_unified
-from autopack.apply.policy import WritePolicy, check_patch
-from autopack.errors import PatchFormatError
-from autopack.workspace.base import ApplyOutcome, GitAdapter, Worktree
+from autopack.apply.paths import normalised_path
+from autopack.apply.policy import WritePolicy, judge_entries
+from autopack.errors import PolicyViolation
+from autopack.workspace.base import ApplyOutcome, GitAdapter, StagedAttempt, Worktree
+from autopack.workspace.diffs import UnstageablePaths
+
+
+def unstageable_refusal(error: UnstageablePaths) -> PolicyViolation:
+    """Which rule the names git refused to stage break; git's own words when ours find none."""
+    for path in error.paths:
+        try:
+            normalised_path(path)
+        except PolicyViolation as violation:
+            return violation
+    return PolicyViolation(
+        ", ".join(error.paths[:5]) or "(worktree)", "path.unstageable", str(error)
+    )
+
+
+def stage(git: GitAdapter, attempt: Worktree) -> StagedAttempt:
+    """The attempt as git would record it; PolicyViolation when git cannot record what it made."""
+    try:
+        return git.stage_attempt(attempt)
+    except UnstageablePaths as error:
+        raise unstageable_refusal(error) from None
+
+
+def integrate_staged(
+    git: GitAdapter, run_id: str, staged: StagedAttempt, policy: WritePolicy
+) -> ApplyOutcome:
+    """Raises PolicyViolation before anything reaches the integration worktree."""
+    git.reset_integration(run_id)
+    if not staged.paths:
+        return ApplyOutcome(applied=False, message="the attempt changed nothing")
+    tree, merged = git.merge_attempt(run_id, staged)
+    if tree is None:
+        return merged
+    head = git.integration_worktree(run_id).base_commit
+    entries = git.tree_entries(head, tree, policy.max_bytes)
+    if not entries:
+        return ApplyOutcome(applied=False, message="the attempt changes nothing the branch lacks")
+    judge_entries(entries, policy)
+    git.land_tree(run_id, tree)
+    return merged
 
 
 def integrate_attempt(
     git: GitAdapter, run_id: str, attempt: Worktree, policy: WritePolicy
 ) -> ApplyOutcome:
-    """Raises PolicyViolation before anything reaches the integration branch."""
-    diff = git.diff_worktree(attempt)
-    if not diff.strip():
-        return ApplyOutcome(applied=False, message="the attempt changed nothing")
-    integration = git.integration_worktree(run_id)
-    try:
-        check_patch(integration.path, parse_unified(diff), policy)
-    except PatchFormatError as error:
-        return ApplyOutcome(
-            applied=False, message=f"git produced a diff Autopack cannot read: {error}"
-        )
-    return git.apply_to_integration(run_id, diff, attempt.base_commit)
+    """Stage the attempt's worktree and integrate it; raises PolicyViolation, writing nothing."""
+    return integrate_staged(git, run_id, stage(git, attempt), policy)

@@ -31,6 +31,9 @@ class Hunk(BaseModel):
     line_hint: int | None = None
     # False for str_replace of part of a line: then the search text must occur exactly once.
     whole_lines: bool = True
+    # A patch re-sent after it landed counts as applied; a direct str_replace never does, since
+    # its new text may simply already be in the file for another reason.
+    idempotent: bool = True
 
 
 class FileChange(BaseModel):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from autopack.apply.formats.edits import parse_edits
 from autopack.apply.governed import apply_governed
-from autopack.apply.policy import WritePolicy, normalised_path
+from autopack.apply.paths import normalised_path
+from autopack.apply.policy import WritePolicy
 from autopack.builder.repomap import RepoMap
 from autopack.errors import PatchApplyError, PatchFormatError, PolicyViolation
 from autopack.verify.base import CommandResult, Limits, Sandbox, minimal_env
@@ -161,7 +162,9 @@ class WorktreeTools:
             raise ToolRefused(f"edit refused by policy, nothing changed: {violation}") from None
         except PatchApplyError as error:
             detail = "\n".join(error.diagnostics)
-            raise ToolRefused(f"edit did not apply, nothing changed:\n{detail}") from None
+            raise ToolRefused(
+                f"edit did not apply, nothing changed (rule: {error.rule}):\n{detail}"
+            ) from None
         touched = [*result.written, *result.deleted]
         return f"applied: {', '.join(touched) if touched else 'nothing changed (already applied)'}"
 

@@ -14,14 +14,14 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from autopack.apply.formats.unified import parse_unified
-from autopack.apply.policy import check_patch
+from autopack.apply.integrate import integrate_staged, stage
 from autopack.audit.auditor import Auditor, AuditRequest
 from autopack.audit.issues import record_audit
 from autopack.audit.policy import audit_reason
 from autopack.builder.base import BuildRequest, Feedback, FeedbackKind, StopReason
 from autopack.domain.machines import PhaseEvent, RunEvent
 from autopack.domain.vocabulary import Role, Severity
-from autopack.errors import PatchFormatError, PolicyViolation
+from autopack.errors import PolicyViolation
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.phase_issue_file import write_phase_issue_file
 from autopack.issues.settle import debt_paid
@@ -36,6 +36,7 @@ from autopack.store.ledger import ledger_for_run
 from autopack.verify.base import Limits, minimal_env
 from autopack.verify.registry import profile_commands
 from autopack.verify.verifier import verify
+from autopack.workspace.base import StagedAttempt
 
 OUTPUT_CHARS = 6_000
 
@@ -57,6 +58,10 @@ class BuildOutcome(_Value):
     base_commit: str
     tokens: int
     usd: Decimal
+    # The attempt's worktree as git staged it: what the gate judges and lands.
+    tree: str = ""
+    # Why git could not even stage what the Builder made (a forbidden name): the rule it breaks.
+    refusal: str | None = None
 
 
 class GateOutcome(_Value):
@@ -141,14 +146,20 @@ async def build(
                 remaining_usd=max(remaining.usd, Decimal(0)),
             )
         )
+        try:
+            staged: StagedAttempt | None = stage(services.git, worktree)
+            refusal = None
+        except PolicyViolation as violation:
+            staged, refusal = None, str(violation)
     finally:
         services.git.remove_worktree(worktree)
+    diff = staged.diff if staged is not None else result.diff
     attempt_dir = services.run_dir / "attempts" / f"{phase_id}-a{attempt}"
     write_json_atomic(
         attempt_dir / "trajectory.json",
         [step.model_dump(mode="json") for step in result.trajectory],
     )
-    (attempt_dir / "diff.patch").write_text(result.diff, encoding="utf-8")
+    (attempt_dir / "diff.patch").write_text(diff, encoding="utf-8")
     tokens, spent = _attempt_spend(services, phase_id, attempt)
     finish_attempt(
         services.database, record.id, outcome=result.stop_reason.value, tokens=tokens, usd=spent
@@ -160,7 +171,7 @@ async def build(
         phase=phase_id,
         attempt=attempt,
         stop=result.stop_reason.value,
-        files=len(result.changed_paths),
+        files=len(staged.paths if staged is not None else result.changed_paths),
         tokens=tokens,
         usd=str(spent),
         run_tokens=run_spent.tokens,
@@ -172,12 +183,14 @@ async def build(
         attempt=attempt,
         stop_reason=result.stop_reason,
         stop_detail=result.stop_detail,
-        diff=result.diff,
-        changed_paths=result.changed_paths,
+        diff=diff,
+        changed_paths=staged.paths if staged is not None else result.changed_paths,
         summary=result.summary,
         base_commit=worktree.base_commit,
         tokens=tokens,
         usd=spent,
+        tree=staged.tree if staged is not None else "",
+        refusal=refusal,
     )
 
 
@@ -189,17 +202,21 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
     )
     move_phase(database, run_id, phase_id, PhaseEvent.SUBMIT, f"attempt {attempt}")
     services.emit("attempt", phase=phase_id, attempt=attempt, step="gate")
-    integration_path = services.git.integration_worktree(run_id).path
     services.git.reset_integration(services.run_id)
-    if not built.diff.strip():
-        return GateOutcome(applied=False, message="the attempt changed nothing")
+    if built.refusal is not None:
+        return GateOutcome(applied=False, violation=built.refusal, message=built.refusal)
+    staged = StagedAttempt(
+        base_commit=built.base_commit,
+        tree=built.tree,
+        diff=built.diff,
+        paths=built.changed_paths if built.tree else (),
+    )
     try:
-        check_patch(integration_path, parse_unified(built.diff), services.settings.policy)
+        applied = integrate_staged(services.git, run_id, staged, services.settings.policy)
     except PolicyViolation as violation:
         return GateOutcome(applied=False, violation=str(violation), message=str(violation))
-    except PatchFormatError as error:
-        return GateOutcome(applied=False, message=f"the diff cannot be read: {error}")
-    applied = services.git.apply_to_integration(run_id, built.diff, built.base_commit)
+    if not applied.applied and not applied.conflicts and not applied.three_way:
+        return GateOutcome(applied=False, message=applied.message)
     if not applied.applied:
         conflicts = ", ".join(applied.conflicts)
         return GateOutcome(

@@ -26,6 +26,29 @@ class ApplyOutcome(_Value):
     message: str = ""
 
 
+class Entry(_Value):
+    """One path as git records it between two trees: the only thing the write policy judges."""
+
+    path: str
+    status: str  # git's letter: A added, M modified, D deleted, T type changed
+    old_mode: str = "000000"
+    new_mode: str = "000000"
+    size: int = 0
+    binary: bool = False
+    added_lines: int = 0
+    removed_lines: int = 0
+    symlink_target: str | None = None
+
+
+class StagedAttempt(_Value):
+    """What an attempt's worktree holds, as the tree git would commit and the diff that makes it."""
+
+    base_commit: str
+    tree: str
+    diff: str
+    paths: tuple[str, ...] = ()
+
+
 class CommitInfo(_Value):
     sha: str
     subject: str
@@ -54,7 +77,17 @@ class GitAdapter(Protocol):
 
     def diff_worktree(self, worktree: Worktree) -> str: ...
 
-    def apply_to_integration(self, run_id: str, diff: str, base_commit: str) -> ApplyOutcome: ...
+    def stage_attempt(self, worktree: Worktree) -> StagedAttempt: ...
+
+    def tree_entries(self, base: str, tree: str, read_cap: int) -> tuple[Entry, ...]: ...
+
+    def merge_attempt(
+        self, run_id: str, staged: StagedAttempt
+    ) -> tuple[str | None, ApplyOutcome]: ...
+
+    def land_tree(self, run_id: str, tree: str) -> None: ...
+
+    def reset_integration(self, run_id: str) -> str: ...
 
     def commit(self, run_id: str, subject: str, trailers: Mapping[str, str]) -> str: ...
 

@@ -6,25 +6,31 @@ branch lives in a worktree of its own and every attempt gets a detached worktree
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from autopack.errors import GitError
-from autopack.workspace.base import ApplyOutcome, CommitInfo, IntegrationStatus, Worktree
-from autopack.workspace.diffs import worktree_diff
+from autopack.workspace.base import (
+    ApplyOutcome,
+    CommitInfo,
+    Entry,
+    IntegrationStatus,
+    StagedAttempt,
+    Worktree,
+)
+from autopack.workspace.diffs import stage_attempt, worktree_diff
+from autopack.workspace.entries import tree_entries
+from autopack.workspace.gitcmd import DIFF_FLAGS, failure, git_argv, git_env, run_git
 
 BRANCH_PREFIX = "autopack/"
-_IDENTITY = (
-    "-c",
-    "user.name=Autopack",
-    "-c",
-    "user.email=autopack@localhost",
-    "-c",
-    "commit.gpgsign=false",
-)
+# Writing into the integration worktree, git's own checks for names NTFS and HFS+ read as .git
+# stay on everywhere, behind ours.
+_PROTECTIVE = ("core.protectNTFS=true", "core.protectHFS=true")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 
 
@@ -48,11 +54,12 @@ class GitCli:
         self, *args: str, cwd: Path | None = None, input_text: str | None = None, check: bool = True
     ) -> str:
         completed = subprocess.run(
-            ["git", *_IDENTITY, *args],
+            git_argv(*args, config=_PROTECTIVE),
             cwd=cwd or self.repo,
             input=input_text,
             capture_output=True,
             text=True,
+            env=git_env(),
             check=False,
         )
         if check and completed.returncode != 0:
@@ -66,11 +73,12 @@ class GitCli:
         self, args: Sequence[str], cwd: Path, input_text: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["git", *_IDENTITY, *args],
+            git_argv(*args, config=_PROTECTIVE),
             cwd=cwd,
             input=input_text,
             capture_output=True,
             text=True,
+            env=git_env(),
             check=False,
         )
 
@@ -153,20 +161,59 @@ class GitCli:
     def diff_worktree(self, worktree: Worktree) -> str:
         return worktree_diff(worktree)
 
-    def apply_to_integration(self, run_id: str, diff: str, base_commit: str) -> ApplyOutcome:
-        """Apply onto the integration worktree's index and files; 3-way when the branch has moved."""
+    def stage_attempt(self, worktree: Worktree) -> StagedAttempt:
+        return stage_attempt(worktree)
+
+    def has_tree(self, tree: str) -> bool:
+        return self._run(["cat-file", "-e", f"{tree}^{{tree}}"], self.repo).returncode == 0
+
+    def tree_entries(self, base: str, tree: str, read_cap: int) -> tuple[Entry, ...]:
+        return tree_entries(self.repo, base, tree, read_cap)
+
+    def merge_attempt(self, run_id: str, staged: StagedAttempt) -> tuple[str | None, ApplyOutcome]:
+        """The tree the integration branch would hold with the attempt on top of its head.
+
+        When the branch has not moved since the attempt began that is the attempt's own tree;
+        otherwise the attempt's change is applied 3-way into a private index, so nothing touches
+        the integration worktree until the result has been judged.
+        """
         integration = self.integration_worktree(run_id)
-        moved = integration.base_commit != base_commit
-        args = ["apply", "--index", "--whitespace=nowarn"] + (["--3way"] if moved else [])
-        completed = self._run(args, integration.path, input_text=diff)
-        if completed.returncode == 0:
-            return ApplyOutcome(applied=True, three_way=moved)
-        unmerged = self._git("diff", "--name-only", "--diff-filter=U", cwd=integration.path)
-        conflicts = tuple(sorted(filter(None, unmerged.splitlines())))
-        # Put the integration tree back exactly at its head: a conflict is an issue, never a broken tree.
+        if integration.base_commit == staged.base_commit and self.has_tree(staged.tree):
+            return staged.tree, ApplyOutcome(applied=True)
+        diff = run_git(["diff-tree", "-p", *DIFF_FLAGS, staged.base_commit, staged.tree], self.repo)
+        if diff.returncode != 0:
+            raise GitError(failure(["diff-tree"], diff))
+        with tempfile.TemporaryDirectory(prefix="autopack-index-") as folder:
+            index = {"GIT_INDEX_FILE": os.path.join(folder, "index")}
+            path = integration.path
+            loaded = run_git(["read-tree", "HEAD"], path, env=index)
+            if loaded.returncode != 0:
+                raise GitError(failure(["read-tree"], loaded))
+            merged = run_git(
+                ["apply", "--cached", "--3way", "--whitespace=nowarn"],
+                path,
+                input_bytes=diff.stdout,
+                config=_PROTECTIVE,
+                env=index,
+            )
+            written = run_git(["write-tree"], path, env=index)
+            if merged.returncode != 0 or written.returncode != 0:
+                unmerged = run_git(["ls-files", "-z", "--unmerged"], path, env=index)
+                names = {
+                    line.split(b"\t", 1)[1].decode("utf-8", "replace")
+                    for line in unmerged.stdout.split(b"\0")
+                    if b"\t" in line
+                }
+                text = (merged.stderr or merged.stdout).decode("utf-8", "replace").strip()
+                return None, ApplyOutcome(
+                    applied=False, three_way=True, conflicts=tuple(sorted(names)), message=text
+                )
+            return written.stdout.decode().strip(), ApplyOutcome(applied=True, three_way=True)
+
+    def land_tree(self, run_id: str, tree: str) -> None:
+        """Make the integration worktree's index and files exactly `tree`, from a clean head."""
         self.reset_integration(run_id)
-        message = (completed.stderr or completed.stdout).strip()
-        return ApplyOutcome(applied=False, three_way=moved, conflicts=conflicts, message=message)
+        self._git("read-tree", "-m", "-u", "HEAD", tree, cwd=self.integration_worktree(run_id).path)
 
     def reset_integration(self, run_id: str) -> str:
         """Discard whatever is applied but uncommitted on the integration worktree; its head."""

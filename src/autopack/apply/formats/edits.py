@@ -55,7 +55,12 @@ def parse_edits(raw: Sequence[object] | str) -> Patch:
                 raise PatchFormatError(
                     f"{edit.path}: str_replace after {known.kind} of the same file"
                 )
-            hunk = Hunk(search=edit.old, replace=edit.new, whole_lines=edit.old.endswith("\n"))
+            hunk = Hunk(
+                search=edit.old,
+                replace=edit.new,
+                whole_lines=edit.old.endswith("\n"),
+                idempotent=False,
+            )
             changes[edit.path] = FileChange(
                 path=edit.path, kind=ChangeKind.EDIT, hunks=(*(known.hunks if known else ()), hunk)
             )
