@@ -8,6 +8,8 @@ judged is what is written: there is no second reader of the diff text to disagre
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from autopack.apply.paths import normalised_path
 from autopack.apply.policy import WritePolicy, judge_entries
 from autopack.errors import PolicyViolation
@@ -15,8 +17,15 @@ from autopack.workspace.base import ApplyOutcome, GitAdapter, StagedAttempt, Wor
 from autopack.workspace.diffs import UnstageablePaths
 
 
-def unstageable_refusal(error: UnstageablePaths) -> PolicyViolation:
+def unstageable_refusal(error: UnstageablePaths, root: Path) -> PolicyViolation:
     """Which rule the names git refused to stage break; git's own words when ours find none."""
+    for path in error.paths:
+        if (root / path / ".git").exists():
+            return PolicyViolation(
+                path.rstrip("/"),
+                "mode.gitlink",
+                "a nested git repository was created here; commit its files as plain files instead",
+            )
     for path in error.paths:
         try:
             normalised_path(path)
@@ -32,7 +41,7 @@ def stage(git: GitAdapter, attempt: Worktree) -> StagedAttempt:
     try:
         return git.stage_attempt(attempt)
     except UnstageablePaths as error:
-        raise unstageable_refusal(error) from None
+        raise unstageable_refusal(error, attempt.path) from None
 
 
 def integrate_staged(

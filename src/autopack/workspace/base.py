@@ -17,6 +17,10 @@ class Worktree(_Value):
     path: Path
     base_commit: str
     branch: str | None = None
+    # Where git keeps this worktree's index and HEAD, read when it was made: the `.git` file in
+    # the worktree is the agent's to overwrite, so it is never trusted to say which repository
+    # a later git command acts on.
+    git_dir: Path | None = None
 
 
 class ApplyOutcome(_Value):

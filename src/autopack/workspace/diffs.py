@@ -38,8 +38,14 @@ BUILD_ARTIFACT_FILES = ("*.pyc", ".coverage.*")
 _PERMISSIVE = ("core.protectNTFS=false", "core.protectHFS=false")
 
 
+def _pinned(worktree: Worktree, args: tuple[str, ...]) -> tuple[str, ...]:
+    if worktree.git_dir is None:
+        return args
+    return (f"--git-dir={worktree.git_dir}", f"--work-tree={worktree.path}", *args)
+
+
 def _git(worktree: Worktree, *args: str) -> bytes:
-    completed = run_git(args, worktree.path, config=_PERMISSIVE)
+    completed = run_git(_pinned(worktree, args), worktree.path, config=_PERMISSIVE)
     if completed.returncode != 0:
         raise GitError(failure(args, completed))
     return completed.stdout
@@ -49,7 +55,7 @@ def _stage(worktree: Worktree) -> None:
     excluded = [f":(exclude,glob)**/{name}/**" for name in BUILD_ARTIFACTS]
     excluded += [f":(exclude,glob)**/{name}" for name in BUILD_ARTIFACTS + BUILD_ARTIFACT_FILES]
     args = ("add", "--all", "--", ".", *excluded)
-    completed = run_git(args, worktree.path, config=_PERMISSIVE)
+    completed = run_git(_pinned(worktree, args), worktree.path, config=_PERMISSIVE)
     if completed.returncode != 0:
         untracked = _git(worktree, "ls-files", "-z", "--others", "--exclude-standard")
         raise UnstageablePaths(

@@ -121,7 +121,8 @@ class GitCli:
             self.remove_worktree(Worktree(path=path, base_commit=head))
         path.parent.mkdir(parents=True, exist_ok=True)
         self._git("worktree", "add", "--quiet", "--detach", str(path), head)
-        return Worktree(path=path, base_commit=head)
+        git_dir = Path(self._git("rev-parse", "--absolute-git-dir", cwd=path).strip())
+        return Worktree(path=path, base_commit=head, git_dir=git_dir)
 
     def remove_worktree(self, worktree: Worktree) -> None:
         self._run(["worktree", "remove", "--force", str(worktree.path)], self.repo)
