@@ -194,3 +194,30 @@ def test_plan_single_tier_and_safety_profile_options(repo: Path) -> None:
     code, _, err = invoke("plan", plan_path, "--repo", str(repo), "--tier", "9")
     assert code == 2
     assert "no tier '9'" in err
+
+
+def test_a_partial_policy_keeps_every_default_protected_path_and_plan_shows_what_was_given_up(
+    repo: Path,
+) -> None:
+    (repo / "autopack.toml").write_text(
+        '[policy]\nmax_files = 50\nprotected_paths = ["docs/**"]\nunprotect = [".circleci/**"]\n'
+    )
+    code, out, _ = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo))
+    assert code == 0, out
+    assert "Protected paths: .github/workflows/**, .gitlab-ci.yml, autopack.toml" in out
+    assert "docs/**" in out
+    assert "Default protected paths given up ([policy] unprotect): .circleci/**" in out
+    code, out, _ = invoke(
+        "plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json"
+    )
+    policy = json.loads(out)["policy"]
+    assert ".github/workflows/**" in policy["protected"]
+    assert ".circleci/**" not in policy["protected"]
+    assert policy["unprotect"] == [".circleci/**"]
+
+
+def test_unprotecting_a_glob_that_is_not_a_default_is_a_config_error(repo: Path) -> None:
+    (repo / "autopack.toml").write_text('[policy]\nunprotect = ["src/**"]\n')
+    code, out, err = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo))
+    assert code != 0
+    assert "policy.unprotect" in err + out or "unprotect names 'src/**'" in err + out

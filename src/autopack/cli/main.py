@@ -22,6 +22,7 @@ from autopack.llm.catalog import check_aliases, describe_aliases
 from autopack.plan.load import load_plan
 from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
+from autopack.run.artefacts import policy_lines
 from autopack.run.create import strategy_for
 from autopack.verify.local import verify_head
 from autopack.verify.registry import sandbox_for
@@ -126,10 +127,20 @@ def plan(
         )
         for index, part in enumerate(parts, start=1)
     ]
+    policy = settings.policy
     if as_json:
-        print(json.dumps({"runs": [s.model_dump(mode="json") for s in strategies]}, indent=2))
+        runs = [s.model_dump(mode="json") for s in strategies]
+        written = {
+            "protected": list(policy.protected),
+            "unprotect": list(policy.unprotect),
+            "symlinks": list(policy.symlinks),
+        }
+        print(json.dumps({"runs": runs, "policy": written}, indent=2))
         return
-    print_strategies(wide_console(), strategies)
+    console = wide_console()
+    print_strategies(console, strategies)
+    for line in policy_lines(policy):
+        console.print(line.removeprefix("- ").replace("`", ""), markup=False, highlight=False)
 
 
 @app.command()
@@ -248,7 +259,9 @@ def verify(
     settings = settings_for(repo)
     git = GitCli(settings.repo_root, settings.worktree_root)
     with tempfile.TemporaryDirectory(prefix="autopack-reports-") as reports:
-        result = verify_head(settings, git, sandbox_for(no_sandbox), profile, Path(reports))
+        result = verify_head(
+            settings, git, sandbox_for(no_sandbox, settings), profile, Path(reports)
+        )
     if as_json:
         print(json.dumps({"passed": result.passed, **result.model_dump(mode="json")}, indent=2))
     else:

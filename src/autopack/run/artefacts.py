@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autopack import __version__
+from autopack.apply.policy import WritePolicy
 from autopack.domain.vocabulary import Cleanliness
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.phase_issue_file import phase_issue_path, read_phase_issue_file
@@ -27,6 +28,17 @@ if TYPE_CHECKING:
 SUMMARY_FILE = "RUN_SUMMARY.md"
 BASELINE_FILE = "baseline.json"
 INCIDENTS_DIR = "incidents"
+
+
+def policy_lines(policy: WritePolicy) -> list[str]:
+    """The protected paths a run enforced, and any default a user gave up: never silent."""
+    lines = [f"- Protected paths: {', '.join(f'`{glob}`' for glob in policy.protected)}"]
+    if policy.unprotect:
+        given_up = ", ".join(f"`{glob}`" for glob in policy.unprotect)
+        lines.append(f"- Default protected paths given up ([policy] unprotect): {given_up}")
+    if policy.symlinks:
+        lines.append(f"- Symlinks allowed at: {', '.join(f'`{g}`' for g in policy.symlinks)}")
+    return lines
 
 
 def _versions() -> dict[str, str]:
@@ -215,6 +227,7 @@ def write_run_summary(services: RunServices) -> Path:
         f"- Sandbox for checks: {sandbox}"
         + (" (tests ran UNSANDBOXED)" if sandbox == "none" else ""),
         f"- Model answers: {services.options.llm or 'live providers, as routed'}",
+        *policy_lines(services.settings.policy),
         f"- Promotion: {'eligible' if decision.eligible else 'not eligible: ' + '; '.join(decision.reasons)}",
         *_baseline_lines(services.run_dir),
         f"- Stack profile: {services.strategy.stack_profile or 'unknown'} "
