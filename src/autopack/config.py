@@ -20,6 +20,7 @@ CONFIG_FILE = "autopack.toml"
 RUNS_DIR = ".autonomous_runs"
 PROJECT_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

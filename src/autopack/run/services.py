@@ -259,7 +259,7 @@ def services_for(run_id: str, repo_root: str, options: RunOptions) -> RunService
         strategy=strategy,
         options=options,
         git=GitCli(settings.repo_root, settings.worktree_root),
-        sandbox=sandbox_for(options.no_sandbox),
+        sandbox=sandbox_for(options.no_sandbox, settings),
         ledger=ledger_for(strategy, database),
         redactor=redactor_for(settings.aliases, env),
         env=env,

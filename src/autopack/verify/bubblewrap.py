@@ -1,24 +1,56 @@
-"""The default sandbox: bubblewrap with no network (loopback included), a read-only system, a
-private /tmp, only the worktree (and report folders) writable, and prlimit's CPU, memory and
-file-size caps."""
+"""The default sandbox: bubblewrap with no network (loopback included), only what commands need of
+the host (read-only), a private /tmp and $HOME, only the worktree (and report folders) writable,
+and prlimit's CPU, memory and file-size caps."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from autopack.errors import AutopackError
 from autopack.verify.base import CommandResult, Limits
 from autopack.verify.limits_exec import run_limited
 
+# On merged-/usr systems all but /usr are symlinks into it, recreated as symlinks.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What programs read from /etc; the rest of it (shadow, credentials in pip.conf or npmrc, ...) stays out.
+ETC_ENTRIES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates",
+    "ca-certificates.conf", "pki", "crypto-policies", "passwd", "group", "nsswitch.conf", "hosts",
+    "host.conf", "localtime", "timezone", "mime.types", "gitconfig", "os-release", "lsb-release",
+    "debian_version", "locale.alias", "locale.conf", "services", "protocols", "fonts", "python3*",
+)  # fmt: skip
+SANDBOX_HOME = "/home/sandbox"
+
 
 class SandboxUnavailable(AutopackError):
     """The sandbox cannot run here; the message says how to install it or opt out."""
 
     exit_code = 6
+
+
+def _under(path: Path, roots: Iterable[str]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def _system_args() -> list[str]:
+    args: list[str] = []
+    for name in SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    for path in sorted({p for pattern in ETC_ENTRIES for p in Path("/etc").glob(pattern)}):
+        # A symlink into /usr stays a symlink: tools read the time zone's name from its target.
+        if path.is_symlink() and _under(path.resolve(), ["/usr"]):
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
 
 
 class BubblewrapSandbox:
@@ -41,15 +73,39 @@ class BubblewrapSandbox:
         self.bwrap: str = bwrap
         self.prlimit: str = prlimit
 
-    def _visible_under_tmp(self, env: Mapping[str, str]) -> list[Path]:
-        """Paths under /tmp that commands still need once /tmp is private: the PATH directories,
-        the Python environment Autopack runs in, and any the caller named."""
-        candidates = [Path(entry) for entry in env.get("PATH", "").split(os.pathsep) if entry]
-        candidates += [Path(sys.prefix), Path(sys.base_prefix), *self.readable]
-        tmp = Path("/tmp")
-        return sorted(
-            {p.resolve() for p in candidates if p.exists() and p.resolve().is_relative_to(tmp)}
-        )
+    def _readable(self, env: Mapping[str, str]) -> list[Path]:
+        """The Python environment Autopack runs in, each PATH directory and the configured paths."""
+        path_entries = [Path(entry) for entry in env.get("PATH", "").split(os.pathsep) if entry]
+        # Version managers' shims (pyenv, asdf, rbenv) run the manager from its own root: that
+        # root is a tool installation, bound too, unless it is the home folder itself.
+        path_entries += [
+            entry.parent
+            for entry in path_entries
+            if entry.name == "shims" and entry.parent not in (Path.home(), Path("/"))
+        ]
+        prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+        return [*map(Path, sorted(prefixes)), *path_entries, *self.readable]
+
+    def _binds(
+        self, cwd: Path, writable: Sequence[Path], env: Mapping[str, str]
+    ) -> list[tuple[str, str, str]]:
+        rw = [str(p.absolute()) for p in (cwd, *writable) if p.exists()]
+        mounts: dict[str, tuple[str, str]] = {}
+        for path in self._readable(env):
+            if not path.is_absolute() or not path.exists():
+                continue
+            # Bound where the commands name it and where it really is (a symlinked venv or PATH entry).
+            for dest in (str(Path(os.path.normpath(path))), str(path.resolve())):
+                if not _under(Path(dest), [*SYSTEM_DIRS, *rw]):
+                    mounts.setdefault(dest, ("--ro-bind", str(path.resolve())))
+        mounts.update((dest, ("--bind", dest)) for dest in rw)
+        for dest, (_, source) in list(mounts.items()):
+            # A repository's config may hold credentials in remote URLs; worktrees have a .git file.
+            if Path(source, ".git").is_dir():
+                mounts[str(Path(dest, ".git"))] = ("--tmpfs", "")
+        # Parents first, so a worktree inside a read-only tree is mounted on top of it.
+        ordered = sorted(mounts.items(), key=lambda item: len(Path(item[0]).parts))
+        return [(option, source, dest) for dest, (option, source) in ordered]
 
     def argv(
         self,
@@ -61,10 +117,8 @@ class BubblewrapSandbox:
         env: Mapping[str, str] | None = None,
     ) -> list[str]:
         binds: list[str] = []
-        for path in self._visible_under_tmp(env or {}):
-            binds += ["--ro-bind", str(path), str(path)]
-        for path in (cwd, *writable):
-            binds += ["--bind", str(path), str(path)]
+        for option, source, dest in self._binds(cwd, writable, env or {}):
+            binds += [option, dest] if option == "--tmpfs" else [option, source, dest]
         return [
             self.prlimit,
             f"--cpu={limits.cpu_seconds}",
@@ -72,12 +126,17 @@ class BubblewrapSandbox:
             f"--fsize={limits.file_size_bytes}",
             "--",
             self.bwrap,
-            "--ro-bind", "/", "/",
+            *_system_args(),
             "--dev", "/dev",
             "--proc", "/proc",
             "--tmpfs", "/tmp",
-            # Bound after /tmp so tools and worktrees that live under /tmp stay visible.
+            "--tmpfs", SANDBOX_HOME,
+            "--setenv", "HOME", SANDBOX_HOME,
+            # After /tmp and $HOME so tools and worktrees that live under them stay visible.
             *binds,
+            # Writes anywhere else fail loudly, as on the read-only system, instead of vanishing.
+            "--dir", "/var/tmp",
+            "--remount-ro", "/",
             "--unshare-all",
             "--die-with-parent",
             "--new-session",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from autopack.config import Settings
 from autopack.domain.vocabulary import CIProfile
 from autopack.errors import ConfigError
@@ -9,8 +11,15 @@ from autopack.verify.base import Sandbox
 from autopack.verify.bubblewrap import BubblewrapSandbox, NoSandbox
 
 
-def sandbox_for(no_sandbox: bool) -> Sandbox:
-    return NoSandbox() if no_sandbox else BubblewrapSandbox()
+def sandbox_for(no_sandbox: bool, settings: Settings) -> Sandbox:
+    if no_sandbox:
+        return NoSandbox()
+    return BubblewrapSandbox(readable=readable_paths(settings))
+
+
+def readable_paths(settings: Settings) -> tuple[Path, ...]:
+    """`[sandbox] readable`, with `~` expanded and relative paths taken from the repository."""
+    return tuple(settings.repo_root / path.expanduser() for path in settings.sandbox.readable)
 
 
 def profile_commands(settings: Settings, profile: CIProfile) -> dict[str, str]:
