@@ -11,7 +11,7 @@ from autopack.apply.formats.detect import parse_patch_text
 from autopack.apply.formats.edits import parse_edits
 from autopack.apply.governed import apply_governed
 from autopack.apply.matching import MatchLevel
-from autopack.apply.patch import ChangeKind
+from autopack.apply.patch import ChangeKind, FileChange, Hunk, Patch
 from autopack.apply.policy import WritePolicy
 from autopack.errors import PatchApplyError
 from autopack.testing.filesystem import snapshot
@@ -302,3 +302,24 @@ def test_blank_lines_after_a_hunk_are_spacing_not_context(
     text = "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-# App\n+# Application\n\n\n"
     apply_text(workspace, policy, text)
     assert (workspace / "README.md").read_text() == "# Application\n"
+
+
+def test_lines_a_loose_hunk_moves_keep_the_files_own_text(
+    workspace: Path, policy: WritePolicy
+) -> None:
+    """The greedy matcher leaves one of two moved blocks unpaired; it is still the file's text."""
+    (workspace / "src" / "moves.py").write_text("a = 1\nb = 2\nc = 3\nd = 4\n")
+    search = "a = 1  \nb = 2  \nc = 3  \nd = 4  \n"
+    replace = "c = 3  \nd = 4  \nx = 0\na = 1  \nb = 2  \n"
+    patch = Patch(
+        changes=(
+            FileChange(
+                path="src/moves.py",
+                kind=ChangeKind.EDIT,
+                hunks=(Hunk(search=search, replace=replace),),
+            ),
+        ),
+        source_format="test",
+    )
+    apply_governed(workspace, patch, policy)
+    assert (workspace / "src" / "moves.py").read_text() == "c = 3\nd = 4\nx = 0\na = 1\nb = 2\n"

@@ -111,9 +111,18 @@ def _keep_file_context(
     writing the patch's copy back would change lines the hunk never meant to touch.
     """
     kept = list(shifted)
+    covered: set[int] = set()
     for block in SequenceMatcher(None, search, replace, autojunk=False).get_matching_blocks():
         for offset in range(block.size):
             kept[block.b + offset] = window[block.a + offset]
+            covered.add(block.b + offset)
+    # The matcher is greedy: a line the hunk moved, or one beside a long block that crosses it,
+    # is left unpaired although the patch copied it verbatim from the file. Such a line is still
+    # the file's line, and keeps the file's text.
+    copied = {line: index for index, line in reversed(list(enumerate(search)))}
+    for index, line in enumerate(replace):
+        if index not in covered and line in copied:
+            kept[index] = window[copied[line]]
     return kept
 
 
