@@ -96,6 +96,9 @@ def test_insert_adds_text_after_a_line(tools: WorktreeTools) -> None:
     ]
     with pytest.raises(ToolRefused, match="cannot insert after line 99"):
         tools.edit([{"op": "insert", "path": "calc.py", "line": 99, "text": "x"}])
+    (tools.root / "latin1.txt").write_bytes(b"caf\xe9\n")
+    with pytest.raises(ToolRefused, match=r"rule: apply\.not_text"):
+        tools.edit([{"op": "insert", "path": "latin1.txt", "line": 1, "text": "x"}])
 
 
 def test_a_bad_edit_changes_nothing_and_says_why(tools: WorktreeTools) -> None:
@@ -166,6 +169,8 @@ def test_build_artifacts_never_enter_the_diff(attempt_worktree: Worktree) -> Non
         "__pycache__/calc.cpython-311.pyc",
         "pkg/.pytest_cache/v/x",
         "node_modules/a.js",
+        ".coverage.host.1234.XyZ",
+        "sub/.coverage",
     ):
         (root / artifact).parent.mkdir(parents=True, exist_ok=True)
         (root / artifact).write_text("generated\n")

@@ -178,7 +178,12 @@ class WorktreeTools:
         target = self._inside(path)
         if not target.is_file():
             raise ToolRefused(f"{path}: no such file to insert into")
-        lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
+        try:
+            lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
+        except UnicodeDecodeError:
+            raise ToolRefused(
+                f"{path}: not UTF-8 text; nothing changed (rule: apply.not_text)"
+            ) from None
         if not 0 <= line <= len(lines):
             raise ToolRefused(f"{path} has {len(lines)} lines; cannot insert after line {line}")
         addition = text if text.endswith("\n") else text + "\n"
