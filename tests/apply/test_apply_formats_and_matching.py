@@ -323,3 +323,12 @@ def test_lines_a_loose_hunk_moves_keep_the_files_own_text(
     )
     apply_governed(workspace, patch, policy)
     assert (workspace / "src" / "moves.py").read_text() == "c = 3\nd = 4\nx = 0\na = 1\nb = 2\n"
+
+
+def test_a_git_diff_of_a_crlf_file_keeps_crlf(workspace: Path, policy: WritePolicy) -> None:
+    """Git keeps each line's \\r in the diff of a CRLF file; the result has no doubled \\r."""
+    target = workspace / "dos.txt"
+    target.write_bytes(b"a\r\nb\r\nc\r\n")
+    diff = "--- a/dos.txt\n+++ b/dos.txt\n@@ -1,3 +1,3 @@\n a\r\n-b\r\n+B\r\n c\r\n"
+    apply_governed(workspace, parse_patch_text(diff), policy)
+    assert target.read_bytes() == b"a\r\nB\r\nc\r\n"

@@ -150,7 +150,18 @@ def _apply_hunks(
     path: str, text: str, hunks: tuple[Hunk, ...], errors: _Errors
 ) -> tuple[str, list[HunkOutcome]]:
     crlf = "\r\n" in text
-    text = text.replace("\r\n", "\n") if crlf else text
+    if crlf:
+        # A diff of a CRLF file carries each line's \r (git keeps it); matching is done on LF.
+        text = text.replace("\r\n", "\n")
+        hunks = tuple(
+            hunk.model_copy(
+                update={
+                    "search": hunk.search.replace("\r\n", "\n"),
+                    "replace": hunk.replace.replace("\r\n", "\n"),
+                }
+            )
+            for hunk in hunks
+        )
     outcomes = []
     # Hunk headers count lines of the original file; earlier hunks move later ones by this much.
     line_shift = 0
