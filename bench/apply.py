@@ -5,6 +5,9 @@ Corpus: the non-merge commits of a git repository (default: this checkout). Each
 of a commit becomes one patch, re-expressed in every supported format, then perturbed the way
 LLMs perturb patches (trailing spaces, wrong line numbers, lost indentation, typographic quotes).
 
+The gate row is the Supervisor's own path: the new file written in an attempt worktree of a real
+repository, staged by git, judged on git's entries and landed as a tree on the integration worktree.
+
 Run: .venv/bin/python bench/apply.py [--repo PATH] [--commits N]
 """
 
@@ -25,11 +28,16 @@ from pathlib import Path
 from autopack.apply.formats.detect import parse_patch_text
 from autopack.apply.formats.edits import parse_edits
 from autopack.apply.governed import apply_governed
+from autopack.apply.integrate import integrate_attempt
 from autopack.apply.patch import Patch
-from autopack.apply.policy import WritePolicy
+from autopack.apply.policy import DEFAULT_PROTECTED_PATHS, WritePolicy
 from autopack.errors import AutopackError
+from autopack.workspace.git_cli import GitCli
 
-POLICY = WritePolicy(max_changed_lines=100_000, max_bytes=50_000_000)
+# Application is measured, not the policy: real history touches protected paths such as workflows.
+POLICY = WritePolicy(
+    unprotect=DEFAULT_PROTECTED_PATHS, max_changed_lines=100_000, max_bytes=50_000_000
+)
 
 
 @dataclass(frozen=True)
@@ -200,6 +208,38 @@ def git_apply(sample: Sample, text: str) -> tuple[str, float]:
         return ("ok" if target.read_text() == sample.after else "wrong_place"), elapsed
 
 
+def gate(sample: Sample) -> tuple[str, float]:
+    """The attempt's file as the Builder left it, through the gate to the integration worktree."""
+    with tempfile.TemporaryDirectory(
+        dir="/dev/shm" if Path("/dev/shm").is_dir() else None
+    ) as folder:
+        root = Path(folder) / "repo"
+        target = root / sample.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(sample.before)
+        identity = ["-c", "user.name=b", "-c", "user.email=b@b", "-c", "commit.gpgsign=false"]
+        for args in (
+            ["init", "-q", "-b", "main"],
+            ["add", "-A"],
+            [*identity, "commit", "-qm", "b"],
+        ):
+            subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+        adapter = GitCli(root, Path(folder) / "worktrees")
+        adapter.ensure_integration_branch("bench", "main")
+        attempt_tree = adapter.create_attempt_worktree("bench", "a1")
+        (attempt_tree.path / sample.path).write_text(sample.after)
+        start = time.perf_counter()
+        try:
+            applied = integrate_attempt(adapter, "bench", attempt_tree, POLICY).applied
+        except AutopackError:
+            return "refused", (time.perf_counter() - start) * 1000
+        elapsed = (time.perf_counter() - start) * 1000
+        landed = adapter.integration_worktree("bench").path / sample.path
+        if not applied:
+            return "refused", elapsed
+        return ("ok" if landed.read_text() == sample.after else "wrong_place"), elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1])
@@ -226,6 +266,7 @@ def main() -> None:
                 attempt(sample, lambda text=codex: parse_patch_text(text))
             )
             tally[("edits", name)].append(attempt(sample, lambda h=hunks, s=sample: as_edits(s, h)))
+        tally[("gate", "clean")].append(gate(sample))
     rows = []
     for (fmt, perturbation), results in sorted(tally.items()):
         ok = sum(1 for outcome, _ in results if outcome == "ok")
