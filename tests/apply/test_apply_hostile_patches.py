@@ -146,6 +146,8 @@ def test_write_through_a_symlinked_directory_is_refused(
     with pytest.raises(PolicyViolation) as caught:
         apply_governed(workspace, create("escape/secret.txt", "overwritten\n"), policy)
     assert caught.value.rule == "path.symlink"
+    assert caught.value.path == "escape/secret.txt"
+    assert caught.value.detail == "escape is a symlink; writes through symlinks are refused"
     assert snapshot(workspace.parent) == before
 
 

@@ -729,6 +729,8 @@ def test_the_gate_refuses_what_the_agent_made_and_lands_nothing(repo: Path, case
     with pytest.raises(PolicyViolation) as caught:
         integrate_attempt(adapter, RUN, attempt, case.policy)
     assert caught.value.rule == case.rule, str(caught.value)
+    assert isinstance(caught.value.path, str)
+    assert str(caught.value).startswith(f"{caught.value.path}: {caught.value.detail}")
     assert _state(repo, integration.path, attempt.path) == before
 
 
@@ -744,6 +746,9 @@ def test_the_engine_refuses_and_writes_nothing(repo: Path, case: Case) -> None:
     with pytest.raises((PolicyViolation, PatchApplyError)) as caught:
         apply_governed(attempt.path, patch, case.policy)
     assert caught.value.rule == case.rule, str(caught.value)
+    if isinstance(caught.value, PolicyViolation):
+        assert isinstance(caught.value.path, str)
+        assert str(caught.value).startswith(f"{caught.value.path}: {caught.value.detail}")
     assert _state(repo, integration.path, None) == before
 
 
