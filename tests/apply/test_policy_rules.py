@@ -138,3 +138,17 @@ def test_name_limits(raw: str, rule: str | None) -> None:
     with pytest.raises(PolicyViolation) as caught:
         normalised_path(raw)
     assert caught.value.rule == rule
+
+
+def test_the_model_reads_the_whole_reason() -> None:
+    """What the Builder is told verbatim, so it can fix the attempt rather than guess."""
+    assert refusal([added("docs/l", "120000", symlink_target="x")]).detail == (
+        "symlinks may not be created (allow some with [policy] symlinks)"
+    )
+    assert refusal([added("links/a", "120000")], LINKS).detail == (
+        "the symlink's target is unknown (over the size cap)"
+    )
+    assert refusal([added("vendor/lib", "160000")]).detail == (
+        "a nested git repository (a gitlink, as for a submodule) was created or changed here; "
+        "commit its files as plain files instead"
+    )
