@@ -190,9 +190,22 @@ def test_tmp_is_private_and_empty(sandbox: BubblewrapSandbox, worktree: Path) ->
     finally:
         host_file.unlink()
     assert exit_code == 0, output
-    # Only the way to a worktree that itself lives under /tmp.
-    expected = [worktree.parts[2]] if worktree.is_relative_to("/tmp") else []
-    assert output.splitlines() == [*expected, "x"]
+    # Only the ways to what is bound and itself lives under /tmp: the worktree, the Python
+    # environment (a checkout under /tmp has its venv there), PATH directories.
+    bound = [worktree, Path(sys.prefix), Path(sys.base_prefix)]
+    bound += [Path(entry) for entry in minimal_env()["PATH"].split(os.pathsep) if entry]
+    ways = {
+        part
+        for path in bound
+        for candidate in (path.absolute(), path.resolve())
+        if candidate.is_relative_to("/tmp") and len(candidate.parts) > 2
+        for part in [candidate.parts[2]]
+    }
+    listed = output.splitlines()
+    assert listed[-1] == "x"
+    assert set(listed[:-1]) <= ways
+    assert host_file.name not in listed
+    assert SECRET not in output
     assert not scratch.exists()
 
 
