@@ -85,6 +85,21 @@ def test_yaml_error_names_the_field_and_its_line() -> None:
             "json",
             "unknown phase 'q'",
         ),
+        (
+            '{"tiers": [{"id": "1", "name": "x", "phases": [{"id": "a..b", "title": "t"}]}]}',
+            "json",
+            "'a..b' cannot name a git ref",
+        ),
+        (
+            '{"tiers": [{"id": "1.", "name": "x", "phases": [{"id": "a", "title": "t"}]}]}',
+            "json",
+            "'1.' cannot name a git ref",
+        ),
+        (
+            '{"tiers": [{"id": "1", "name": "x", "phases": [{"id": "x.lock", "title": "t"}]}]}',
+            "json",
+            "'x.lock' cannot name a git ref",
+        ),
     ],
 )
 def test_structured_errors_are_plan_errors(text: str, fmt: str, message: str) -> None:

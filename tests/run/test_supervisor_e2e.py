@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from autopack.cli.main import app
 from autopack.config import load_settings
 from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
@@ -89,6 +91,26 @@ def test_the_demo_replays_its_cassette_to_success_with_a_commit_per_phase(tmp_pa
     # The divide phase's code is really there and really tested.
     ops = _git(root, "show", f"autopack/{end.run_id}:calc/ops.py")
     assert "cannot divide by zero" in ops
+    # Every phase commit says where it came from, is tagged, and `autopack status` reads it back.
+    by_phase = {call.phase_id: call for call in calls}
+    for phase in ("1.1", "1.2", "2.1", "2.2"):
+        tag = f"autopack/{end.run_id}/{phase}"
+        trailers = _git(root, "log", "-1", "--format=%(trailers:only,unfold)", tag)
+        fields = dict(line.split(": ", 1) for line in trailers.splitlines() if ": " in line)
+        assert fields["Autopack-Phase"] == phase
+        assert fields["Autopack-Run"] == end.run_id
+        assert fields["Autopack-Model"] == f"{by_phase[phase].provider}:{by_phase[phase].model}"
+        phase_usd = sum(call.usd for call in calls if call.phase_id == phase)
+        assert Decimal(fields["Autopack-Cost-USD"]) == phase_usd.quantize(Decimal("0.000001"))
+        assert fields["Autopack-Auditor"] == ("clean" if phase == "2.1" else "not run")
+    status = CliRunner().invoke(app, ["status", end.run_id, "--repo", str(root), "--json"])
+    assert status.exit_code == 0, status.output
+    commits = json.loads(status.stdout)["commits"]
+    assert sorted(commits) == ["1.1", "1.2", "2.1", "2.2"]
+    assert commits["2.1"]["trailers"]["Autopack-Auditor"] == "clean"
+    shown = CliRunner().invoke(app, ["status", end.run_id, "--repo", str(root)])
+    assert f"commit {commits['2.1']['sha'][:12]} by {by_phase['2.1'].provider}:" in shown.output
+    assert "auditor: clean" in shown.output
 
 
 def test_a_failing_check_goes_back_to_the_builder_and_the_next_attempt_lands(

@@ -15,6 +15,7 @@ from rich.console import Console
 from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.domain.states import RunState
+from autopack.errors import GitError
 from autopack.issues.run_issue_index import read_run_index
 from autopack.run.artefacts import SUMMARY_FILE
 from autopack.run.execute import RunEnd, create_run, execute_run, sweep_and_resume
@@ -22,7 +23,9 @@ from autopack.run.progress_text import describe
 from autopack.run.services import RunOptions
 from autopack.store.ledger import ledger_totals
 from autopack.store.progress import progress_after
-from autopack.store.runs import get_run, list_events, list_runs
+from autopack.store.runs import RunRecord, get_run, list_events, list_runs
+from autopack.workspace.base import CommitInfo
+from autopack.workspace.git_cli import GitCli
 
 # A run that ends in any DONE_FAILED_* state exits with this code; 0 only on DONE_SUCCESS.
 RUN_FAILED_EXIT = 10
@@ -189,12 +192,17 @@ def register(app: typer.Typer) -> None:
                 run_id = runs[0][0]
             record = get_run(database, run_id)
             totals = ledger_totals(database, run_id)
+        commits = _phase_commits(settings.repo_root, settings.worktree_root, record)
         if as_json:
             print(
                 json.dumps(
                     {
                         **record.model_dump(mode="json", exclude={"strategy_json"}),
                         "spent": totals.model_dump(mode="json"),
+                        "commits": {
+                            phase: commit.model_dump(mode="json")
+                            for phase, commit in commits.items()
+                        },
                     },
                     indent=2,
                 )
@@ -214,6 +222,14 @@ def register(app: typer.Typer) -> None:
                 print(
                     f"    {phase.phase_id} {phase.title}: {phase.state.value} ({phase.attempts_used} attempt(s))"
                 )
+                landed = commits.get(phase.phase_id)
+                if landed is not None:
+                    trailers = landed.trailers
+                    print(
+                        f"      commit {landed.sha[:12]} by {trailers.get('Autopack-Model', '?')}, "
+                        f"${trailers.get('Autopack-Cost-USD', '?')}, "
+                        f"auditor: {trailers.get('Autopack-Auditor', '?')}"
+                    )
 
     @app.command()
     @reports_errors
@@ -302,3 +318,18 @@ def register(app: typer.Typer) -> None:
                 f"integration branch: autopack/{end.run_id} (main is untouched); try: git -C {root} log --oneline autopack/{end.run_id}"
             )
         _finish(end, root / ".autonomous_runs", as_json)
+
+
+def _phase_commits(repo: Path, worktree_root: Path, record: RunRecord) -> dict[str, CommitInfo]:
+    """Each committed phase's commit, read back from the branch (trailers carry its provenance)."""
+    if record.base_commit is None:
+        return {}
+    try:
+        status = GitCli(repo, worktree_root).integration_status(record.run_id, record.base_commit)
+    except GitError:  # the branch may be gone (promoted and deleted): the run is still shown
+        return {}
+    return {
+        commit.trailers["Autopack-Phase"]: commit
+        for commit in status.commits
+        if "Autopack-Phase" in commit.trailers
+    }

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from autopack.domain.vocabulary import BuilderMode, BuilderName, Complexity, TaskCategory
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def usable_in_a_ref(value: str) -> str:
+    """Ids name tags (`autopack/<run_id>/<phase_id>`): what git refuses in a ref is refused here."""
+    if ".." in value or value.endswith((".", ".lock")):
+        raise ValueError(f"{value!r} cannot name a git ref (no '..', no trailing '.' or '.lock')")
+    return value
 
 
 class PhaseSpec(BaseModel):
@@ -27,6 +34,8 @@ class PhaseSpec(BaseModel):
     description: str = ""
     source_line: int | None = None
 
+    _id_usable_in_a_ref = field_validator("id", "tier_id")(usable_in_a_ref)
+
 
 class TierSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -36,6 +45,8 @@ class TierSpec(BaseModel):
     description: str = ""
     phases: tuple[PhaseSpec, ...]
     source_line: int | None = None
+
+    _id_usable_in_a_ref = field_validator("id")(usable_in_a_ref)
 
 
 class PlanSpec(BaseModel):

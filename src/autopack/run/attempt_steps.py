@@ -317,8 +317,50 @@ async def audit(
     )
 
 
-def commit(services: RunServices, phase_id: str, attempt: int, summary: str) -> str:
-    """The phase's commit on the integration branch; found, not repeated, when a resume re-runs it."""
+def auditor_verdict(audited: AuditStepOutcome) -> str:
+    """What the Auditor said of the attempt that lands, as its commit's trailer carries it."""
+    if audited.reason is None:
+        return "not run"
+    if audited.error is not None:
+        return "no valid report"
+    if not audited.findings:
+        return "clean"
+    return f"{len(audited.findings)} finding(s), {audited.majors} major"
+
+
+def provenance(services: RunServices, phase_id: str, attempt: int) -> dict[str, str]:
+    """Which models built the landing attempt, and what the whole phase cost, from the ledger."""
+    calls = [
+        call
+        for call in ledger_for_run(services.database, services.run_id)
+        if call.phase_id == phase_id
+    ]
+    builders = sorted(
+        {
+            f"{call.provider}:{call.model}"
+            for call in calls
+            if call.role is Role.BUILDER and call.attempt == attempt
+        }
+    )
+    phase = services.phase(phase_id)
+    return {
+        "Autopack-Model": ", ".join(builders) or phase.models.get(Role.BUILDER, "none"),
+        "Autopack-Cost-USD": f"{sum((call.usd for call in calls), Decimal(0)):.6f}",
+    }
+
+
+def phase_tag(run_id: str, phase_id: str) -> str:
+    return f"autopack/{run_id}/{phase_id}"
+
+
+def commit(
+    services: RunServices, phase_id: str, attempt: int, summary: str, verdict: str = "not run"
+) -> str:
+    """The phase's commit on the integration branch; found, not repeated, when a resume re-runs it.
+
+    Its trailers say where it came from (run, phase, attempt, category, models, cost, the
+    Auditor's verdict) and a tag `autopack/<run_id>/<phase_id>` marks it.
+    """
     phase = services.phase(phase_id)
     database, run_id = services.database, services.run_id
     integration = services.git.integration_worktree(run_id)
@@ -334,8 +376,11 @@ def commit(services: RunServices, phase_id: str, attempt: int, summary: str) -> 
                 AUTOPACK_TRAILER: phase_id,
                 "Autopack-Attempt": str(attempt),
                 "Autopack-Category": phase.task_category.value,
+                **provenance(services, phase_id, attempt),
+                "Autopack-Auditor": verdict,
             },
         )
+    services.git.tag(phase_tag(run_id, phase_id), sha)
     move_run(database, run_id, RunEvent.CI_PASSED, f"{phase_id} checks passed")
     move_phase(database, run_id, phase_id, PhaseEvent.CI_PASS, f"committed {sha[:12]}")
     move_run(database, run_id, RunEvent.SNAPSHOT_TAKEN, f"{phase_id} committed {sha[:12]}")

@@ -133,7 +133,15 @@ async def _run_phase(
                 },
             )
             continue
-        await _step("commit", attempt_steps.commit, services, phase_id, attempt, built.summary)
+        await _step(
+            "commit",
+            attempt_steps.commit,
+            services,
+            phase_id,
+            attempt,
+            built.summary,
+            attempt_steps.auditor_verdict(audited),
+        )
         return None, attempt
     return (
         FailureReason(

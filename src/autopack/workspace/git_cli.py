@@ -245,7 +245,13 @@ class GitCli:
         return self._git("rev-parse", "HEAD", cwd=integration.path).strip()
 
     def tag(self, name: str, commit: str) -> None:
-        self._git("tag", name, commit)
+        """Tag `commit`; a tag already there for the same commit (a resumed step) is kept."""
+        existing = self._run(
+            ["rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}"], self.repo
+        )
+        if existing.returncode == 0 and existing.stdout.strip() == commit:
+            return
+        self._git("tag", "--force", name, commit)
 
     def integration_status(self, run_id: str, base_commit: str) -> IntegrationStatus:
         branch = self.integration_branch(run_id)
