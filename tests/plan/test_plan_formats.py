@@ -114,7 +114,10 @@ def test_unknown_format_is_refused() -> None:
         parse_plan_text("", fmt="toml", source="p.toml")
 
 
-ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,8}", fullmatch=True)
+# Ids that can name a git ref: no "..", no trailing "." or ".lock" (the plan refuses those).
+ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,8}", fullmatch=True).filter(
+    lambda value: ".." not in value and not value.endswith((".", ".lock"))
+)
 words = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}", fullmatch=True)
 titles = st.lists(words, min_size=1, max_size=5).map(" ".join)
 paragraphs = st.lists(st.lists(words, min_size=1, max_size=6).map(" ".join), max_size=3).map(

@@ -12,12 +12,14 @@ from autopack.domain.issues import PhaseIssue
 from autopack.domain.states import PhaseState, RunState
 from autopack.domain.strategy import Strategy
 from autopack.domain.vocabulary import IssueSource, Severity, TaskCategory
-from autopack.errors import PlanError
+from autopack.errors import ConfigError, PlanError
 from autopack.issues.backlog_aging import AgingThresholds
 from autopack.issues.phase_issue_file import PhaseIssueFile, add_issue, write_phase_issue_file
 from autopack.issues.settle import settle_run_issues
 from autopack.plan.load import load_plan
 from autopack.run.create import create_run_from_plan, strategy_path
+from autopack.run.execute import create_run
+from autopack.run.services import RunOptions
 from autopack.store.engine import Database
 from autopack.store.issue_records import load_backlog
 from autopack.store.runs import get_run, list_events
@@ -118,3 +120,11 @@ def test_the_run_records_its_start_and_a_sandbox_opt_out(
     )
     run = get_run(database, "run-s")
     assert (run.base_branch, run.base_commit, run.sandbox) == ("main", "a" * 40, "none")
+
+
+def test_a_mistyped_llm_alias_creates_nothing(git_repo: Path) -> None:
+    settings = load_settings(git_repo)
+    with pytest.raises(ConfigError, match=r"--llm 'anthropic-fats' is not a model alias"):
+        create_run(settings, EXAMPLE, RunOptions(llm="anthropic-fats", no_sandbox=True))
+    assert not settings.runs_dir.exists()
+    assert not (git_repo / ".autopack").exists()

@@ -228,3 +228,46 @@ def test_cors_answers_only_the_configured_origin(
             assert preflight.headers["access-control-allow-origin"] == origin
             other = client.get("/health", headers={"Origin": "https://evil.example"})
             assert "access-control-allow-origin" not in other.headers
+
+
+PLAN_WITH_NUL = "# Plan\n\n## Tier 1: One\n\n### Phase 1.1: Add\x00 things\n\nDo it.\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"plan": "comprehensive_plan.md", "llm": "no-such-alias"}, "llm: unknown model alias"),
+        ({"plan": "a" * 256}, "plan: "),
+        ({"plan": "x/" * 200 + "plan.md"}, "plan: "),
+        ({"plan": "calc\x01.md"}, "plan: must be a path"),
+        ({"plan_text": PLAN_WITH_NUL}, "control character"),
+    ],
+)
+def test_bad_inputs_are_refused_at_the_door_and_leave_nothing(
+    sqlite_api: Api, body: dict[str, object], says: str
+) -> None:
+    uploads = sqlite_api.root / ".autonomous_runs" / "uploaded_plans"
+    with sqlite_api.client() as client:
+        response = client.post("/runs", json=body)
+        _is_problem(response, 422)
+        assert says in response.json()["detail"]
+        assert client.get("/runs").json()["total"] == 0
+    assert not uploads.exists() or not any(uploads.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("headers", "params"),
+    [
+        ({"Last-Event-ID": "\u00b2".encode()}, {}),
+        ({"Last-Event-ID": "1" * 20}, {}),
+        ({"Last-Event-ID": "-1"}, {}),
+        ({}, {"after": 10**20}),
+    ],
+)
+def test_event_ids_are_checked_at_the_door(
+    sqlite_api: Api, headers: dict[str, str | bytes], params: dict[str, int]
+) -> None:
+    with sqlite_api.client() as client:
+        for path in ("/events", "/runs/run-1/events"):
+            response = client.get(path, headers=headers, params=params)
+            _is_problem(response, 422)

@@ -9,6 +9,14 @@ from autopack.domain.vocabulary import BuilderMode, BuilderName, Complexity, Tas
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
+def printable(value: str) -> str:
+    """Titles become commit subjects, branch listings and dashboard text: no control characters."""
+    bad = next((char for char in value if ord(char) < 32 or 0x7F <= ord(char) < 0xA0), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character {bad!r}")
+    return value
+
+
 def usable_in_a_ref(value: str) -> str:
     """Ids name tags (`autopack/<run_id>/<phase_id>`): what git refuses in a ref is refused here."""
     if ".." in value or value.endswith((".", ".lock")):
@@ -35,6 +43,7 @@ class PhaseSpec(BaseModel):
     source_line: int | None = None
 
     _id_usable_in_a_ref = field_validator("id", "tier_id")(usable_in_a_ref)
+    _title_printable = field_validator("title")(printable)
 
 
 class TierSpec(BaseModel):
@@ -47,6 +56,7 @@ class TierSpec(BaseModel):
     source_line: int | None = None
 
     _id_usable_in_a_ref = field_validator("id")(usable_in_a_ref)
+    _name_printable = field_validator("name")(printable)
 
 
 class PlanSpec(BaseModel):

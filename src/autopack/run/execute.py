@@ -11,7 +11,7 @@ from pathlib import Path
 
 from autopack.config import Settings
 from autopack.domain.states import RunState
-from autopack.errors import AutopackError, PlanError, RepoError
+from autopack.errors import AutopackError, ConfigError, PlanError, RepoError
 from autopack.run.create import create_run_from_plan, new_run_id
 from autopack.run.durable import durable_executor, resume_workflow, start_workflow, sweep
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
@@ -47,11 +47,23 @@ def _check_sandbox(options: RunOptions) -> None:
         )
 
 
+def _check_llm(settings: Settings, options: RunOptions) -> None:
+    """A mistyped alias is refused before anything is created or paid for."""
+    llm = options.llm
+    if llm is None or llm.startswith("replay:") or llm in settings.aliases:
+        return
+    raise ConfigError(
+        f"--llm {llm!r} is not a model alias (known: {', '.join(sorted(settings.aliases))}) "
+        "nor replay:FILE"
+    )
+
+
 def create_run(
     settings: Settings, plan_file: Path, options: RunOptions, *, queue: bool = False
 ) -> str:
     """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy."""
     _check_sandbox(options)
+    _check_llm(settings, options)
     git = GitCli(settings.repo_root, settings.worktree_root)
     branch = git.current_branch()
     try:

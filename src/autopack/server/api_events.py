@@ -22,6 +22,10 @@ from autopack.store.engine import Database
 from autopack.store.progress import ProgressEvent, last_progress_id, progress_after
 from autopack.store.runs import get_run
 
+# Event ids are the store's 64-bit row ids, in ASCII digits: anything else is refused at the door.
+EVENT_ID = r"^[0-9]{1,18}$"
+MAX_EVENT_ID = 10**18 - 1
+
 router = APIRouter(tags=["events"])
 
 POLL_SECONDS = 0.2
@@ -36,7 +40,7 @@ def _message(event: ProgressEvent) -> ServerSentEvent:
 
 
 def _start(after: int | None, last_event_id: str | None, default: int) -> int:
-    if last_event_id is not None and last_event_id.isdigit():
+    if last_event_id is not None:
         return int(last_event_id)
     return after if after is not None else default
 
@@ -70,8 +74,10 @@ async def run_events(
     run_id: RunId,
     request: Request,
     _: Reader,
-    after: Annotated[int | None, Query(ge=0, description="Replay events after this id")] = 0,
-    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Replay events after this id")
+    ] = 0,
+    last_event_id: Annotated[str | None, Header(pattern=EVENT_ID)] = None,
 ) -> EventSourceResponse:
     """The run's events from the start (or after an id), then live until it ends."""
     database = context_of(request).database
@@ -84,8 +90,10 @@ async def run_events(
 async def all_events(
     request: Request,
     _: Reader,
-    after: Annotated[int | None, Query(ge=0, description="Replay events after this id")] = None,
-    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Replay events after this id")
+    ] = None,
+    last_event_id: Annotated[str | None, Header(pattern=EVENT_ID)] = None,
 ) -> EventSourceResponse:
     """Every run's events from now on (or after an id)."""
     database = context_of(request).database

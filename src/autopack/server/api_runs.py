@@ -163,12 +163,18 @@ def strategy_of(record: RunRecord) -> Strategy:
 
 def _inside(root: Path, relative: str) -> Path:
     """`relative` resolved under `root`, refusing anything that would leave it."""
-    if "\x00" in relative or Path(relative).is_absolute():
+    if any(ord(char) < 32 for char in relative) or Path(relative).is_absolute():
         raise Problem(422, "Invalid input", "plan: must be a path relative to the project root")
-    resolved = (root / relative).resolve()
-    if not resolved.is_relative_to(root.resolve()):
-        raise Problem(422, "Invalid input", "plan: the path leaves the project root")
-    if not resolved.is_file():
+    try:
+        resolved = (root / relative).resolve()
+        if not resolved.is_relative_to(root.resolve()):
+            raise Problem(422, "Invalid input", "plan: the path leaves the project root")
+        found = resolved.is_file()
+    except OSError as error:  # a name over the filesystem's limits, a loop of links
+        raise Problem(
+            422, "Invalid input", f"plan: {relative[:80]!r} cannot be opened: {error.strerror}"
+        ) from None
+    if not found:
         raise Problem(422, "Invalid input", f"plan: no file {relative!r} in the project")
     return resolved
 
@@ -178,6 +184,13 @@ async def start_run(body: StartRun, request: Request, response: Response, _: Wri
     """Phase 0 and the frozen strategy now; the run itself is queued for a worker."""
     context = context_of(request)
     settings = context.settings
+    if body.llm is not None and body.llm not in settings.aliases:
+        raise Problem(
+            422,
+            "Invalid input",
+            f"llm: unknown model alias {body.llm!r} (known: {', '.join(sorted(settings.aliases))})",
+        )
+    uploaded = body.plan is None
     if body.plan is not None:
         plan_file = _inside(settings.repo_root, body.plan)
     else:
@@ -186,7 +199,12 @@ async def start_run(body: StartRun, request: Request, response: Response, _: Wri
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         plan_file.write_text(body.plan_text or "", encoding="utf-8")
     options = RunOptions(llm=body.llm, no_sandbox=body.no_sandbox)
-    run_id = await run_in_threadpool(create_run, settings, plan_file, options, queue=True)
+    try:
+        run_id = await run_in_threadpool(create_run, settings, plan_file, options, queue=True)
+    except BaseException:
+        if uploaded:  # a refused plan is not kept
+            plan_file.unlink(missing_ok=True)
+        raise
     response.headers["Location"] = f"/runs/{run_id}"
     return RunStarted(
         run_id=run_id,
