@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autopack.domain.issues import BacklogEntry
+from autopack.domain.issues import BacklogEntry, PhaseIssue
 from autopack.domain.states import RunState
 from autopack.domain.vocabulary import Cleanliness, IssueSource, IssueState, Severity
 from autopack.issues.backlog_aging import (
@@ -18,7 +18,13 @@ from autopack.issues.backlog_aging import (
     read_backlog_file,
     write_backlog_file,
 )
-from autopack.issues.promotion import TierTolerance, promotion_eligibility, tier_cleanliness
+from autopack.issues.phase_issue_file import PhaseIssueFile
+from autopack.issues.promotion import (
+    TierTolerance,
+    distinct_open_counts,
+    promotion_eligibility,
+    tier_cleanliness,
+)
 from autopack.issues.run_issue_index import RunIndexEntry, RunIssueIndex
 
 DEFAULTS = AgingThresholds()
@@ -188,3 +194,41 @@ def test_each_blocking_cause_is_named(
     decision = promotion_eligibility(state, tiers, code)
     assert not decision.eligible
     assert any(reason in text for text in decision.reasons)
+
+
+def _file(phase_id: str, *issues: tuple[str, Severity, IssueState]) -> PhaseIssueFile:
+    return PhaseIssueFile(
+        run_id="run-1",
+        tier_id="1",
+        phase_id=phase_id,
+        position=1,
+        issues=tuple(
+            PhaseIssue(
+                issue_key=key,
+                severity=severity,
+                effective_severity=severity,
+                source=IssueSource.AUDITOR,
+                category="test",
+                first_seen_run="run-1",
+                last_seen_run="run-1",
+                issue_state=state,
+            )
+            for key, severity, state in issues
+        ),
+    )
+
+
+def test_a_tier_counts_each_open_issue_key_once_at_its_worst_severity() -> None:
+    open_, resolved = IssueState.OPEN, IssueState.RESOLVED
+    minor, major = Severity.MINOR, Severity.MAJOR
+    files = [
+        _file("1.1", ("style:a", minor, open_), ("style:b", minor, open_), ("bug:c", minor, open_)),
+        _file("1.2", ("style:a", minor, open_), ("style:b", minor, open_), ("bug:c", major, open_)),
+        _file("1.3", ("gone:d", major, resolved), ("style:e", minor, open_)),
+    ]
+    assert distinct_open_counts(files) == (3, 1)
+    assert distinct_open_counts(reversed(files)) == (3, 1)
+    assert distinct_open_counts([]) == (0, 0)
+    # Summing per phase would say 6 minors over a tolerance of 4; the distinct keys are 3.
+    tolerance = TierTolerance(minor_issues_tolerated=4, major_issues_tolerated=1)
+    assert tier_cleanliness(*distinct_open_counts(files), tolerance) is Cleanliness.CLEAN

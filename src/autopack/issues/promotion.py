@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
 from autopack.domain.states import RunState
-from autopack.domain.vocabulary import Cleanliness
+from autopack.domain.vocabulary import Cleanliness, Severity
+from autopack.issues.phase_issue_file import PhaseIssueFile
 
 
 class TierTolerance(BaseModel):
@@ -15,6 +16,19 @@ class TierTolerance(BaseModel):
 
     minor_issues_tolerated: int
     major_issues_tolerated: int
+
+
+def distinct_open_counts(files: Iterable[PhaseIssueFile]) -> tuple[int, int]:
+    """Open minors and majors counted once per issue key across phases, by the worst severity
+    any phase gives the key: the same finding in two phases is one issue, not two."""
+    worst: dict[str, Severity] = {}
+    for file in files:
+        for issue in file.open_issues:
+            known = worst.get(issue.issue_key)
+            if known is None or issue.effective_severity is Severity.MAJOR:
+                worst[issue.issue_key] = issue.effective_severity
+    majors = sum(1 for severity in worst.values() if severity is Severity.MAJOR)
+    return len(worst) - majors, majors
 
 
 def tier_cleanliness(minor_count: int, major_count: int, tolerance: TierTolerance) -> Cleanliness:

@@ -12,7 +12,7 @@ from autopack.domain.machines import PhaseEvent, RunEvent, TierEvent
 from autopack.domain.states import FailureReason, PhaseState, RunState, TierState
 from autopack.issues.backlog_aging import AgingThresholds
 from autopack.issues.phase_issue_file import read_phase_issue_file
-from autopack.issues.promotion import TierTolerance, tier_cleanliness
+from autopack.issues.promotion import TierTolerance, distinct_open_counts, tier_cleanliness
 from autopack.issues.settle import settle_run_issues
 from autopack.llm.budget import Level
 from autopack.run.artefacts import write_incident, write_run_summary, write_tier_summary
@@ -65,9 +65,8 @@ def check_caps(services: RunServices) -> FailureReason | None:
             message=f"the run's budget is spent ({max(remaining.tokens, 0)} tokens, "
             f"${max(remaining.usd, Decimal(0)):.4f} left)",
         )
-    minors = sum(
-        read_phase_issue_file(path).minor_count
-        for path in services.run_dir.glob("phase_*_issues.json")
+    minors, _ = distinct_open_counts(
+        read_phase_issue_file(path) for path in services.run_dir.glob("phase_*_issues.json")
     )
     if minors > strategy.limits.max_minor_issues_total:
         return FailureReason(
@@ -87,10 +86,10 @@ def start_phase(services: RunServices, phase_id: str) -> None:
 
 def finish_tier(services: RunServices, tier_id: str) -> None:
     tier = next(t for t in services.strategy.tiers if t.tier_id == tier_id)
-    files = [services.issue_file(phase) for phase in tier.phases]
+    minors, majors = distinct_open_counts(services.issue_file(phase) for phase in tier.phases)
     cleanliness = tier_cleanliness(
-        sum(f.minor_count for f in files),
-        sum(f.major_count for f in files),
+        minors,
+        majors,
         TierTolerance(
             minor_issues_tolerated=tier.minor_issues_tolerated,
             major_issues_tolerated=tier.major_issues_tolerated,
