@@ -221,3 +221,52 @@ def test_unprotecting_a_glob_that_is_not_a_default_is_a_config_error(repo: Path)
     code, out, err = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo))
     assert code != 0
     assert "policy.unprotect" in err + out or "unprotect names 'src/**'" in err + out
+
+
+UPSTREAM_PLAN = """# Upstream plan
+
+## Tier 1: Names from upstream
+
+### Phase 1.1: Scaffold the service
+category: feature_scaffolding
+
+### Phase 1.2: Bring in the parser library
+category: external_code_intake
+
+### Phase 1.3: Add the orders table
+category: SCHEMA_CHANGE
+
+### Phase 1.4: Token checks
+category: security_auth
+
+### Phase 1.5: Rename across modules
+category: bulk_operation
+
+### Phase 1.6: Update the plugin registry
+category: index_registry_maintenance
+"""
+
+
+def test_plans_in_upstream_category_names_are_read_as_ours_and_plan_shows_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "upstream.md"
+    plan.write_text(UPSTREAM_PLAN)
+    code, out, err = invoke("plan", str(plan), "--repo", str(repo), "--json")
+    assert code == 0, err
+    phases = json.loads(out)["runs"][0]["tiers"][0]["phases"]
+    assert [phase["task_category"] for phase in phases] == [
+        "feature",
+        "external_feature_reuse",
+        "schema_contract_change",
+        "security_auth_change",
+        "bulk_multi_file_operation",
+        "index_registry_change",
+    ]
+    assert phases[2]["category_reason"] == "given in the plan as 'SCHEMA_CHANGE' (upstream name)"
+    code, out, _ = invoke("plan", str(plan), "--repo", str(repo))
+    assert "upstream" in out  # the table wraps the reason; --json above has it whole
+    (tmp_path / "unknown.md").write_text(UPSTREAM_PLAN.replace("bulk_operation", "bulk_thing"))
+    code, out, err = invoke("plan", str(tmp_path / "unknown.md"), "--repo", str(repo))
+    assert code != 0
+    assert "unknown category 'bulk_thing'" in out + err

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
 
-from autopack.domain.vocabulary import BuilderMode, BuilderName, Complexity, TaskCategory
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from autopack.domain.vocabulary import (
+    UPSTREAM_CATEGORY_NAMES,
+    BuilderMode,
+    BuilderName,
+    Complexity,
+    TaskCategory,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -41,8 +49,20 @@ class PhaseSpec(BaseModel):
     depends_on: tuple[str, ...] = ()
     description: str = ""
     source_line: int | None = None
+    # The upstream name the plan gave the category in, when it used one (shown by `autopack plan`).
+    category_alias: str | None = None
 
     _id_usable_in_a_ref = field_validator("id", "tier_id")(usable_in_a_ref)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upstream_category(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("category"), str):
+            ours = UPSTREAM_CATEGORY_NAMES.get(data["category"].lower())
+            if ours is not None:
+                return {**data, "category": ours, "category_alias": data["category"]}
+        return data
+
     _title_printable = field_validator("title")(printable)
 
 

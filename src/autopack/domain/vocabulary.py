@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# Names the upstream system and its playbook give categories, read as ours (`autopack plan` says so).
+UPSTREAM_CATEGORY_NAMES: dict[str, str] = {
+    "feature_scaffolding": "feature",
+    "external_code_intake": "external_feature_reuse",
+    "schema_change": "schema_contract_change",
+    "security_auth": "security_auth_change",
+    "bulk_operation": "bulk_multi_file_operation",
+    "index_registry_maintenance": "index_registry_change",
+}
+
 
 class TaskCategory(StrEnum):
     FEATURE = "feature"
@@ -24,6 +34,11 @@ class TaskCategory(StrEnum):
     BULK_MULTI_FILE_OPERATION = "bulk_multi_file_operation"
     SECURITY_AUTH_CHANGE = "security_auth_change"
     EXTERNAL_FEATURE_REUSE = "external_feature_reuse"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TaskCategory | None:
+        ours = UPSTREAM_CATEGORY_NAMES.get(value.lower()) if isinstance(value, str) else None
+        return cls(ours) if ours is not None else None
 
 
 HIGH_RISK_CATEGORIES: frozenset[TaskCategory] = frozenset(

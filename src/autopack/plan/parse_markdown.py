@@ -37,6 +37,7 @@ class _Phase:
     title: str
     line: int
     choices: dict[str, StrEnum] = field(default_factory=dict)
+    upstream: dict[str, str] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)
     text: list[str] = field(default_factory=list)
     in_metadata: bool = True
@@ -107,6 +108,8 @@ def _take_metadata(phase: _Phase, text: str, path: str, line: int) -> bool:
         raise PlanError(f"metadata {key!r} given twice", path=path, line=line)
     else:
         phase.choices[key] = _choice(key, raw, path, line)
+        if key == "category" and raw.lower() != phase.choices[key].value:
+            phase.upstream["category_alias"] = raw
     return True
 
 
@@ -161,6 +164,7 @@ def _build(draft: _Draft, path: str) -> PlanSpec:
                         "title": phase.title,
                         "tier_id": tier.id,
                         **phase.choices,
+                        **phase.upstream,
                         **phase.lists,
                         "description": _text(phase.text),
                         "source_line": phase.line,

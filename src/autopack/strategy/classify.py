@@ -126,6 +126,10 @@ _TITLE_WORDS: tuple[tuple[tuple[str, ...], TaskCategory], ...] = (
 def classify_phase(phase: PhaseSpec) -> Decision[TaskCategory]:
     """The plan's category if given; else scope rules; else title words; else `feature`."""
     if phase.category is not None:
+        if phase.category_alias is not None:
+            return Decision(
+                phase.category, f"given in the plan as {phase.category_alias!r} (upstream name)"
+            )
         return Decision(phase.category, "given in the plan")
     by_scope = _by_scope(phase.scope)
     if by_scope is not None:
