@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 from pathlib import Path
 
 import pytest
 
+from autopack.cli.main import main
 from autopack.errors import ConfigError
 from autopack.llm.keys import api_key, redactor_for
-from autopack.llm.redact import MASK, RedactingFilter, Redactor
+from autopack.llm.redact import MASK, Redactor
 from autopack.strategy.routing import default_aliases
 
 ANTHROPIC_KEY = "sk-ant-api03-FAKEFAKEFAKE0123456789abcdefghij"
@@ -67,13 +69,32 @@ def test_ordinary_text_is_left_alone() -> None:
     assert Redactor().text(text) == text
 
 
-def test_logging_filter_masks_before_handlers() -> None:
+def test_the_cli_redacts_every_log_record_of_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through a child logger to a root handler, in the message, its args and a traceback."""
+    original = logging.getLogRecordFactory()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    monkeypatch.setattr(sys, "argv", ["autopack", "--help"])
     stream = io.StringIO()
-    logger = logging.getLogger("autopack.test.redaction")
     handler = logging.StreamHandler(stream)
-    logger.addHandler(handler)
-    logger.addFilter(RedactingFilter(Redactor([ANTHROPIC_KEY])))
-    logger.warning("retrying with key %s", ANTHROPIC_KEY)
-    logger.removeHandler(handler)
-    assert ANTHROPIC_KEY not in stream.getvalue()
-    assert MASK in stream.getvalue()
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        with pytest.raises(SystemExit):
+            main()
+        child = logging.getLogger("some.library.deep")
+        child.warning("calling with %s", ANTHROPIC_KEY)
+        child.warning("bearer token ghp_" + "a" * 36)
+        try:
+            raise RuntimeError(f"provider refused key {ANTHROPIC_KEY}")
+        except RuntimeError:
+            child.exception("failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.setLogRecordFactory(original)
+    logged = stream.getvalue()
+    assert ANTHROPIC_KEY not in logged
+    assert "ghp_" + "a" * 36 not in logged
+    assert logged.count(MASK) >= 3
+    assert "RuntimeError: provider refused key" in logged

@@ -18,12 +18,16 @@ from autopack.cli.render import backlog_table, models_table, print_strategies, p
 from autopack.cli.run_commands import register as register_run_commands
 from autopack.cli.server_commands import register as register_server_commands
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
+from autopack.errors import AutopackError
 from autopack.llm.catalog import check_aliases, describe_aliases
+from autopack.llm.keys import redactor_for
+from autopack.llm.redact import Redactor, install_log_redaction
 from autopack.plan.load import load_plan
 from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
 from autopack.run.artefacts import policy_lines
 from autopack.run.create import strategy_for
+from autopack.strategy.routing import default_aliases
 from autopack.verify.local import verify_head
 from autopack.verify.registry import sandbox_for
 from autopack.workspace.git_cli import GitCli
@@ -281,4 +285,10 @@ def wide_console() -> Console:
 
 
 def main() -> None:
+    # Known keys of the shipped aliases, and anything key-shaped, never reach a log line.
+    try:
+        redactor = redactor_for(default_aliases(), os.environ)
+    except AutopackError:  # an unreadable key file is reported by the command that needs it
+        redactor = Redactor()
+    install_log_redaction(redactor)
     app()

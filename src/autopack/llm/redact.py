@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,14 +61,23 @@ class Redactor:
         return value
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites each record's message before any handler sees it."""
+def install_log_redaction(redactor: Redactor) -> None:
+    """Every log record of the process is redacted as it is made, whichever logger, library or
+    handler it goes to (a filter on one logger misses records its children propagate)."""
+    current = logging.getLogRecordFactory()
+    base = getattr(current, "autopack_base", current)
 
-    def __init__(self, redactor: Redactor):
-        super().__init__()
-        self.redactor = redactor
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose args do not fit its message is still logged
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = redactor.text(message), ()
+        if record.exc_info and record.exc_info[0] is not None:
+            formatted = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text = redactor.text(formatted)
+        return record
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor.text(record.getMessage())
-        record.args = ()
-        return True
+    factory.autopack_base = base  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
