@@ -49,6 +49,12 @@ class SandboxSection(_Section):
     readable: tuple[Path, ...] = ()
 
 
+class ServerSection(_Section):
+    """`autopack serve`: limits every request meets before anything else reads it."""
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1_024)
+
+
 class ModelsSection(_Section):
     aliases: dict[str, ModelAlias] = Field(default_factory=dict)
 
@@ -78,6 +84,7 @@ class Settings(_Section):
     policy: WritePolicy = WritePolicy()
     workspace: WorkspaceSection = WorkspaceSection()
     sandbox: SandboxSection = SandboxSection()
+    server: ServerSection = ServerSection()
     routing: Routing = Routing()
     models: ModelsSection = ModelsSection()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -271,3 +272,37 @@ def test_event_ids_are_checked_at_the_door(
         for path in ("/events", "/runs/run-1/events"):
             response = client.get(path, headers=headers, params=params)
             _is_problem(response, 422)
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read_token_or_not(sqlite_api: Api) -> None:
+    big = b"x" * (10 * 1024 * 1024 + 1)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(11):
+            yield b"y" * (1024 * 1024)
+
+    with sqlite_api.client(None) as anonymous:
+        _is_problem(anonymous.post("/runs", content=big), 413)
+    with sqlite_api.client() as client:
+        response = client.post(
+            "/runs", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        _is_problem(response, 413)
+        assert "10,485,760 bytes" in response.json()["detail"]
+        assert client.get("/runs").json()["total"] == 0
+
+
+def test_the_body_limit_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for api in start_api(
+        tmp_path,
+        None,
+        monkeypatch,
+        run_worker=False,
+        extra_config="\n[server]\nmax_body_bytes = 2048\n",
+    ):
+        with api.client() as client:
+            response = client.post("/runs", json={"plan_text": "# Plan\n" + "x" * 4096})
+            _is_problem(response, 413)
+            assert "2,048 bytes" in response.json()["detail"]
+            small = client.post("/runs", json={"plan": "missing.md"})
+            _is_problem(small, 422)

@@ -21,6 +21,7 @@ from autopack.server import (
     metrics,
     problems,
 )
+from autopack.server.body_limit import BodyLimit
 from autopack.server.context import ServerContext
 
 DESCRIPTION = """Start, watch and steer Autopack runs. Every endpoint but `/health` needs a bearer
@@ -55,6 +56,7 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.context = context
     problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=context.settings.server.max_body_bytes)
     if context.cors_origins:
         app.add_middleware(
             CORSMiddleware,

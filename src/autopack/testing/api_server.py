@@ -69,6 +69,7 @@ def start_api(
     script: Script = demo_reply,
     run_worker: bool = True,
     cors_origins: tuple[str, ...] = (),
+    extra_config: str = "",
 ) -> Iterator[Api]:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     if database_url is None:
@@ -77,7 +78,7 @@ def start_api(
         monkeypatch.setenv("AUTOPACK_DATABASE_URL", database_url)
     with fake_llm_server(script) as llm:
         root = tmp_path / "calc"
-        create_project(root, extra_config=aliases_on(llm.openai_base_url))
+        create_project(root, extra_config=aliases_on(llm.openai_base_url) + extra_config)
         settings = load_settings(root)
         database = open_database(database_url_for(root, os.environ))
         write_token, _ = create_token(database, "ci-write", Scope.WRITE)
