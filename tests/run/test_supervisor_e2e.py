@@ -432,3 +432,39 @@ def test_a_test_failing_at_the_base_commit_is_pre_existing_not_blamed_on_phases(
     }
     summary = (settings.runs_dir / run_id / "RUN_SUMMARY.md").read_text()
     assert "not blamed on phases): `test:tests.test_legacy::test_legacy_rounding`" in summary
+
+
+def test_a_major_audit_finding_on_the_last_attempt_never_commits(
+    tmp_path: Path, served: Callable[[Script], FakeLLMServer]
+) -> None:
+    finding = {
+        "issue_key": "security:zero-division:calc/ops.py",
+        "severity": "major",
+        "category": "security",
+        "confidence": 95,
+        "file": "calc/ops.py",
+        "evidence": "return a / b",
+        "failure_scenario": "divide(1, 0) crashes the service",
+        "suggested_fix": "check b first",
+    }
+
+    def script(api: str, request: dict[str, Any]) -> Reply:
+        if "report" in json.dumps(request.get("tools", [])):
+            return Reply(
+                tool_calls=(
+                    ToolCall(name="report", arguments={"summary": "unsafe", "findings": [finding]}),
+                )
+            )
+        return demo_reply(api, request)
+
+    server = served(script)
+    end, run_dir = _run(tmp_path / "calc", server)
+    root = tmp_path / "calc"
+    assert end.state is RunState.DONE_FAILED_REQUIRES_HUMAN_REVIEW, end.message
+    assert "2.1" not in _phase_commits(root, end.run_id)
+    assert sorted(_phase_commits(root, end.run_id)) == ["1.1", "1.2"]
+    summary = (run_dir / "RUN_SUMMARY.md").read_text()
+    assert "Promotion: not eligible" in summary
+    incidents = sorted((run_dir / "incidents").glob("2.1-a*"))
+    assert incidents, "no incident pack for the phase"
+    assert "security:zero-division:calc/ops.py" in (incidents[-1] / "findings.json").read_text()

@@ -101,7 +101,9 @@ async def _run_phase(
                 "all checks passed",
                 failed,
             )
-        if not verified.passed or (audited.majors and not last):
+        # A major finding never commits, not even on the last attempt: the phase then fails with
+        # the finding in its incident pack (the run never waits for a person).
+        if not verified.passed or audited.majors:
             if not verified.passed:
                 why = f"checks failed: {', '.join(verified.failures[:10])}"
                 feedback.append(
