@@ -202,7 +202,6 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
     )
     move_phase(database, run_id, phase_id, PhaseEvent.SUBMIT, f"attempt {attempt}")
     services.emit("attempt", phase=phase_id, attempt=attempt, step="gate")
-    services.git.reset_integration(services.run_id)
     if built.refusal is not None:
         return GateOutcome(applied=False, violation=built.refusal, message=built.refusal)
     staged = StagedAttempt(

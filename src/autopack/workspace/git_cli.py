@@ -212,8 +212,8 @@ class GitCli:
             return written.stdout.decode().strip(), ApplyOutcome(applied=True, three_way=True)
 
     def land_tree(self, run_id: str, tree: str) -> None:
-        """Make the integration worktree's index and files exactly `tree`, from a clean head."""
-        self.reset_integration(run_id)
+        """Make the integration worktree's index and files exactly `tree`; the caller has reset it
+        to its head (integrate_staged does, first thing)."""
         self._git("read-tree", "-m", "-u", "HEAD", tree, cwd=self.integration_worktree(run_id).path)
 
     def reset_integration(self, run_id: str) -> str:
