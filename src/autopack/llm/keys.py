@@ -32,7 +32,22 @@ def api_key(alias: ModelAlias, env: Mapping[str, str]) -> str | None:
     return content or None
 
 
-def redactor_for(aliases: Mapping[str, ModelAlias], env: Mapping[str, str]) -> Redactor:
-    """Masks every key any alias could use, plus anything key-shaped."""
-    known = [key for alias in aliases.values() if (key := api_key(alias, env))]
+def redactor_for(
+    aliases: Mapping[str, ModelAlias], env: Mapping[str, str], *, skip_unreadable: bool = False
+) -> Redactor:
+    """Masks every key any alias could use, plus anything key-shaped.
+
+    `skip_unreadable`: a key file that cannot be read is left out rather than refused, for work
+    that needs no key (reading a plan): the command that needs the key reports the file.
+    """
+    known: dict[str, str] = {}
+    for alias in aliases.values():
+        try:
+            key = api_key(alias, env)
+        except ConfigError:
+            if not skip_unreadable:
+                raise
+            continue
+        if key and alias.api_key_env is not None:
+            known.setdefault(key, f"value of {alias.api_key_env}")
     return Redactor(known)

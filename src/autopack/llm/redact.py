@@ -10,45 +10,124 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 MASK = "[REDACTED]"
+KNOWN_KEY = "known key"
 
-# Each pattern's `secret` group is masked; the rest of the match is kept for context.
-KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"(?P<secret>sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{20,})"),
-    re.compile(r"(?i)bearer\s+(?P<secret>[A-Za-z0-9._~+/=\-]{16,})"),
-    re.compile(r"(?P<secret>AKIA[0-9A-Z]{16})"),
-    re.compile(r"(?P<secret>gh[pousr]_[A-Za-z0-9]{30,})"),
-    re.compile(r"(?P<secret>xox[abprs]-[A-Za-z0-9-]{10,})"),
-    re.compile(
-        r"(?i)[\"']?(?:api[_-]?key|x-api-key|secret|token|password)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"',}]{8,})"
+# Keys are tokens of their own: `task-scheduling-and-notification` must not read as `sk-...`.
+_START = r"(?<![A-Za-z0-9])"
+
+
+@dataclass(frozen=True)
+class KeyShape:
+    """What a kind of secret looks like; its pattern's `secret` group is masked, the rest kept."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    # Found by what stands before it (`Bearer`, `token:`) rather than by its own shape, so in prose
+    # the "secret" is often an ordinary word ("password: required").
+    by_context: bool = False
+
+
+KEY_SHAPES: tuple[KeyShape, ...] = (
+    KeyShape("anthropic key", re.compile(_START + r"(?P<secret>sk-ant-[A-Za-z0-9_\-]{20,})")),
+    KeyShape("openai key", re.compile(_START + r"(?P<secret>sk-(?:proj-)?[A-Za-z0-9_\-]{20,})")),
+    KeyShape("aws access key", re.compile(_START + r"(?P<secret>AKIA[0-9A-Z]{16})")),
+    KeyShape("github token", re.compile(_START + r"(?P<secret>gh[pousr]_[A-Za-z0-9]{30,})")),
+    KeyShape("slack token", re.compile(_START + r"(?P<secret>xox[abprs]-[A-Za-z0-9-]{10,})")),
+    KeyShape(
+        "bearer token",
+        re.compile(r"(?i)bearer\s+(?P<secret>[A-Za-z0-9._~+/=\-]{16,})"),
+        by_context=True,
+    ),
+    KeyShape(
+        "credential",
+        re.compile(
+            r"(?i)[\"']?(?:api[_-]?key|x-api-key|secret|token|password)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"',}]{8,})"
+        ),
+        by_context=True,
     ),
     # Credentials inside URLs, e.g. postgresql://user:secret@host/db.
-    re.compile(r"://(?P<secret>[^/\s:@]+:[^/\s@]+)@"),
+    KeyShape("url credentials", re.compile(r"://(?P<secret>[^/\s:@]+:[^/\s@]+)@")),
 )
 
 
-def _mask(match: re.Match[str]) -> str:
-    start, end = match.span("secret")
-    whole, offset = match.group(0), match.start()
-    return whole[: start - offset] + MASK + whole[end - offset :]
+@dataclass(frozen=True)
+class Found:
+    """A secret at `value[start:end]`, and what kind of secret it is (never the secret itself)."""
+
+    start: int
+    end: int
+    kind: str
+
+
+def _generated(value: str) -> bool:
+    """Keys are generated: letters and digits both. Words people write rarely mix them."""
+    return any(char.isdigit() for char in value) and any(char.isalpha() for char in value)
+
+
+def always_mask(_kind: str) -> str:
+    return MASK
 
 
 class Redactor:
-    def __init__(self, known_secrets: Iterable[str] = ()):
-        # Longest first, so a secret that contains another is masked whole.
+    def __init__(self, known_secrets: Iterable[str] | Mapping[str, str] = ()):
+        """`known_secrets`: exact values to mask, or a mapping of each value to its kind."""
+        kinds = (
+            dict(known_secrets)
+            if isinstance(known_secrets, Mapping)
+            else dict.fromkeys(known_secrets, KNOWN_KEY)
+        )
+        # Longest first, so a secret that contains another is reported as the longer one.
         self.known = sorted(
-            {secret for secret in known_secrets if len(secret) >= 8}, key=len, reverse=True
+            ((secret, kind) for secret, kind in kinds.items() if len(secret) >= 8),
+            key=lambda item: len(item[0]),
+            reverse=True,
         )
 
-    def text(self, value: str) -> str:
-        for secret in self.known:
-            value = value.replace(secret, MASK)
-        for pattern in KEY_PATTERNS:
-            value = pattern.sub(_mask, value)
-        return value
+    def find(self, value: str, *, prose: bool = False) -> list[Found]:
+        """Every secret in `value`, in order, overlapping finds merged into one.
+
+        `prose`: the text is written by people (a plan), so a value found only by context must
+        also look generated; logs and prompts mask any such value, words included.
+        """
+        found: list[Found] = []
+        for secret, kind in self.known:
+            start = value.find(secret)
+            while start != -1:
+                found.append(Found(start, start + len(secret), kind))
+                start = value.find(secret, start + len(secret))
+        for shape in KEY_SHAPES:
+            for match in shape.pattern.finditer(value):
+                if prose and shape.by_context and not _generated(match.group("secret")):
+                    continue
+                start, end = match.span("secret")
+                found.append(Found(start, end, shape.kind))
+        # Stable sort: at the same start, a known key and then the earlier shape names the find.
+        found.sort(key=lambda item: item.start)
+        merged: list[Found] = []
+        for item in found:
+            if merged and item.start < merged[-1].end:
+                last = merged[-1]
+                merged[-1] = Found(last.start, max(last.end, item.end), last.kind)
+            else:
+                merged.append(item)
+        return merged
+
+    def text(
+        self, value: str, *, mask: Callable[[str], str] = always_mask, prose: bool = False
+    ) -> str:
+        """`value` with each secret replaced by `mask(kind)`: masks are never themselves re-read."""
+        out: list[str] = []
+        position = 0
+        for item in self.find(value, prose=prose):
+            out += [value[position : item.start], mask(item.kind)]
+            position = item.end
+        out.append(value[position:])
+        return "".join(out)
 
     def data(self, value: Any) -> Any:
         """Redact every string inside JSON-like data (dicts, lists, tuples)."""
