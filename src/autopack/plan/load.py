@@ -6,6 +6,8 @@ from pathlib import Path
 
 from autopack.domain.plan import PlanSpec
 from autopack.errors import PlanError
+from autopack.llm.redact import Redactor
+from autopack.plan.mask import mask_plan_text, plan_redactor
 from autopack.plan.parse_markdown import parse_markdown
 from autopack.plan.parse_structured import parse_structured
 from autopack.plan.planner import is_free_form
@@ -32,17 +34,23 @@ class FreeFormPlan(PlanError):
         )
 
 
-def parse_plan_text(text: str, *, fmt: str, source: str) -> PlanSpec:
-    if fmt in ("markdown", "text") and is_free_form(text):
-        raise FreeFormPlan(text, source)
+def parse_plan_text(
+    text: str, *, fmt: str, source: str, redactor: Redactor | None = None
+) -> PlanSpec:
+    """The plan, with every secret in it masked (plan/mask.py); a free-form plan's text too."""
+    redactor = redactor or plan_redactor()
     if fmt in ("markdown", "text"):
-        return parse_markdown(text, source)
+        masked, _ = mask_plan_text(text, redactor, source)
+        if is_free_form(masked):
+            raise FreeFormPlan(masked, source)
+        return parse_markdown(masked, source, redactor=redactor)
     if fmt in ("yaml", "json"):
-        return parse_structured(text, source, fmt=fmt)
+        return parse_structured(text, source, fmt=fmt, redactor=redactor)
     raise PlanError(f"unknown plan format {fmt!r} (known: markdown, text, yaml, json)", path=source)
 
 
-def load_plan(path: Path) -> PlanSpec:
+def load_plan(path: Path, *, redactor: Redactor | None = None) -> PlanSpec:
+    """`redactor`: the run's, knowing its aliases' keys; by default the shipped aliases' keys."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise PlanError(
@@ -60,4 +68,4 @@ def load_plan(path: Path) -> PlanSpec:
         raise PlanError(f"not UTF-8 text (byte {error.start})", path=path) from None
     except OSError as error:
         raise PlanError(f"cannot be read: {error.strerror}", path=path) from None
-    return parse_plan_text(text, fmt=fmt, source=str(path))
+    return parse_plan_text(text, fmt=fmt, source=str(path), redactor=redactor)

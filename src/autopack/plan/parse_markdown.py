@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from autopack.domain.plan import ID_PATTERN, PhaseSpec, PlanSpec, TierSpec
 from autopack.domain.vocabulary import BuilderMode, BuilderName, Complexity, TaskCategory
 from autopack.errors import PlanError
+from autopack.llm.redact import Redactor
+from autopack.plan.mask import mask_plan_text, plan_redactor
 from autopack.plan.validate import validate_plan
 
 _TIER = re.compile(r"^##\s+Tier\b(?P<rest>.*)$", re.IGNORECASE)
@@ -189,5 +191,7 @@ def _build(draft: _Draft, path: str) -> PlanSpec:
     )
 
 
-def parse_markdown(text: str, source: str) -> PlanSpec:
-    return validate_plan(_build(_scan(text, source), source))
+def parse_markdown(text: str, source: str, *, redactor: Redactor | None = None) -> PlanSpec:
+    """The plan in `text`, its secrets masked before anything (errors included) quotes it."""
+    masked, _ = mask_plan_text(text, redactor or plan_redactor(), source)
+    return validate_plan(_build(_scan(masked, source), source))

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from autopack.domain.plan import PlanSpec
 from autopack.errors import PlanError
+from autopack.llm.redact import Redactor
+from autopack.plan.mask import mask_plan_data, plan_redactor
 from autopack.plan.validate import validate_plan
 
 
@@ -70,7 +72,10 @@ def _with_tier_ids(data: Any) -> Any:
     return {**data, "tiers": tiers}
 
 
-def parse_structured(text: str, source: str, *, fmt: str) -> PlanSpec:
+def parse_structured(
+    text: str, source: str, *, fmt: str, redactor: Redactor | None = None
+) -> PlanSpec:
+    """The plan in `text`, every string in it masked of secrets before it is validated."""
     try:
         data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
     except json.JSONDecodeError as error:
@@ -83,6 +88,7 @@ def parse_structured(text: str, source: str, *, fmt: str) -> PlanSpec:
         ) from None
     if not isinstance(data, dict):
         raise PlanError("expected a mapping with 'tiers' at the top level", path=source, line=1)
+    data, _ = mask_plan_data(data, redactor or plan_redactor(), source)
     try:
         plan = PlanSpec.model_validate({**_with_tier_ids(data), "source_path": source})
     except ValidationError as error:

@@ -17,6 +17,8 @@ from pydantic_ai.usage import UsageLimits
 from autopack.domain.plan import PlanSpec
 from autopack.domain.vocabulary import BuilderMode, Complexity, TaskCategory
 from autopack.errors import PlanError
+from autopack.llm.redact import Redactor
+from autopack.plan.mask import mask_plan_text, plan_redactor
 from autopack.plan.parse_markdown import parse_markdown
 
 _PLAN_HEADING = re.compile(r"^##\s+Tier\b|^###\s+Phase\b", re.IGNORECASE | re.MULTILINE)
@@ -58,8 +60,16 @@ def _unfenced(answer: str) -> str:
     return fenced.group("body") if fenced else answer
 
 
-async def normalise_plan(text: str, source: str, model: Model, *, retries: int = 1) -> PlanSpec:
-    """The free-form `text` as a PlanSpec, or a PlanError saying why the planner could not."""
+async def normalise_plan(
+    text: str, source: str, model: Model, *, retries: int = 1, redactor: Redactor | None = None
+) -> PlanSpec:
+    """The free-form `text` as a PlanSpec, or a PlanError saying why the planner could not.
+
+    The model is paid and remote: `text` is masked of secrets here, whatever the caller did, and
+    so is its answer (it parses through parse_markdown, which masks).
+    """
+    redactor = redactor or plan_redactor()
+    text, _ = mask_plan_text(text, redactor, source)
     agent: Agent[None, str] = Agent(
         output_type=str, instructions=INSTRUCTIONS, retries={"output": retries, "tools": 0}
     )
@@ -69,7 +79,7 @@ async def normalise_plan(text: str, source: str, model: Model, *, retries: int =
     @agent.output_validator
     def _parses(context: RunContext[None], answer: str) -> str:
         try:
-            parse_markdown(_unfenced(answer), source)
+            parse_markdown(_unfenced(answer), source, redactor=redactor)
         except PlanError as error:
             last_error.append(
                 error.detail if error.line is None else f"line {error.line}: {error.detail}"
@@ -96,4 +106,4 @@ async def normalise_plan(text: str, source: str, model: Model, *, retries: int =
             f"format: {why}",
             path=source,
         ) from None
-    return parse_markdown(_unfenced(result.output), source)
+    return parse_markdown(_unfenced(result.output), source, redactor=redactor)

@@ -25,6 +25,7 @@ from autopack.llm.replay import RecordingModel
 from autopack.llm.resilience import CircuitBreakers
 from autopack.llm.transcripts import TranscriptWriter
 from autopack.plan.load import FreeFormPlan, load_plan
+from autopack.plan.mask import plan_redactor
 from autopack.plan.planner import normalise_plan
 from autopack.plan.render_markdown import render_markdown
 from autopack.run.services import CASSETTE_FILE, RunOptions, budgeted_model
@@ -39,7 +40,7 @@ def plan_for_run(
 ) -> tuple[PlanSpec, MemoryRecorder]:
     """The run's plan, and the planner's calls to store once the run exists (none if it parsed)."""
     try:
-        plan = load_plan(plan_file)
+        plan = load_plan(plan_file, redactor=plan_redactor(settings.aliases))
     except FreeFormPlan as free_form:
         plan, calls = _normalised_by_planner(settings, free_form, options, run_id)
         # Kept beside the run, so what the Builders worked from can be read and edited into a plan.
@@ -79,7 +80,10 @@ def _normalised_by_planner(
         model = RecordingModel(model, settings.runs_dir / run_id / CASSETTE_FILE)
     source = plan.path or "plan"
     try:
-        return asyncio.run(normalise_plan(plan.text, source, model)), recorder
+        normalised = normalise_plan(
+            plan.text, source, model, redactor=plan_redactor(settings.aliases)
+        )
+        return asyncio.run(normalised), recorder
     except PlanError as error:
         raise PlanError(
             f"{error.detail}{unstored_calls_note(settings, run_id, recorder)}", path=error.path
