@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -147,6 +148,13 @@ def load_settings(repo_root: Path) -> Settings:
         return Settings.model_validate({**raw, "repo_root": repo_root})
     except ValidationError as error:
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+
+
+def thaw_settings(frozen_json: str, repo_root: Path) -> Settings:
+    """Settings a run stored when it was created, for the repository where it is resumed (a
+    worker may see the same repository at another path)."""
+    frozen = json.loads(frozen_json)
+    return Settings.model_validate({**frozen, "repo_root": repo_root.resolve()})
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -10,13 +10,10 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from autopack.apply.policy import WritePolicy
 from autopack.audit.auditor import Auditor, AuditOutcome, AuditRequest, audit_message
-from autopack.audit.findings import Finding
-from autopack.audit.issues import AUDITOR_FAILED_KEY, record_audit
+from autopack.audit.issues import AUDITOR_FAILED_KEY, audit_issues
 from autopack.audit.policy import audit_reason
 from autopack.audit.profiles import RUBRICS
-from autopack.audit.suggestions import apply_suggestions
 from autopack.domain.issues import PhaseIssue
 from autopack.domain.vocabulary import (
     AuditorProfile,
@@ -29,8 +26,8 @@ from autopack.issues.phase_issue_file import (
     PhaseIssueFile,
     phase_issue_path,
     read_phase_issue_file,
-    write_phase_issue_file,
 )
+from autopack.issues.record import record_issues
 from autopack.issues.run_issue_index import build_run_index
 from autopack.llm.providers import build_model
 from autopack.testing.fake_llm import Reply, ToolCall, alias_on, fake_llm_server
@@ -105,19 +102,20 @@ def test_malformed_output_is_sent_back_and_corrected_within_the_cap() -> None:
     assert [f.issue_key for f in outcome.kept] == ["security:empty-password"]
 
 
-def test_output_still_malformed_after_the_cap_becomes_an_issue_not_a_crash() -> None:
+def test_output_still_malformed_after_the_cap_becomes_an_issue_not_a_crash(tmp_path: Path) -> None:
     model, seen = scripted(ModelResponse(parts=[TextPart("Looks fine to me!")]))
     outcome = audit(model)
     assert outcome.error is not None
     assert len(seen) == PHASE.max_auditor_attempts
-    file = PhaseIssueFile(run_id="run-1", tier_id="1", phase_id="p1", position=1)
-    recorded = record_audit(file, outcome, PHASE, "run-1")
+    recorded = record_issues(tmp_path, "run-1", PHASE, audit_issues(outcome, PHASE, "run-1"))
     assert recorded.raised == (AUDITOR_FAILED_KEY,)
     assert recorded.file.issues[0].source is IssueSource.AUDITOR
     assert "no valid report" in recorded.file.issues[0].summary
 
 
-def test_findings_land_as_issues_and_an_open_issue_is_merged_not_raised_again() -> None:
+def test_findings_land_as_issues_and_an_open_issue_is_merged_not_raised_again(
+    tmp_path: Path,
+) -> None:
     model, _ = scripted(
         report(finding("security:empty-password"), finding("tests:no-negative-case", 90, "minor"))
     )
@@ -131,10 +129,8 @@ def test_findings_land_as_issues_and_an_open_issue_is_merged_not_raised_again() 
         first_seen_run="run-1",
         last_seen_run="run-1",
     )
-    file = PhaseIssueFile(
-        run_id="run-1", tier_id="1", phase_id="p1", position=1, issues=(already_open,)
-    )
-    recorded = record_audit(file, outcome, PHASE, "run-1")
+    record_issues(tmp_path, "run-1", PHASE, [already_open])
+    recorded = record_issues(tmp_path, "run-1", PHASE, audit_issues(outcome, PHASE, "run-1"))
     assert recorded.raised == ("tests:no-negative-case",)
     assert recorded.merged == ("security:empty-password",)
     by_key = {issue.issue_key: issue for issue in recorded.file.issues}
@@ -183,40 +179,6 @@ def test_when_the_auditor_runs() -> None:
     )
 
 
-def test_suggested_patches_go_through_the_governed_apply(tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text("def login(password):\n    return True\n")
-    good = Finding.model_validate(
-        finding(
-            "security:empty-password",
-            suggested_patch=(
-                "app.py\n<<<<<<< SEARCH\n    return True\n=======\n"
-                "    return bool(password)\n>>>>>>> REPLACE\n"
-            ),
-        )
-    )
-    escaping = Finding.model_validate(
-        finding(
-            "security:other",
-            suggested_patch="--- /dev/null\n+++ b/../outside.py\n@@ -0,0 +1 @@\n+x = 1\n",
-        )
-    )
-    stale = Finding.model_validate(
-        finding(
-            "security:stale",
-            suggested_patch="app.py\n<<<<<<< SEARCH\nnot in the file\n=======\nx\n>>>>>>> REPLACE\n",
-        )
-    )
-    outcomes = apply_suggestions(tmp_path, [good, escaping, stale], WritePolicy())
-    assert [(o.issue_key, o.applied) for o in outcomes] == [
-        ("security:empty-password", True),
-        ("security:other", False),
-        ("security:stale", False),
-    ]
-    assert outcomes[1].detail.startswith("refused:")
-    assert (tmp_path / "app.py").read_text() == "def login(password):\n    return bool(password)\n"
-    assert not (tmp_path.parent / "outside.py").exists()
-
-
 @pytest.mark.parametrize("alias_name", ["openai-standard", "anthropic-standard"])
 def test_findings_over_the_real_sdk(alias_name: str) -> None:
     script = [
@@ -246,17 +208,16 @@ def test_findings_over_the_real_sdk(alias_name: str) -> None:
 def test_the_same_finding_in_two_phases_is_one_issue_in_the_run_index(tmp_path: Path) -> None:
     model, _ = scripted(report(finding("security:empty-password")))
     outcome = audit(model)
-    files = []
+    files: list[PhaseIssueFile] = []
     for position, phase_id in enumerate(("p1", "p2"), 1):
-        empty = PhaseIssueFile(run_id="run-1", tier_id="1", phase_id=phase_id, position=position)
-        recorded = record_audit(
-            empty,
-            outcome,
-            PHASE,
+        phase = PHASE.model_copy(update={"phase_id": phase_id, "position": position})
+        recorded = record_issues(
+            tmp_path,
             "run-1",
-            open_elsewhere=[issue for file in files for issue in file.open_issues],
+            phase,
+            audit_issues(outcome, phase, "run-1"),
+            open_elsewhere=[issue.issue_key for file in files for issue in file.open_issues],
         )
-        write_phase_issue_file(tmp_path, recorded.file)
         files.append(read_phase_issue_file(phase_issue_path(tmp_path, "run-1", position, phase_id)))
         assert recorded.merged == (() if position == 1 else ("security:empty-password",))
     index = build_run_index("run-1", files)

@@ -16,12 +16,12 @@ from autopack.domain.states import FailureReason
 from autopack.domain.vocabulary import Cleanliness
 from autopack.plan.load import load_plan
 from autopack.run.create import create_run_from_plan
+from autopack.run.promote import PromotionRefused, promote_run
 from autopack.store.engine import Database, database_url_for, open_database
 from autopack.store.runs import set_tier_cleanliness
 from autopack.store.state_changes import transition_run
 from autopack.testing.git_repos import git
 from autopack.workspace.git_cli import GitCli, GitError
-from autopack.workspace.promotion import PromotionRefused, promote_run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "comprehensive_plan.md"
 

@@ -69,7 +69,11 @@ def audit_message(request: AuditRequest) -> str:
             budget -= len(shown)
             parts += [f"### {path}", "```", shown, "```"]
     if request.open_issues:
-        parts += ["", "## Open issues (reuse these keys for the same problems)"]
+        parts += [
+            "",
+            "## Open issues (report again, with the same key, each one the change still has; "
+            "one you do not report is taken as fixed)",
+        ]
         parts += [f"- {issue.issue_key}: {issue.summary}" for issue in request.open_issues]
     return "\n".join(parts)
 

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_KEY_ALPHABET = re.compile(r"[^a-z0-9_.:/-]+")
-
-
-def clean_key(raw: str) -> str:
-    """Models write keys loosely ("SQL Injection in db.py"); issue keys have a strict alphabet."""
-    cleaned = _KEY_ALPHABET.sub("-", raw.strip().lower())
-    cleaned = re.sub(r"-*([:/])-*", r"\1", cleaned).strip("-.:/")
-    return cleaned[:200] or "finding"
+from autopack.domain.issues import clean_key
 
 
 class Finding(BaseModel):

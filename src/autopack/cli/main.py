@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import tempfile
@@ -28,11 +29,11 @@ from autopack.plan.split_runs import split_plan
 from autopack.project_init import write_config
 from autopack.run.artefacts import policy_lines
 from autopack.run.create import strategy_for
+from autopack.run.promote import approve_phase, promote_run
 from autopack.strategy.routing import default_aliases
 from autopack.verify.local import verify_head
 from autopack.verify.registry import sandbox_for
 from autopack.workspace.git_cli import GitCli
-from autopack.workspace.promotion import promote_run
 
 app = typer.Typer(
     name="autopack",
@@ -239,6 +240,35 @@ def promote(
         print(json.dumps({"run_id": run_id, "into": target, "head": head}))
         return
     print(f"promoted {git.integration_branch(run_id)} into {target} at {head[:12]}")
+
+
+@app.command()
+@reports_errors
+def approve(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run.")],
+    phase_id: Annotated[str, typer.Argument(metavar="PHASE_ID", help="The phase to approve.")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Who approves (default: your user name)."),
+    ] = None,
+    repo: RepoOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a committed high-risk phase (auto_apply = false) for promotion.
+
+    A run never waits for this: the phase committed and the run ended; until every such phase is
+    approved — by the Auditor with no major finding, or by a person here — `autopack promote`
+    refuses the run. Recorded with who and when, in the database and RUN_SUMMARY.md.
+    """
+    settings = settings_for(repo)
+    with database_for(settings) as database:
+        phase = approve_phase(
+            database, settings.runs_dir, run_id, phase_id, by or getpass.getuser()
+        )
+    if as_json:
+        print(phase.model_dump_json())
+        return
+    print(f"phase {phase_id} of {run_id}: approved by {phase.approved_by}")
 
 
 @app.command()

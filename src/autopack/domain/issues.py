@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from autopack.domain.vocabulary import (
@@ -13,6 +15,14 @@ from autopack.domain.vocabulary import (
 )
 
 ISSUE_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.:/-]{0,199}$"
+_KEY_ALPHABET = re.compile(r"[^a-z0-9_.:/-]+")
+
+
+def clean_key(raw: str) -> str:
+    """Models write keys loosely ("SQL Injection in db.py"); issue keys have a strict alphabet."""
+    cleaned = _KEY_ALPHABET.sub("-", raw.strip().lower())
+    cleaned = re.sub(r"-*([:/])-*", r"\1", cleaned).strip("-.:/_")
+    return cleaned[:200] or "finding"
 
 
 def worse(first: Severity, second: Severity) -> Severity:

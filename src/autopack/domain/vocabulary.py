@@ -123,6 +123,13 @@ class IssueState(StrEnum):
     RESOLVED = "resolved"
 
 
+class Approval(StrEnum):
+    """A phase with auto_apply = false: its commit is not promoted until approved."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+
+
 class Cleanliness(StrEnum):
     CLEAN = "clean"
     NOT_CLEAN = "not_clean"

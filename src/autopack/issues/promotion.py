@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from autopack.domain.states import RunState
-from autopack.domain.vocabulary import Cleanliness, Severity
+from autopack.domain.vocabulary import Approval, Cleanliness, Severity
 from autopack.issues.phase_issue_file import PhaseIssueFile
+from autopack.store.runs import RunRecord
 
 
 class TierTolerance(BaseModel):
@@ -52,7 +53,9 @@ def promotion_eligibility(
     run_state: RunState,
     tiers: Mapping[str, Cleanliness],
     failure_code: str | None = None,
+    awaiting_approval: Sequence[str] = (),
 ) -> PromotionDecision:
+    """`awaiting_approval`: committed phases with auto_apply = false that nobody has approved."""
     reasons = []
     if run_state is not RunState.DONE_SUCCESS:
         reasons.append(f"the run ended in {run_state.value}, not DONE_SUCCESS")
@@ -63,4 +66,23 @@ def promotion_eligibility(
         "budget"
     ):
         reasons.append("the run hit a budget cap")
+    if awaiting_approval:
+        reasons.append(
+            f"phase(s) {', '.join(awaiting_approval)} await approval (autopack approve RUN PHASE)"
+        )
     return PromotionDecision(eligible=not reasons, reasons=tuple(reasons))
+
+
+def promotion_of(run: RunRecord) -> PromotionDecision:
+    """Tiers whose cleanliness was never judged count as clean."""
+    return promotion_eligibility(
+        run.state,
+        {tier.tier_id: tier.cleanliness or Cleanliness.CLEAN for tier in run.tiers},
+        run.failure.code if run.failure else None,
+        awaiting_approval=[
+            phase.phase_id
+            for tier in run.tiers
+            for phase in tier.phases
+            if phase.approval is Approval.PENDING
+        ],
+    )

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 from autopack import __version__
 from autopack.apply.policy import WritePolicy
-from autopack.domain.vocabulary import Cleanliness
+from autopack.domain.vocabulary import Approval
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.phase_issue_file import phase_issue_path, read_phase_issue_file
-from autopack.issues.promotion import promotion_eligibility
+from autopack.issues.promotion import promotion_of
 from autopack.store.attempts import attempts_of_phase
 from autopack.store.ledger import LlmCallRecord, ledger_for_run
-from autopack.store.runs import RunRecord, get_run
+from autopack.store.runs import PhaseRecord, RunRecord, get_run
 
 if TYPE_CHECKING:
     from autopack.run.services import RunServices
@@ -166,12 +166,29 @@ def _phase_rows(services: RunServices, run: RunRecord, tier_id: str | None = Non
                 if a.role.value == "builder"
             ]
             rows.append(
-                f"| {phase.phase_id}: {phase.title} | {phase.state.value} | {len(builder_attempts)} | "
+                f"| {phase.phase_id}: {phase.title} | {phase.state.value}{_approval(phase)} | "
+                f"{len(builder_attempts)} | "
                 f"{tokens:,} | ${spent:.4f} | {', '.join(models)} | "
                 f"{', '.join(f'{i.issue_key} ({i.effective_severity.value})' for i in issues) or '-'} | "
                 f"{commits.get(phase.phase_id, '-')[:12]} |"
             )
     return rows
+
+
+def _approval(phase: PhaseRecord) -> str:
+    if phase.approval is Approval.PENDING:
+        return ", awaits approval"
+    if phase.approval is Approval.APPROVED:
+        return f", approved by {phase.approved_by}"
+    return ""
+
+
+def approval_line(run_id: str, phase: PhaseRecord) -> str:
+    """RUN_SUMMARY.md's line for an approval given after the run ended."""
+    at = f" at {phase.approved_at:%Y-%m-%d %H:%M:%S} UTC" if phase.approved_at else ""
+    return (
+        f"- Approved after the run: phase {phase.phase_id} of {run_id} by {phase.approved_by}{at}"
+    )
 
 
 def write_tier_summary(services: RunServices, tier_id: str) -> Path:
@@ -209,11 +226,7 @@ def write_run_summary(services: RunServices) -> Path:
     tokens = sum(c.input_tokens + c.output_tokens for c in calls)
     spent = sum((c.usd for c in calls), Decimal(0))
     limits = services.strategy.limits
-    decision = promotion_eligibility(
-        run.state,
-        {t.tier_id: t.cleanliness or Cleanliness.CLEAN for t in run.tiers},
-        run.failure.code if run.failure else None,
-    )
+    decision = promotion_of(run)
     sandbox = run.sandbox or "bubblewrap"
     lines = [
         f"# {run.plan_title} — {run.run_id}",

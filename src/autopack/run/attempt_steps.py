@@ -11,29 +11,33 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict
-
+from autopack.apply.findings import policy_issue
 from autopack.apply.formats.unified import parse_unified
 from autopack.apply.integrate import integrate_staged, stage
 from autopack.audit.auditor import Auditor, AuditRequest
-from autopack.audit.issues import record_audit
+from autopack.audit.issues import audit_issues
 from autopack.audit.policy import audit_reason
-from autopack.builder.base import BuildRequest, Feedback, FeedbackKind, StopReason
+from autopack.builder.base import BuildRequest, Feedback, FeedbackKind
+from autopack.builder.notes import builder_issues
 from autopack.domain.machines import PhaseEvent, RunEvent
-from autopack.domain.vocabulary import Role, Severity
+from autopack.domain.strategy import PhaseStrategy
+from autopack.domain.vocabulary import Approval, IssueSource, Role, Severity
 from autopack.errors import PolicyViolation
 from autopack.issues.atomic_json import write_json_atomic
-from autopack.issues.phase_issue_file import write_phase_issue_file
+from autopack.issues.record import resolve_issues, update_phase_issues
 from autopack.issues.settle import debt_paid
 from autopack.llm.budget import Level
 from autopack.run.artefacts import write_incident
 from autopack.run.baseline import load_baseline
+from autopack.run.outcomes import AuditStepOutcome, BuildOutcome, GateOutcome, VerifyOutcome
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run
 from autopack.store.attempts import attempts_of_phase, finish_attempt, start_attempt
 from autopack.store.issue_records import load_backlog
 from autopack.store.ledger import ledger_for_run
+from autopack.store.runs import set_phase_approval
 from autopack.verify.base import Limits, minimal_env
+from autopack.verify.findings import verify_issues
 from autopack.verify.registry import profile_commands
 from autopack.verify.verifier import verify
 from autopack.workspace.base import StagedAttempt
@@ -42,46 +46,6 @@ OUTPUT_CHARS = 6_000
 
 
 AUTOPACK_TRAILER = "Autopack-Phase"
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class BuildOutcome(_Value):
-    attempt: int
-    stop_reason: StopReason
-    stop_detail: str
-    diff: str
-    changed_paths: tuple[str, ...]
-    summary: str
-    base_commit: str
-    tokens: int
-    usd: Decimal
-    # The attempt's worktree as git staged it: what the gate judges and lands.
-    tree: str = ""
-    # Why git could not even stage what the Builder made (a forbidden name): the rule it breaks.
-    refusal: str | None = None
-
-
-class GateOutcome(_Value):
-    applied: bool
-    violation: str | None = None
-    message: str = ""
-
-
-class VerifyOutcome(_Value):
-    passed: bool
-    failures: tuple[str, ...] = ()
-    output: str = ""
-    sandbox: str = ""
-
-
-class AuditStepOutcome(_Value):
-    reason: str | None = None
-    majors: int = 0
-    findings: tuple[str, ...] = ()
-    error: str | None = None
 
 
 def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
@@ -151,6 +115,7 @@ async def build(
             refusal = None
         except PolicyViolation as violation:
             staged, refusal = None, str(violation)
+            services.record_issues(phase, [policy_issue(violation, services.run_id)])
     finally:
         services.git.remove_worktree(worktree)
     diff = staged.diff if staged is not None else result.diff
@@ -160,6 +125,7 @@ async def build(
         [step.model_dump(mode="json") for step in result.trajectory],
     )
     (attempt_dir / "diff.patch").write_text(diff, encoding="utf-8")
+    services.record_issues(phase, builder_issues(result.suggested_issues, phase, services.run_id))
     tokens, spent = _attempt_spend(services, phase_id, attempt)
     finish_attempt(
         services.database, record.id, outcome=result.stop_reason.value, tokens=tokens, usd=spent
@@ -213,6 +179,7 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
     try:
         applied = integrate_staged(services.git, run_id, staged, services.settings.policy)
     except PolicyViolation as violation:
+        services.record_issues(services.phase(phase_id), [policy_issue(violation, run_id)])
         return GateOutcome(applied=False, violation=str(violation), message=str(violation))
     if not applied.applied and not applied.conflicts and not applied.three_way:
         return GateOutcome(applied=False, message=applied.message)
@@ -241,6 +208,7 @@ def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutc
         baseline_failures=load_baseline(services.run_dir, phase.ci_profile.value),
         env=minimal_env(),
     )
+    services.record_issues(phase, verify_issues(result, services.run_id, Severity.MAJOR))
     failing = [outcome for outcome in result.final if not outcome.passed]
     output = "\n\n".join(
         f"$ {outcome.command}\n(exit {outcome.exit_code}"
@@ -297,8 +265,7 @@ async def audit(
             open_issues=issues.open_issues,
         )
     )
-    recorded = record_audit(issues, outcome, phase, services.run_id)
-    write_phase_issue_file(services.settings.runs_dir, recorded.file)
+    services.record_issues(phase, audit_issues(outcome, phase, services.run_id))
     majors = [
         finding for finding in outcome.kept if Severity(finding.severity) is not Severity.MINOR
     ]
@@ -310,8 +277,12 @@ async def audit(
         majors=len(majors),
         findings=tuple(
             f"{f.issue_key} ({f.severity}): {f.failure_scenario} Fix: {f.suggested_fix}"
+            # The Auditor's patch reaches the code only as the Builder's next attempt, through
+            # the same gate as any other change.
+            + (f"\nSuggested patch:\n{f.suggested_patch}" if f.suggested_patch else "")
             for f in outcome.kept
         ),
+        keys=tuple(f.issue_key for f in outcome.kept),
         error=outcome.error,
     )
 
@@ -353,16 +324,22 @@ def phase_tag(run_id: str, phase_id: str) -> str:
 
 
 def commit(
-    services: RunServices, phase_id: str, attempt: int, summary: str, verdict: str = "not run"
+    services: RunServices,
+    phase_id: str,
+    attempt: int,
+    summary: str,
+    audited: AuditStepOutcome,
+    needs_approval: bool = False,
 ) -> str:
     """The phase's commit on the integration branch; found, not repeated, when a resume re-runs it.
 
     Its trailers say where it came from (run, phase, attempt, category, models, cost, the
-    Auditor's verdict) and a tag `autopack/<run_id>/<phase_id>` marks it.
+    Auditor's verdict, the approval) and a tag `autopack/<run_id>/<phase_id>` marks it.
     """
     phase = services.phase(phase_id)
     database, run_id = services.database, services.run_id
     integration = services.git.integration_worktree(run_id)
+    approval = approval_of(phase, audited, needs_approval)
     if services.git.head_trailers(run_id).get(AUTOPACK_TRAILER) == phase_id:
         sha = integration.base_commit
     else:
@@ -376,28 +353,70 @@ def commit(
                 "Autopack-Attempt": str(attempt),
                 "Autopack-Category": phase.task_category.value,
                 **provenance(services, phase_id, attempt),
-                "Autopack-Auditor": verdict,
+                "Autopack-Auditor": auditor_verdict(audited),
+                "Autopack-Approval": approval,
             },
         )
     services.git.tag(phase_tag(run_id, phase_id), sha)
+    if not phase.auto_apply:
+        set_phase_approval(
+            database,
+            run_id,
+            phase_id,
+            Approval.PENDING if needs_approval else Approval.APPROVED,
+            by=None if needs_approval else "auditor",
+        )
     move_run(database, run_id, RunEvent.CI_PASSED, f"{phase_id} checks passed")
     move_phase(database, run_id, phase_id, PhaseEvent.CI_PASS, f"committed {sha[:12]}")
     move_run(database, run_id, RunEvent.SNAPSHOT_TAKEN, f"{phase_id} committed {sha[:12]}")
+    resolve_issues(
+        services.settings.runs_dir, run_id, phase, fixed_by_landing(services, phase, audited)
+    )
     if phase.resolves:
-        paid = debt_paid(
-            services.issue_file(phase),
-            load_backlog(database, services.strategy.project_id),
-            phase.resolves,
+        backlog = load_backlog(database, services.strategy.project_id)
+        update_phase_issues(
+            services.settings.runs_dir,
             run_id,
+            phase,
+            lambda file: debt_paid(file, backlog, phase.resolves, run_id),
         )
-        write_phase_issue_file(services.settings.runs_dir, paid)
     if summary:
         write_json_atomic(
             services.run_dir / "attempts" / f"{phase_id}-a{attempt}" / "summary.json",
             {"summary": summary, "commit": sha},
         )
-    services.emit("committed", phase=phase_id, attempt=attempt, commit=sha)
+    services.emit(
+        "committed", phase=phase_id, attempt=attempt, commit=sha, needs_approval=needs_approval
+    )
     return sha
+
+
+# Issues an attempt's checks or gate raised: the attempt that lands passed both, so it fixed them.
+_FIXED_BY_PASSING = frozenset({"test_failure", "ci_failure", "static_check", "policy"})
+
+
+def fixed_by_landing(
+    services: RunServices, phase: PhaseStrategy, audited: AuditStepOutcome
+) -> list[str]:
+    """Keys the landing attempt fixed: every failure of earlier attempts' checks and gate, and,
+    when the Auditor reviewed the landing attempt validly, the earlier findings it did not report
+    again (it is shown the open issues and told to report those still present)."""
+    reviewed = audited.reason is not None and audited.error is None
+    return [
+        issue.issue_key
+        for issue in services.issue_file(phase).open_issues
+        if issue.category in _FIXED_BY_PASSING
+        or (
+            reviewed and issue.source is IssueSource.AUDITOR and issue.issue_key not in audited.keys
+        )
+    ]
+
+
+def approval_of(phase: PhaseStrategy, audited: AuditStepOutcome, needs_approval: bool) -> str:
+    """The commit's Autopack-Approval trailer."""
+    if phase.auto_apply:
+        return "not required"
+    return "pending (autopack approve)" if needs_approval else "approved by the Auditor"
 
 
 def reject(

@@ -122,7 +122,7 @@ def create_run_from_plan(
         tier_id=tier_id,
     )
     blueprint = blueprint_for(strategy, base_branch, base_commit).model_copy(
-        update={"sandbox": sandbox}
+        update={"sandbox": sandbox, "settings_json": settings.model_dump_json()}
     )
     create_run(database, blueprint)
     # The file is written before the state moves, so a run in RUN_CREATED always has its strategy.json.

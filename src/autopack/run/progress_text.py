@@ -36,7 +36,15 @@ _LINES: dict[str, Callable[[Event], str]] = {
     "rejected": lambda e: (
         f"    rejected: {e['why']}" + (" (no attempts left)" if e["last"] else "")
     ),
-    "committed": lambda e: f"    committed {e['commit'][:12]}",
+    "issues": lambda e: (
+        f"    issues: {len(e['raised'])} raised"
+        + (f" ({', '.join(e['raised'][:5])})" if e["raised"] else "")
+        + (f", {len(e['merged'])} seen again" if e["merged"] else "")
+    ),
+    "committed": lambda e: (
+        f"    committed {e['commit'][:12]}"
+        + (" (awaits approval before promotion)" if e.get("needs_approval") else "")
+    ),
     "tier_finished": lambda e: f"tier {e['tier']} done: {e['cleanliness']}",
     "llm": lambda e: f"    model {e['alias']}: {e['what']} {e['detail']}",
     "incident": lambda e: f"    incident pack: {e['folder']}",

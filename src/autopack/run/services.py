@@ -7,7 +7,7 @@ process that resumes a run composes exactly what the one that started it did.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,13 @@ from autopack.builder.agent import AgentBuilder
 from autopack.builder.base import Builder
 from autopack.builder.external.registry import ADAPTERS
 from autopack.builder.external.runner import ExternalBuilder
-from autopack.config import Settings, load_settings
+from autopack.config import Settings, load_settings, thaw_settings
+from autopack.domain.issues import PhaseIssue
 from autopack.domain.strategy import PhaseStrategy, Strategy
-from autopack.domain.vocabulary import BuilderName, Role
+from autopack.domain.vocabulary import BuilderName, IssueState, Role
 from autopack.errors import ConfigError
 from autopack.issues.phase_issue_file import PhaseIssueFile, phase_issue_file
+from autopack.issues.record import RecordedIssues, record_issues
 from autopack.llm.budget import BudgetLedger, Cap, Level, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext, CallRecorder
 from autopack.llm.checkpoint import CheckpointedModel
@@ -36,8 +38,9 @@ from autopack.llm.resilience import CircuitBreakers, LLMEvent, ResilientModel
 from autopack.llm.transcripts import TranscriptWriter
 from autopack.llm.worst_case import worst_case
 from autopack.store.engine import Database, database_url_for, open_database
+from autopack.store.issue_records import load_backlog
 from autopack.store.progress import record_progress
-from autopack.store.runs import get_run
+from autopack.store.runs import frozen_settings, get_run
 from autopack.verify.base import Sandbox, minimal_env
 from autopack.verify.registry import sandbox_for
 from autopack.workspace.git_cli import GitCli
@@ -109,6 +112,34 @@ class RunServices:
         return phase_issue_file(
             self.settings.runs_dir, self.run_id, phase.tier_id, phase.phase_id, phase.position
         )
+
+    def record_issues(self, phase: PhaseStrategy, issues: Sequence[PhaseIssue]) -> RecordedIssues:
+        """The one way the run's outcomes become issues: test, CI and static-check failures,
+        flaky tests, policy refusals, the Builder's notes and the Auditor's findings.
+
+        A key already open in another phase of the run or in the project backlog is merged as the
+        same problem seen again, not raised as a new one.
+        """
+        elsewhere = {
+            issue.issue_key
+            for other in self.strategy.phases
+            if other.phase_id != phase.phase_id
+            for issue in self.issue_file(other).open_issues
+        }
+        elsewhere |= {
+            entry.issue_key
+            for entry in load_backlog(self.database, self.strategy.project_id)
+            if entry.issue_state is IssueState.OPEN
+        }
+        recorded = record_issues(self.settings.runs_dir, self.run_id, phase, issues, elsewhere)
+        if issues:
+            self.emit(
+                "issues",
+                phase=phase.phase_id,
+                raised=list(recorded.raised),
+                merged=list(recorded.merged),
+            )
+        return recorded
 
     def alias_name(self, phase: PhaseStrategy, role: Role, *, escalate: bool = False) -> str:
         """The phase's alias for the role; one level up when the last attempt made no progress
@@ -247,10 +278,14 @@ def services_for(run_id: str, repo_root: str, options: RunOptions) -> RunService
     known = _SERVICES.get(run_id)
     if known is not None:
         return known
-    settings = load_settings(Path(repo_root))
+    root = Path(repo_root).resolve()
     env = dict(os.environ)
-    database = open_database(database_url_for(settings.repo_root, env))
+    database = open_database(database_url_for(root, env))
     record = get_run(database, run_id)
+    # What the run was created with, not today's autopack.toml: a resumed or adopted run keeps
+    # its caps, policy, CI commands and models.
+    frozen = frozen_settings(database, run_id)
+    settings = thaw_settings(frozen, root) if frozen else load_settings(root)
     strategy = Strategy.model_validate_json(record.strategy_json)
     services = RunServices(
         run_id=run_id,

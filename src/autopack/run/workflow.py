@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dbos import DBOS
 
-from autopack.builder.base import Feedback, FeedbackKind, StopReason
+from autopack.builder.base import Feedback
+from autopack.builder.progress import AttemptFingerprint
 from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
 from autopack.run import attempt_steps, lifecycle
 from autopack.run.baseline import measure_baseline
+from autopack.run.decide import STEPS, Attempt, Next, decide
+from autopack.run.outcomes import AuditStepOutcome, BuildOutcome
 from autopack.run.services import RunOptions, RunServices, services_for
 
 WORKFLOW_NAME = "autopack.run"
@@ -33,126 +37,89 @@ async def _step(name: str, func: Callable[..., Any], *args: Any, **kwargs: Any) 
 async def _run_phase(
     services: RunServices, phase: PhaseStrategy
 ) -> tuple[FailureReason | None, int]:
-    """None when the phase committed; otherwise why the run must end (and the last attempt)."""
+    """None when the phase committed; otherwise why the run must end (and the last attempt).
+
+    Only performs: `decide` (run/decide.py) says which step comes next and how the attempt ends.
+    """
     phase_id = phase.phase_id
+    ends_run = services.settings.ruleset.policy_violation_ends_run
     await _step("start_phase", lifecycle.start_phase, services, phase_id)
     feedback: list[Feedback] = []
-    failed = 0
-    for attempt in range(1, phase.max_builder_attempts + 1):
-        last = attempt == phase.max_builder_attempts
+    earlier: list[AttemptFingerprint] = []
+    for number in range(1, phase.max_builder_attempts + 1):
         cap: FailureReason | None = await _step("check_caps", lifecycle.check_caps, services)
         if cap is not None:
-            return cap, attempt
-        built: attempt_steps.BuildOutcome = await _step(
-            "build", attempt_steps.build, services, phase_id, attempt, tuple(feedback)
+            return cap, number
+        built: BuildOutcome = await _step(
+            "build", attempt_steps.build, services, phase_id, number, tuple(feedback)
         )
-        if built.stop_reason is StopReason.BUDGET:
-            return FailureReason(code="budget.exhausted", message=built.stop_detail), attempt
-        if built.stop_reason is StopReason.PROVIDER_UNAVAILABLE:
-            return FailureReason(code="environment.provider", message=built.stop_detail), attempt
-        gated: attempt_steps.GateOutcome = await _step(
-            "gate", attempt_steps.gate, services, phase_id, attempt, built
-        )
-        ends_run = services.settings.ruleset.policy_violation_ends_run
-        if gated.violation is not None and (ends_run or last):
-            return (
-                FailureReason(
-                    code="policy.violation",
-                    message=f"phase {phase_id} attempt {attempt} proposed a forbidden patch: {gated.violation}",
-                ),
-                attempt,
+        attempt = Attempt(number=number, built=built, earlier=tuple(earlier))
+        decision = decide(attempt, phase, policy_violation_ends_run=ends_run)
+        while decision.next in STEPS:
+            attempt = await _perform(decision.next, services, phase_id, attempt, len(feedback))
+            decision = decide(attempt, phase, policy_violation_ends_run=ends_run)
+        if decision.next is Next.COMMIT:
+            await _step(
+                "commit",
+                attempt_steps.commit,
+                services,
+                phase_id,
+                number,
+                built.summary,
+                attempt.audited or AuditStepOutcome(),
+                decision.needs_approval,
             )
-        if not gated.applied:
-            why = gated.message
-            if built.stop_reason is not StopReason.FINISHED:
-                why += f" (the Builder stopped: {built.stop_reason.value}: {built.stop_detail})"
-            if gated.violation is not None:  # ruleset.policy_violation_ends_run = false
-                kind = FeedbackKind.POLICY
-            elif built.stop_reason is StopReason.NO_PROGRESS or not built.diff.strip():
-                kind = FeedbackKind.NO_PROGRESS
-            else:
-                kind = FeedbackKind.PATCH_DIAGNOSTIC
-            feedback.append(Feedback(kind=kind, summary=why))
-            failed += 1
+            return None, number
+        if decision.reject:
             await _step(
                 "reject",
                 attempt_steps.reject,
                 services,
                 phase_id,
-                attempt,
-                at_gate=True,
-                why=why,
-                last=last,
-                incident={"diff": built.diff},
+                number,
+                at_gate=decision.at_gate,
+                why=decision.why,
+                last=decision.next is Next.END,
+                incident=_incident(attempt),
             )
-            continue
-        verified: attempt_steps.VerifyOutcome = await _step(
-            "verify", attempt_steps.run_checks, services, phase_id, attempt
-        )
-        audited = attempt_steps.AuditStepOutcome()
-        if verified.passed:
-            audited = await _step(
-                "audit",
-                attempt_steps.audit,
-                services,
-                phase_id,
-                attempt,
-                built.diff,
-                "all checks passed",
-                failed,
-            )
-        # A major finding never commits, not even on the last attempt: the phase then fails with
-        # the finding in its incident pack (the run never waits for a person).
-        if not verified.passed or audited.majors:
-            if not verified.passed:
-                why = f"checks failed: {', '.join(verified.failures[:10])}"
-                feedback.append(
-                    Feedback(kind=FeedbackKind.TEST_FAILURE, summary=why, detail=verified.output)
-                )
-            else:
-                why = f"the Auditor found {audited.majors} major issue(s)"
-                feedback.append(
-                    Feedback(
-                        kind=FeedbackKind.AUDITOR_FINDING,
-                        summary=why,
-                        detail="\n".join(audited.findings),
-                    )
-                )
-            failed += 1
-            await _step(
-                "reject",
-                attempt_steps.reject,
-                services,
-                phase_id,
-                attempt,
-                at_gate=False,
-                why=why,
-                last=last,
-                incident={
-                    "diff": built.diff,
-                    "test_output": verified.output,
-                    "findings": "\n".join(audited.findings),
-                },
-            )
-            continue
-        await _step(
-            "commit",
-            attempt_steps.commit,
-            services,
-            phase_id,
-            attempt,
-            built.summary,
-            attempt_steps.auditor_verdict(audited),
-        )
-        return None, attempt
-    return (
-        FailureReason(
-            code="review.phase_failed",
-            message=f"phase {phase_id} did not pass in {phase.max_builder_attempts} attempt(s): "
-            f"{feedback[-1].summary if feedback else 'no attempt landed'}"[:1000],
-        ),
-        phase.max_builder_attempts,
+        if decision.next is Next.END:
+            return decision.failure, number
+        assert decision.feedback is not None  # a retry always carries what to fix
+        feedback.append(decision.feedback)
+        earlier.append(attempt.fingerprint)
+    raise AssertionError("decide ends the phase on its last attempt")
+
+
+async def _perform(
+    step: Next, services: RunServices, phase_id: str, attempt: Attempt, failed: int
+) -> Attempt:
+    number, built = attempt.number, attempt.built
+    if step is Next.GATE:
+        gated = await _step("gate", attempt_steps.gate, services, phase_id, number, built)
+        return replace(attempt, gated=gated)
+    if step is Next.VERIFY:
+        verified = await _step("verify", attempt_steps.run_checks, services, phase_id, number)
+        return replace(attempt, verified=verified)
+    audited = await _step(
+        "audit",
+        attempt_steps.audit,
+        services,
+        phase_id,
+        number,
+        built.diff,
+        "all checks passed",
+        failed,
     )
+    return replace(attempt, audited=audited)
+
+
+def _incident(attempt: Attempt) -> dict[str, str]:
+    incident = {"diff": attempt.built.diff}
+    if attempt.verified is not None:
+        incident["test_output"] = attempt.verified.output
+    if attempt.audited is not None:
+        incident["findings"] = "\n".join(attempt.audited.findings)
+    return incident
 
 
 async def drive(services: RunServices) -> str:

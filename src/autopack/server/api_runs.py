@@ -34,6 +34,7 @@ from autopack.issues.run_issue_index import RunIssueIndex, build_run_index
 from autopack.plan.mask import mask_plan_text, plan_redactor
 from autopack.run.cancel import cancel_run
 from autopack.run.execute import create_run
+from autopack.run.promote import ApprovalRefused, PromotionRefused, approve_phase, promote_run
 from autopack.run.services import RunOptions
 from autopack.run.worker import STALE_SECONDS
 from autopack.server.auth import Reader, Writer
@@ -45,7 +46,6 @@ from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
 from autopack.store.schema import utc_now
 from autopack.workspace.git_cli import GitCli
-from autopack.workspace.promotion import PromotionRefused, promote_run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -383,3 +383,21 @@ def promote(
             409, "Conflict", str(refused), reasons=list(refused.decision.reasons)
         ) from None
     return Promoted(run_id=run_id, into=target, head=head)
+
+
+@router.post("/{run_id}/phases/{phase_id}/approve", response_model=PhaseRecord)
+def approve(run_id: RunId, phase_id: PhaseId, request: Request, caller: Writer) -> PhaseRecord:
+    """Approve a committed phase with auto_apply = false for promotion (recorded with the token's
+    name and the time; the first approval stands)."""
+    context = context_of(request)
+    record_of(context, run_id)
+    try:
+        return approve_phase(
+            context.database,
+            context.settings.runs_dir,
+            run_id,
+            phase_id,
+            by=f"token {caller.name}",
+        )
+    except ApprovalRefused as refused:
+        raise Problem(409, "Conflict", str(refused)) from None

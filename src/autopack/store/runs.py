@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from autopack.domain.states import FailureReason, PhaseState, RunState, TierState
 from autopack.domain.vocabulary import (
+    Approval,
     BuilderMode,
     Cleanliness,
     Complexity,
@@ -18,7 +19,7 @@ from autopack.domain.vocabulary import (
 )
 from autopack.errors import NotFound, StoreError
 from autopack.store.engine import Database
-from autopack.store.schema import EventRow, PhaseRow, ProjectRow, RunRow, TierRow
+from autopack.store.schema import EventRow, PhaseRow, ProjectRow, RunRow, TierRow, utc_now
 
 
 class _Value(BaseModel):
@@ -51,6 +52,7 @@ class RunBlueprint(_Value):
     base_branch: str | None = None
     base_commit: str | None = None
     sandbox: str | None = None
+    settings_json: str | None = None
 
 
 class PhaseRecord(_Value):
@@ -63,6 +65,9 @@ class PhaseRecord(_Value):
     complexity: Complexity
     builder_mode: BuilderMode
     attempts_used: int
+    approval: Approval | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
 
 
 class TierRecord(_Value):
@@ -128,6 +133,7 @@ def create_run(database: Database, blueprint: RunBlueprint) -> None:
                 base_branch=blueprint.base_branch,
                 base_commit=blueprint.base_commit,
                 sandbox=blueprint.sandbox,
+                settings_json=blueprint.settings_json,
             )
         )
         session.flush()
@@ -182,6 +188,9 @@ def _phase_record(row: PhaseRow) -> PhaseRecord:
         complexity=Complexity(row.complexity),
         builder_mode=BuilderMode(row.builder_mode),
         attempts_used=row.attempts_used,
+        approval=Approval(row.approval) if row.approval else None,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
     )
 
 
@@ -264,3 +273,28 @@ def set_tier_cleanliness(
         if row is None:
             raise NotFound(f"no tier {tier_id!r} in run {run_id!r}")
         row.cleanliness = cleanliness.value
+
+
+def set_phase_approval(
+    database: Database, run_id: str, phase_id: str, approval: Approval, by: str | None = None
+) -> PhaseRecord:
+    """Record that the phase awaits approval, or who approved it and when (once: the first
+    approval stands)."""
+    with database.transaction() as session:
+        row = session.get(PhaseRow, (run_id, phase_id), with_for_update=True)
+        if row is None:
+            raise NotFound(f"no phase {phase_id!r} in run {run_id!r}")
+        if row.approval != Approval.APPROVED.value:
+            row.approval = approval.value
+            if approval is Approval.APPROVED:
+                row.approved_by, row.approved_at = by, utc_now()
+        return _phase_record(row)
+
+
+def frozen_settings(database: Database, run_id: str) -> str | None:
+    """The settings the run was created with, as JSON (None for runs created before they were kept)."""
+    with database.transaction() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound(f"no run {run_id!r}")
+        return row.settings_json

@@ -63,6 +63,8 @@ class RunRow(Base):
     # A run started over the API waits here for a worker: the RunOptions it runs with, when it
     # was queued, and when a worker took it.
     options_json: Mapped[str | None] = mapped_column(Text)
+    # The settings the run was created with: a resume or another worker uses these, not today's file.
+    settings_json: Mapped[str | None] = mapped_column(Text)
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set by a cancel request; the run ends at its next step boundary with this as the reason.
@@ -101,6 +103,10 @@ class PhaseRow(Base):
     complexity: Mapped[str] = mapped_column(String(20))
     builder_mode: Mapped[str] = mapped_column(String(40))
     attempts_used: Mapped[int] = mapped_column(Integer, default=0)
+    # auto_apply = false: "pending" until the Auditor or a person approves; None when not needed.
+    approval: Mapped[str | None] = mapped_column(String(20))
+    approved_by: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AttemptRow(Base):

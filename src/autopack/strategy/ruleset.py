@@ -93,7 +93,8 @@ class TierRules(_Section):
     ci_runs_per_phase: int = Field(default=2, ge=1)
     minor_issues_per_phase_normal: int = Field(default=2, ge=0)
     minor_issues_per_phase_safety_critical: int = Field(default=1, ge=0)
-    major_issues_per_phase_normal: int = Field(default=1, ge=0)
+    # The playbook tolerates no open major in a clean tier.
+    major_issues_per_phase_normal: int = Field(default=0, ge=0)
     major_issues_safety_critical: int = Field(default=0, ge=0)
 
 
