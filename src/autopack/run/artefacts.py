@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 SUMMARY_FILE = "RUN_SUMMARY.md"
 BASELINE_FILE = "baseline.json"
 INCIDENTS_DIR = "incidents"
+# One folder per verified attempt, `<phase_id>-a<attempt>`: what the tier CI-run cap counts.
+REPORTS_DIR = "reports"
 
 
 def policy_lines(policy: WritePolicy) -> list[str]:

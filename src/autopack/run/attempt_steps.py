@@ -27,7 +27,7 @@ from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.record import resolve_issues, update_phase_issues
 from autopack.issues.settle import debt_paid
 from autopack.llm.budget import Level
-from autopack.run.artefacts import write_incident
+from autopack.run.artefacts import REPORTS_DIR, write_incident
 from autopack.run.baseline import load_baseline
 from autopack.run.outcomes import AuditStepOutcome, BuildOutcome, GateOutcome, VerifyOutcome
 from autopack.run.services import RunServices
@@ -199,12 +199,14 @@ def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutc
     phase = services.phase(phase_id)
     services.emit("attempt", phase=phase_id, attempt=attempt, step="verify")
     integration = services.git.integration_worktree(services.run_id)
+    reports = services.run_dir / REPORTS_DIR / f"{phase_id}-a{attempt}"
+    reports.mkdir(parents=True, exist_ok=True)
     result = verify(
         integration.path,
         profile_commands(services.settings, phase.ci_profile),
         services.sandbox,
         Limits(wall_seconds=600),
-        services.run_dir / "reports" / f"{phase_id}-a{attempt}",
+        reports,
         baseline_failures=load_baseline(services.run_dir, phase.ci_profile.value),
         env=minimal_env(),
     )
@@ -243,9 +245,14 @@ async def audit(
 ) -> AuditStepOutcome:
     phase = services.phase(phase_id)
     issues = services.issue_file(phase)
-    reason = audit_reason(
-        phase, major_issues_open=issues.major_count, failed_attempts=failed_attempts
-    )
+    # Failing checks already sent the attempt back (they count as failed attempts); the majors
+    # that call for a review are the Auditor's, the gate's and the Builder's own.
+    reviewable = [
+        issue
+        for issue in issues.open_issues
+        if issue.effective_severity is Severity.MAJOR and issue.source not in _CHECK_SOURCES
+    ]
+    reason = audit_reason(phase, major_issues_open=len(reviewable), failed_attempts=failed_attempts)
     if reason is None:
         return AuditStepOutcome()
     services.emit("attempt", phase=phase_id, attempt=attempt, step="audit", reason=reason)
@@ -285,6 +292,9 @@ async def audit(
         keys=tuple(f.issue_key for f in outcome.kept),
         error=outcome.error,
     )
+
+
+_CHECK_SOURCES = frozenset({IssueSource.TEST, IssueSource.CI, IssueSource.STATIC_CHECK})
 
 
 def auditor_verdict(audited: AuditStepOutcome) -> str:

@@ -5,6 +5,7 @@ Checkpointed by DBOS like the attempt steps (run/attempt_steps.py) and, like the
 
 from __future__ import annotations
 
+import glob
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,12 @@ from autopack.issues.phase_issue_file import read_phase_issue_file
 from autopack.issues.promotion import TierTolerance, distinct_open_counts, tier_cleanliness
 from autopack.issues.settle import settle_run_issues
 from autopack.llm.budget import Level
-from autopack.run.artefacts import write_incident, write_run_summary, write_tier_summary
+from autopack.run.artefacts import (
+    REPORTS_DIR,
+    write_incident,
+    write_run_summary,
+    write_tier_summary,
+)
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run, move_tier
 from autopack.store.queue import cancel_reason
@@ -44,9 +50,22 @@ def start_tier(services: RunServices, tier_id: str) -> None:
     services.emit("tier_started", tier=tier_id)
 
 
-def check_caps(services: RunServices) -> FailureReason | None:
-    """A cancel request, or a run-level cap, that ends the run before its next attempt (the
-    ledger stops calls mid-attempt)."""
+def ci_runs_used(services: RunServices, tier_id: str) -> int:
+    """The tier's Verifier runs so far: one report folder per verified attempt (a step repeated
+    after a kill reuses its folder, so it is not counted twice)."""
+    tier = next(t for t in services.strategy.tiers if t.tier_id == tier_id)
+    reports = services.run_dir / REPORTS_DIR
+    return sum(
+        1
+        for phase in tier.phases
+        for folder in reports.glob(f"{glob.escape(phase.phase_id)}-a*")
+        if folder.is_dir() and folder.name[len(phase.phase_id) + 2 :].isdigit()
+    )
+
+
+def check_caps(services: RunServices, phase_id: str) -> FailureReason | None:
+    """A cancel request, or a run or tier cap, that ends the run before the phase's next attempt
+    (the ledger stops calls mid-attempt)."""
     strategy = services.strategy
     cancelled = cancel_reason(services.database, services.run_id)
     if cancelled is not None:
@@ -64,6 +83,14 @@ def check_caps(services: RunServices) -> FailureReason | None:
             code="budget.run",
             message=f"the run's budget is spent ({max(remaining.tokens, 0)} tokens, "
             f"${max(remaining.usd, Decimal(0)):.4f} left)",
+        )
+    tier = next(t for t in strategy.tiers if t.tier_id == services.phase(phase_id).tier_id)
+    used = ci_runs_used(services, tier.tier_id)
+    if used >= tier.ci_run_cap:
+        return FailureReason(
+            code="budget.ci_runs",
+            message=f"tier {tier.tier_id} used its {tier.ci_run_cap} CI runs ({used} so far); "
+            "the next attempt could not be verified",
         )
     minors, _ = distinct_open_counts(
         read_phase_issue_file(path) for path in services.run_dir.glob("phase_*_issues.json")

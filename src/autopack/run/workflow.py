@@ -47,7 +47,9 @@ async def _run_phase(
     feedback: list[Feedback] = []
     earlier: list[AttemptFingerprint] = []
     for number in range(1, phase.max_builder_attempts + 1):
-        cap: FailureReason | None = await _step("check_caps", lifecycle.check_caps, services)
+        cap: FailureReason | None = await _step(
+            "check_caps", lifecycle.check_caps, services, phase_id
+        )
         if cap is not None:
             return cap, number
         built: BuildOutcome = await _step(

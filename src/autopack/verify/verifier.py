@@ -105,13 +105,15 @@ def _failures(run: Sequence[CommandOutcome]) -> set[str]:
     return set().union(*(outcome.failure_keys() for outcome in run)) if run else set()
 
 
-def _passing_tests(run: Sequence[CommandOutcome]) -> set[str]:
+def _passing(run: Sequence[CommandOutcome]) -> set[str]:
+    """Tests the runner reported passing, and commands that passed (a runner without a JUnit
+    report is judged by its exit code, so its flakiness is the command's)."""
     return {
         f"test:{t.test_id}"
         for outcome in run
         for t in outcome.tests
         if t.status is TestStatus.PASSED
-    }
+    } | {f"ci:{outcome.name}" for outcome in run if outcome.passed}
 
 
 def verify(
@@ -137,10 +139,8 @@ def verify(
             break
     ever_failed = set().union(*(_failures(run) for run in runs))
     final_failures = _failures(runs[-1])
-    passed_later = (
-        set().union(*(_passing_tests(run) for run in runs[1:])) if len(runs) > 1 else set()
-    )
-    flaky = sorted((ever_failed - final_failures) & (passed_later | _passing_tests(runs[-1])))
+    passed_later = set().union(*(_passing(run) for run in runs[1:])) if len(runs) > 1 else set()
+    flaky = sorted((ever_failed - final_failures) & (passed_later | _passing(runs[-1])))
     pre_existing = sorted(final_failures & (baseline_failures or set()))
     return VerifyResult(
         sandbox=sandbox.name,

@@ -1,0 +1,461 @@
+"""The governance rules as whole runs enforce them: issues, approval, caps, frozen settings.
+
+Each run is real: the demo project in a temporary git repository, the real agent and Auditor over
+the official SDK against the fake OpenAI server on loopback, the Verifier in bubblewrap. The tests
+assert on what the run left behind: its state, commits and trailers, issue files, summary, and the
+CLI's view. docs/governance.md lists which test proves which rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from autopack.cli.main import app
+from autopack.config import load_settings
+from autopack.demo.developer import demo_reply
+from autopack.demo.project import create_project
+from autopack.demo.record import aliases_on
+from autopack.domain.states import RunState
+from autopack.domain.vocabulary import Approval, Cleanliness, IssueSource, IssueState, Severity
+from autopack.issues.run_issue_index import RunIssueIndex
+from autopack.run.execute import RunEnd, create_run, execute_run
+from autopack.run.services import RunOptions
+from autopack.store.engine import database_url_for, open_database
+from autopack.store.runs import RunRecord, get_run
+from autopack.store.schema import RunRow, utc_now
+from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, fake_llm_server
+
+Script = Callable[[str, dict[str, Any]], Reply]
+
+FLAKY_TEST = """import pathlib
+import unittest
+
+
+class FlakyTest(unittest.TestCase):
+    def test_fails_only_the_first_time(self) -> None:
+        marker = pathlib.Path(__file__).with_name(".ran-once")
+        first = not marker.exists()
+        marker.write_text("x")
+        self.assertFalse(first, "the first run fails")
+"""
+
+WRONG_SUBTRACT = {
+    "op": "insert",
+    "path": "calc/ops.py",
+    "line": 5,
+    "text": "\n\ndef subtract(a: float, b: float) -> float:\n    return a + b\n",
+}
+
+MAJOR: dict[str, Any] = {
+    "issue_key": "security:zero-division:calc/ops.py",
+    "severity": "major",
+    "category": "security",
+    "confidence": 95,
+    "file": "calc/ops.py",
+    "evidence": "return a / b",
+    "failure_scenario": "divide(1, 0) crashes the service",
+    "suggested_fix": "check b first",
+    "suggested_patch": "calc/ops.py\n<<<<<<< SEARCH\n    return a / b\n=======\n"
+    "    if b == 0:\n        raise ValueError('b')\n    return a / b\n>>>>>>> REPLACE\n",
+}
+
+NOTES: list[dict[str, str]] = [
+    {
+        "issue_key": "docs:no-usage-example",
+        "summary": "README shows no example",
+        "severity": "minor",
+    },
+    {"issue_key": "tests:no-property-test", "summary": "ops have no property tests"},
+]
+
+
+def _task(request: dict[str, Any]) -> str:
+    return next(
+        (m["content"] for m in request["messages"] if m["role"] == "user"), ""
+    )  # the Builder's and the Auditor's first message name the phase
+
+
+def _is_auditor(request: dict[str, Any]) -> bool:
+    return "report" in json.dumps(request.get("tools", []))
+
+
+def _answered(request: dict[str, Any]) -> int:
+    return sum(1 for m in request["messages"] if m["role"] == "tool")
+
+
+def _phase(request: dict[str, Any]) -> str | None:
+    for phase in ("1.1", "1.2", "2.1", "2.2"):
+        if f"# Phase {phase}:" in _task(request):
+            return phase
+    return None
+
+
+def _report(findings: list[dict[str, Any]]) -> Reply:
+    return Reply(
+        tool_calls=(ToolCall(name="report", arguments={"summary": "x", "findings": findings}),)
+    )
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+class Ran:
+    """A finished run and what it left behind."""
+
+    def __init__(self, root: Path, end: RunEnd, server: FakeLLMServer):
+        self.root, self.end, self.server = root, end, server
+        self.run_dir = root / ".autonomous_runs" / end.run_id
+
+    @property
+    def record(self) -> RunRecord:
+        database = open_database(database_url_for(self.root, {}))
+        try:
+            return get_run(database, self.end.run_id)
+        finally:
+            database.close()
+
+    @property
+    def index(self) -> RunIssueIndex:
+        return RunIssueIndex.model_validate_json(
+            (self.run_dir / "run_issue_index.json").read_text()
+        )
+
+    def entry(self, key: str) -> Any:
+        return next(e for e in self.index.entries if e.issue_key == key)
+
+    @property
+    def summary(self) -> str:
+        return (self.run_dir / "RUN_SUMMARY.md").read_text()
+
+    def trailers(self, phase: str) -> dict[str, str]:
+        text = _git(self.root, "log", "-1", "--format=%(trailers:only,unfold)", self.tag(phase))
+        return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+    def tag(self, phase: str) -> str:
+        return f"autopack/{self.end.run_id}/{phase}"
+
+    def cli(self, *args: str) -> Any:
+        return CliRunner().invoke(app, [*args, "--repo", str(self.root)])
+
+
+@pytest.fixture(scope="module")
+def key_in_env() -> Iterator[None]:
+    before = os.environ.get("OPENAI_API_KEY")
+    os.environ["OPENAI_API_KEY"] = "test-key"
+    yield
+    if before is None:
+        os.environ.pop("OPENAI_API_KEY", None)
+    else:
+        os.environ["OPENAI_API_KEY"] = before
+
+
+def run_demo_with(
+    root: Path,
+    script: Script,
+    extra_config: str = "",
+    before_execute: Callable[[Path, str], None] | None = None,
+) -> Ran:
+    with fake_llm_server(script) as server:
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url) + extra_config)
+        settings = load_settings(root)
+        run_id = create_run(settings, plan, RunOptions())
+        if before_execute is not None:
+            before_execute(root, run_id)
+        end = execute_run(settings, run_id, RunOptions())
+    return Ran(root, end, server)
+
+
+# --- One run that exercises the issue rules -------------------------------------------------
+# 1.1: its first attempt fails a check, the second lands; the Builder notes two issues.
+# 1.2: the Builder notes the same two issues again.
+# 2.1 (security, auto_apply = false): the Auditor reports a major on attempt 1, nothing on 2.
+# 2.2: adds a test that fails on its first run and passes on the rerun.
+
+
+class IssuesScript:
+    """The scripted models of the issues run, keeping every request it answered."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.audits_of_2_1 = 0
+
+    def __call__(self, api: str, request: dict[str, Any]) -> Reply:
+        self.requests.append(request)
+        phase = _phase(request)
+        if _is_auditor(request):
+            if phase == "2.1":
+                self.audits_of_2_1 += 1
+                if self.audits_of_2_1 == 1:
+                    return _report([MAJOR])
+            return _report([])
+        first_step = _answered(request) == 0
+        retry = "This is attempt 2" in _task(request)
+        if phase == "1.1" and first_step and not retry:
+            test = demo_reply(api, request).tool_calls[0].arguments["edits"][1]
+            edits = [WRONG_SUBTRACT, test]
+            return Reply(tool_calls=(ToolCall(name="edit", arguments={"edits": edits}),))
+        if phase == "2.2" and first_step:
+            edits = demo_reply(api, request).tool_calls[0].arguments["edits"]
+            flaky = {"op": "create", "path": "tests/test_flaky.py", "content": FLAKY_TEST}
+            return Reply(tool_calls=(ToolCall(name="edit", arguments={"edits": [*edits, flaky]}),))
+        if phase in ("1.1", "1.2") and not first_step:
+            finish = {"summary": "done", "suggested_issues": NOTES}
+            return Reply(tool_calls=(ToolCall(name="finish", arguments=finish),))
+        return demo_reply(api, request)
+
+
+@pytest.fixture(scope="module")
+def issues_script() -> IssuesScript:
+    return IssuesScript()
+
+
+@pytest.fixture(scope="module")
+def issues_run(
+    tmp_path_factory: pytest.TempPathFactory, key_in_env: None, issues_script: IssuesScript
+) -> Ran:
+    # One minor per phase tolerated: tier 1 (two phases) is clean with two distinct open minors,
+    # though each of its phases holds both (four, if counted per phase).
+    # And 2.1, a security phase, gets the playbook's upper bound of two Builder attempts.
+    config = (
+        "\n[ruleset.tier]\nminor_issues_per_phase_normal = 1\n"
+        "[ruleset.high_risk.security_auth_change]\nmax_builder_attempts = 2\n"
+        "max_auditor_attempts = 3\nincident_token_cap = 1000000\nincident_usd_cap = 10\n"
+    )
+    return run_demo_with(tmp_path_factory.mktemp("issues") / "calc", issues_script, config)
+
+
+def test_the_issues_run_ends_done_success_with_a_commit_per_phase(issues_run: Ran) -> None:
+    assert issues_run.end.state is RunState.DONE_SUCCESS, issues_run.end.message
+    for phase in ("1.1", "1.2", "2.1", "2.2"):
+        assert issues_run.trailers(phase)["Autopack-Phase"] == phase
+
+
+def test_a_failing_check_is_a_major_issue_resolved_when_the_next_attempt_lands(
+    issues_run: Ran,
+) -> None:
+    entry = issues_run.entry("ci:tests")
+    assert entry.phases == ("1.1",)
+    assert entry.source is IssueSource.CI
+    assert entry.severity is Severity.MAJOR
+    assert entry.issue_state is IssueState.RESOLVED
+    assert issues_run.trailers("1.1")["Autopack-Attempt"] == "2"
+
+
+def test_builder_notes_become_issues_and_the_same_key_in_two_phases_counts_once(
+    issues_run: Ran,
+) -> None:
+    for note in NOTES:
+        entry = issues_run.entry(note["issue_key"])
+        assert entry.source is IssueSource.BUILDER
+        assert entry.issue_state is IssueState.OPEN
+        assert entry.phases == ("1.1", "1.2")
+        assert entry.effective_severity is Severity.MINOR
+    tier = issues_run.record.tiers[0]
+    assert tier.cleanliness is Cleanliness.CLEAN
+    assert "docs:no-usage-example (minor)" in issues_run.summary
+
+
+def test_a_test_that_fails_then_passes_on_rerun_is_a_minor_flaky_issue(issues_run: Ran) -> None:
+    entry = issues_run.entry("flaky:ci:tests")
+    assert entry.phases == ("2.2",)
+    assert entry.effective_severity is Severity.MINOR
+    assert entry.issue_state is IssueState.OPEN
+    assert "flaky:ci:tests (minor)" in issues_run.summary
+
+
+def test_a_major_finding_goes_back_with_its_patch_and_is_resolved_when_not_reported_again(
+    issues_run: Ran, issues_script: IssuesScript
+) -> None:
+    entry = issues_run.entry(MAJOR["issue_key"])
+    assert entry.phases == ("2.1",)
+    assert entry.issue_state is IssueState.RESOLVED
+    assert issues_run.trailers("2.1")["Autopack-Attempt"] == "2"
+    second = [
+        request
+        for request in issues_script.requests
+        if _phase(request) == "2.1"
+        and not _is_auditor(request)
+        and "This is attempt 2" in _task(request)
+    ]
+    assert second, "attempt 2 of 2.1 was never asked"
+    assert "Suggested patch:" in _task(second[0])
+    assert "raise ValueError('b')" in _task(second[0])
+
+
+def test_a_high_risk_phase_the_auditor_passes_is_approved_by_the_auditor(issues_run: Ran) -> None:
+    phase = next(p for p in issues_run.record.tiers[1].phases if p.phase_id == "2.1")
+    assert phase.approval is Approval.APPROVED
+    assert phase.approved_by == "auditor"
+    assert issues_run.trailers("2.1")["Autopack-Approval"] == "approved by the Auditor"
+    assert issues_run.trailers("1.1")["Autopack-Approval"] == "not required"
+    assert "Promotion: eligible" in issues_run.summary
+
+
+# --- Approval by a person ---------------------------------------------------------------------
+
+
+def _auditor_without_report(api: str, request: dict[str, Any]) -> Reply:
+    if _is_auditor(request):
+        return Reply(text="Looks fine to me!")
+    return demo_reply(api, request)
+
+
+def test_a_high_risk_phase_without_a_valid_review_commits_but_waits_for_a_person(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    ran = run_demo_with(tmp_path / "calc", _auditor_without_report)
+    assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
+    assert ran.trailers("2.1")["Autopack-Approval"] == "pending (autopack approve)"
+    assert ran.entry("auditor:no-valid-report").issue_state is IssueState.OPEN
+    assert "| 2.1: Division that refuses zero | COMPLETE, awaits approval |" in ran.summary
+    assert "phase(s) 2.1 await approval" in ran.summary
+    refused = ran.cli("promote", ran.end.run_id)
+    assert refused.exit_code == 7
+    assert "2.1 await approval" in refused.output
+    wrong = ran.cli("approve", ran.end.run_id, "1.1")
+    assert wrong.exit_code == 7
+    assert "nothing to approve" in wrong.output
+    approved = ran.cli("approve", ran.end.run_id, "2.1", "--by", "alice", "--json")
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.stdout)["approved_by"] == "alice"
+    phase = next(p for p in ran.record.tiers[1].phases if p.phase_id == "2.1")
+    assert (phase.approval, phase.approved_by) == (Approval.APPROVED, "alice")
+    assert phase.approved_at is not None
+    assert f"phase 2.1 of {ran.end.run_id} by alice at " in ran.summary
+    again = ran.cli("approve", ran.end.run_id, "2.1", "--by", "bob")
+    assert "approved by alice" in again.output  # the first approval stands
+    promoted = ran.cli("promote", ran.end.run_id)
+    assert promoted.exit_code == 0, promoted.output
+    merged = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", ran.tag("2.2"), "main"], cwd=ran.root
+    )
+    assert merged.returncode == 0, "the promoted branch does not hold the last phase"
+
+
+# --- Caps ---------------------------------------------------------------------------------------
+
+
+def _wrong_first_subtract(api: str, request: dict[str, Any]) -> Reply:
+    task = _task(request)
+    if (
+        _phase(request) == "1.1"
+        and not _is_auditor(request)
+        and _answered(request) == 0
+        and "This is attempt 2" not in task
+    ):
+        test = demo_reply(api, request).tool_calls[0].arguments["edits"][1]
+        return Reply(
+            tool_calls=(ToolCall(name="edit", arguments={"edits": [WRONG_SUBTRACT, test]}),)
+        )
+    return demo_reply(api, request)
+
+
+def test_the_tier_ci_run_cap_ends_the_run_budget_exhausted_before_an_unverifiable_attempt(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    # Tier 1 has two phases: a cap of 1 per phase allows 2 CI runs, which 1.1 uses by itself.
+    ran = run_demo_with(
+        tmp_path / "calc", _wrong_first_subtract, "\n[ruleset.tier]\nci_runs_per_phase = 1\n"
+    )
+    assert ran.end.state is RunState.DONE_FAILED_BUDGET_EXHAUSTED, ran.end.message
+    assert ran.record.failure is not None
+    assert ran.record.failure.code == "budget.ci_runs"
+    assert "tier 1 used its 2 CI runs" in ran.summary
+    assert ran.trailers("1.1")["Autopack-Phase"] == "1.1"
+    assert not _git(ran.root, "tag", "--list", ran.tag("1.2"))
+    assert (ran.run_dir / "incidents" / "1.2-a1" / "REPLAY.md").exists()
+    assert "Promotion: not eligible" in ran.summary
+
+
+def _noting_builder(api: str, request: dict[str, Any]) -> Reply:
+    if not _is_auditor(request) and _answered(request) >= 1:
+        return Reply(
+            tool_calls=(
+                ToolCall(
+                    name="finish", arguments={"summary": "done", "suggested_issues": NOTES[:1]}
+                ),
+            )
+        )
+    return demo_reply(api, request)
+
+
+def test_the_minor_issue_total_ends_the_run_for_review_once_it_is_passed(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    ran = run_demo_with(
+        tmp_path / "calc", _noting_builder, "\n[ruleset.run]\nminor_issues_per_phase = 0\n"
+    )
+    assert ran.end.state is RunState.DONE_FAILED_REQUIRES_HUMAN_REVIEW, ran.end.message
+    assert ran.record.failure is not None
+    assert ran.record.failure.code == "issues.minor_total"
+    assert "1 minor issues are open, over the run's cap of 0" in ran.summary
+    assert _git(ran.root, "tag", "--list", f"autopack/{ran.end.run_id}/*") == ran.tag("1.1")
+
+
+def _started_hours_ago(root: Path, run_id: str) -> None:
+    database = open_database(database_url_for(root, {}))
+    try:
+        with database.transaction() as session:
+            session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id)
+                .values(created_at=utc_now() - timedelta(hours=10))
+            )
+    finally:
+        database.close()
+
+
+def test_a_run_past_its_duration_limit_ends_before_its_next_attempt(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    ran = run_demo_with(tmp_path / "calc", demo_reply, before_execute=_started_hours_ago)
+    assert ran.end.state is RunState.DONE_FAILED_REQUIRES_HUMAN_REVIEW, ran.end.message
+    assert ran.record.failure is not None
+    assert ran.record.failure.code == "run.duration"
+    assert sum(ran.server.calls_per_model.values()) == 0  # nothing paid after the limit
+    assert "minute limit" in ran.summary
+
+
+def test_the_run_token_cap_ends_the_run_budget_exhausted_before_an_unaffordable_call(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    # Every call reserves its worst case (about 129,000 tokens here) before it is sent; phase 1.1
+    # spends about 6,300 of the 134,000, which leaves too little to reserve 1.2's first call.
+    ran = run_demo_with(tmp_path / "calc", demo_reply, "\n[ruleset.run]\ntoken_cap = 134000\n")
+    assert ran.end.state is RunState.DONE_FAILED_BUDGET_EXHAUSTED, ran.end.message
+    assert "run budget" in (ran.end.message or ""), ran.end.message
+    assert "cannot cover the next call" in (ran.end.message or "")
+    assert ran.trailers("1.1")["Autopack-Phase"] == "1.1"
+    assert not _git(ran.root, "tag", "--list", ran.tag("1.2"))
+    assert "Promotion: not eligible" in ran.summary
+    assert "the run hit a budget cap" in ran.summary
+
+
+# --- Frozen settings --------------------------------------------------------------------------
+
+
+def _break_the_config(root: Path, run_id: str) -> None:
+    config = root / "autopack.toml"
+    config.write_text(re.sub(r"(?m)^tests = .*$", 'tests = "exit 1"', config.read_text()))
+    assert 'tests = "exit 1"' in config.read_text()
+
+
+def test_a_run_uses_the_settings_it_was_created_with_not_todays_file(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    ran = run_demo_with(tmp_path / "calc", demo_reply, before_execute=_break_the_config)
+    assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
