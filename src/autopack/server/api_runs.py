@@ -25,11 +25,10 @@ from autopack.domain.strategy import Strategy
 from autopack.domain.vocabulary import IssueSource, IssueState, Severity
 from autopack.issues.phase_issue_file import (
     PhaseIssueFile,
-    add_issue,
     phase_issue_file,
     read_phase_issue_file,
-    write_phase_issue_file,
 )
+from autopack.issues.record import record_issues
 from autopack.issues.run_issue_index import RunIssueIndex, build_run_index
 from autopack.plan.mask import mask_plan_text, plan_redactor
 from autopack.run.cancel import cancel_run
@@ -307,7 +306,9 @@ def record_issue(
     """An issue seen in the phase (by a person or another tool), merged by issue_key."""
     context = context_of(request)
     record = record_of(context, run_id)
-    file = _phase_file(context, record, phase_id)
+    phase = next((p for p in strategy_of(record).phases if p.phase_id == phase_id), None)
+    if phase is None:
+        raise Problem(404, "Not found", f"no phase {phase_id!r} in run {record.run_id}")
     issue = PhaseIssue(
         issue_key=body.issue_key,
         severity=body.severity,
@@ -320,9 +321,9 @@ def record_issue(
         summary=body.summary,
         paths=tuple(body.paths),
     )
-    file = add_issue(file, issue)
-    write_phase_issue_file(context.settings.runs_dir, file)
-    return next(i for i in file.issues if i.issue_key == body.issue_key)
+    # The same locked read-merge-write as the run's own issues: concurrent posts lose nothing.
+    recorded = record_issues(context.settings.runs_dir, run_id, phase, [issue])
+    return next(i for i in recorded.file.issues if i.issue_key == body.issue_key)
 
 
 @router.get("/{run_id}/issues", response_model=RunIssueIndex)
