@@ -459,3 +459,53 @@ def test_a_run_uses_the_settings_it_was_created_with_not_todays_file(
 ) -> None:
     ran = run_demo_with(tmp_path / "calc", demo_reply, before_execute=_break_the_config)
     assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
+
+
+# --- Upstream names -----------------------------------------------------------------------------
+
+UPSTREAM_PLAN = """# Calculator
+
+## Tier 1: Reuse
+
+### Phase 1.1: Add subtraction
+category: external_code_intake
+complexity: low
+scope: calc/ops.py, tests/test_subtract.py
+
+Take in `subtract(a, b)` from the team's shared maths snippets, with a unit test.
+"""
+
+
+def test_an_upstream_external_code_intake_phase_gets_the_licence_and_security_review(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    audits: list[dict[str, Any]] = []
+
+    def script(api: str, request: dict[str, Any]) -> Reply:
+        if _is_auditor(request):
+            audits.append(request)
+        return demo_reply(api, request)
+
+    with fake_llm_server(script) as server:
+        root = tmp_path / "calc"
+        create_project(root, extra_config=aliases_on(server.openai_base_url))
+        plan = root / "upstream_plan.md"
+        plan.write_text(UPSTREAM_PLAN)
+        _git(root, "add", "upstream_plan.md")
+        _git(root, "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "plan")
+        settings = load_settings(root)
+        run_id = create_run(settings, plan, RunOptions())
+        end = execute_run(settings, run_id, RunOptions())
+    ran = Ran(root, end, server)
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    strategy = json.loads((ran.run_dir / "strategy.json").read_text())
+    [phase] = [p for tier in strategy["tiers"] for p in tier["phases"]]
+    assert phase["task_category"] == "external_feature_reuse"
+    assert phase["auditor_profile"] == "licence_security_review"
+    assert phase["high_risk"] is True
+    assert "given in the plan as 'external_code_intake'" in phase["category_reason"]
+    assert audits, "a high-risk phase is always audited"
+    system = json.dumps(audits[0]["messages"][0])
+    assert "Profile licence_security_review" in system
+    assert "licence is named and compatible" in system
+    assert ran.trailers("1.1")["Autopack-Category"] == "external_feature_reuse"

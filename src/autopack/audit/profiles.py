@@ -33,6 +33,13 @@ RUBRICS: dict[AuditorProfile, str] = {
         "repeated, retries without bounds, lost or duplicated work after a crash, races between "
         "workers, and timeouts that leave resources behind."
     ),
+    AuditorProfile.LICENCE_SECURITY_REVIEW: (
+        "This phase takes in code from outside the project. Check its licence is named and "
+        "compatible with the project's, that its origin and version are recorded, and that its "
+        "notices are kept. Then review it as untrusted code: network or file access it does not "
+        "need, shell or eval on inputs, obfuscated or minified sources, pinned versions with known "
+        "vulnerabilities. An incompatible or missing licence, or an exploitable path, is major."
+    ),
     AuditorProfile.DEBT_CLEANUP_REVIEW: (
         "This phase cleans up known issues. Check each one the phase names is really fixed (not "
         "hidden or its test disabled), and that the cleanup did not change behaviour elsewhere."

@@ -81,6 +81,9 @@ class AuditorProfile(StrEnum):
     SCHEMA_REVIEW = "schema_review"
     ORCHESTRATOR_REVIEW = "orchestrator_review"
     DEBT_CLEANUP_REVIEW = "debt_cleanup_review"
+    # The upstream system's default for external_code_intake: reused code is read for its licence
+    # and its security before it is taken in.
+    LICENCE_SECURITY_REVIEW = "licence_security_review"
 
 
 class CIProfile(StrEnum):

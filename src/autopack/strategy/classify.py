@@ -188,6 +188,7 @@ _AUDITOR_BY_CATEGORY: dict[TaskCategory, AuditorProfile] = {
     TaskCategory.CROSS_CUTTING_REFACTOR: AuditorProfile.ORCHESTRATOR_REVIEW,
     TaskCategory.BULK_MULTI_FILE_OPERATION: AuditorProfile.ORCHESTRATOR_REVIEW,
     TaskCategory.DEBT_CLEANUP: AuditorProfile.DEBT_CLEANUP_REVIEW,
+    TaskCategory.EXTERNAL_FEATURE_REUSE: AuditorProfile.LICENCE_SECURITY_REVIEW,
 }
 
 
