@@ -54,6 +54,8 @@ class ServerSection(_Section):
     """`autopack serve`: limits every request meets before anything else reads it."""
 
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1_024)
+    body_timeout_seconds: float = Field(default=30, gt=0, le=3_600)
+    header_timeout_seconds: float = Field(default=10, gt=0, le=3_600)
 
 
 class ModelsSection(_Section):

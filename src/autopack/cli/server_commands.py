@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from autopack.server.app import create_app
+        from autopack.server.app import create_app, server_options
         from autopack.server.context import ServerContext
         from autopack.store.engine import database_url_for, open_database
 
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
         try:
-            uvicorn.run(app_, host=host, port=port, log_level="warning")
+            uvicorn.run(app_, host=host, port=port, log_level="warning", **server_options(settings))
         finally:
             database.close()
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from autopack import __version__
+from autopack.config import Settings
 from autopack.run.worker import work
 from autopack.server import (
     api_events,
@@ -23,6 +25,7 @@ from autopack.server import (
 )
 from autopack.server.body_limit import BodyLimit
 from autopack.server.context import ServerContext
+from autopack.server.http_protocol import header_deadline_protocol
 
 DESCRIPTION = """Start, watch and steer Autopack runs. Every endpoint but `/health` needs a bearer
 token (`autopack token create --name N --scope read|write`); read tokens cannot start, cancel,
@@ -56,7 +59,10 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.context = context
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=context.settings.server.max_body_bytes)
+    server = context.settings.server
+    app.add_middleware(
+        BodyLimit, max_bytes=server.max_body_bytes, timeout_seconds=server.body_timeout_seconds
+    )
     if context.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -71,3 +77,8 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
     app.include_router(metrics.router)
     dashboard.install(app)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn settings `autopack serve` runs with (and the tests' servers, like it)."""
+    return {"http": header_deadline_protocol(settings.server.header_timeout_seconds)}

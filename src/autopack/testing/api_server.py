@@ -17,7 +17,7 @@ from autopack.config import load_settings
 from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
-from autopack.server.app import create_app
+from autopack.server.app import create_app, server_options
 from autopack.server.context import ServerContext
 from autopack.store.engine import Database, database_url_for, open_database
 from autopack.store.tokens import Scope, create_token
@@ -85,7 +85,8 @@ def start_api(
         read_token, _ = create_token(database, "ci-read", Scope.READ)
         context = ServerContext(settings=settings, database=database, cors_origins=cors_origins)
         try:
-            with serving(create_app(context, run_worker=run_worker)) as base_url:
+            app = create_app(context, run_worker=run_worker)
+            with serving(app, **server_options(settings)) as base_url:
                 yield Api(base_url, write_token, read_token, root, llm, database, context)
         finally:
             database.close()

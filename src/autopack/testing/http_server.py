@@ -12,10 +12,13 @@ import uvicorn
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Yield the server's base URL; the server stops (and the app's lifespan ends) on exit."""
+def serving(app: Any, **options: Any) -> Iterator[str]:
+    """Yield the server's base URL; the server stops (and the app's lifespan ends) on exit.
+
+    `options` are more uvicorn settings, such as those `autopack serve` uses (server_options).
+    """
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **options)
     )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
