@@ -15,6 +15,7 @@ from autopack import __version__
 from autopack.config import Settings
 from autopack.run.worker import work
 from autopack.server import (
+    api_docs,
     api_events,
     api_reports,
     api_run_records,
@@ -25,6 +26,7 @@ from autopack.server import (
 )
 from autopack.server.body_limit import BodyLimit
 from autopack.server.context import ServerContext
+from autopack.server.headers import SecurityHeaders
 from autopack.server.http_protocol import header_deadline_protocol
 
 DESCRIPTION = """Start, watch and steer Autopack runs. Every endpoint but `/health` needs a bearer
@@ -56,6 +58,9 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's Swagger UI and ReDoc pages load their code from a CDN; /docs is ours.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     problems.install(app)
@@ -75,7 +80,10 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
     app.include_router(api_run_records.router)
     app.include_router(api_events.router)
     app.include_router(metrics.router)
+    app.include_router(api_docs.router)
     dashboard.install(app)
+    # Added last so it is outermost: refusals by the middlewares above carry the headers too.
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -1,7 +1,8 @@
 """The dashboard: server-rendered pages that read without JavaScript; htmx and SSE make them live.
 
 Pages use the API's own read functions. Sign-in stores the token in an HttpOnly, SameSite=Strict
-cookie; the cookie opens reads only (see auth.py).
+cookie; the cookie opens reads only (see auth.py). Sign-out only forgets the cookie in this
+browser: the token stays valid (`autopack token revoke` ends it everywhere).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from autopack.server import api_reports
 from autopack.server.api_runs import RunId, record_of, run_issues, strategy_of
 from autopack.server.auth import COOKIE, identify
 from autopack.server.context import ServerContext, context_of
+from autopack.server.problems import Problem
 from autopack.store.progress import progress_after
 from autopack.store.reports import list_run_listings, run_listing, spend_by
 from autopack.store.runs import get_run
@@ -58,23 +60,53 @@ async def _viewer(request: Request) -> TokenInfo:
     return info
 
 
-def _page(request: Request, name: str, **values: Any) -> HTMLResponse:
+def _page(request: Request, name: str, *, signed_in: bool = True, **values: Any) -> HTMLResponse:
     context = context_of(request)
-    return templates.TemplateResponse(request, name, {"project_id": context.project_id, **values})
+    response = templates.TemplateResponse(
+        request, name, {"project_id": context.project_id, "signed_in": signed_in, **values}
+    )
+    # After sign-out, Back must not show a page from the browser's cache.
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _same_origin(request: Request) -> None:
+    """Sign-in and sign-out change what the browser holds, so they come from our own pages only.
+
+    SameSite=Strict already keeps the cookie off other sites' requests; this also stops another
+    site from signing a browser out, or into an account of the attacker's choosing. Browsers send
+    Sec-Fetch-Site; clients that are not browsers send nothing and are let through.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise Problem(403, "Forbidden", f"a {site} request cannot sign in or out")
 
 
 @router.get("/login")
 def login_form(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", error=None)
+    return _page(request, "login.html", signed_in=False, error=None)
 
 
 @router.post("/login")
 async def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Response:
+    _same_origin(request)
     info = await run_in_threadpool(verify_token, context_of(request).database, token.strip())
     if info is None:
-        return _page(request, "login.html", error="That token is unknown or revoked.")
+        return _page(
+            request, "login.html", signed_in=False, error="That token is unknown or revoked."
+        )
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request) -> Response:
+    # Takes no input and always lands on our sign-in page: nothing to redirect elsewhere or act
+    # on. The token is not revoked, so a forged sign-out could at worst sign one browser out.
+    _same_origin(request)
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
