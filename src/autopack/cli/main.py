@@ -33,7 +33,7 @@ from autopack.run.promote import approve_phase, promote_run
 from autopack.strategy.routing import default_aliases
 from autopack.verify.local import verify_head
 from autopack.verify.registry import sandbox_for
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.registry import git_for
 
 app = typer.Typer(
     name="autopack",
@@ -233,7 +233,7 @@ def promote(
     reason is listed and nothing is merged (exit code 7).
     """
     settings = settings_for(repo)
-    git = GitCli(settings.repo_root, settings.worktree_root)
+    git = git_for(settings)
     with database_for(settings) as database:
         target, head = promote_run(database, git, run_id, into)
     if as_json:
@@ -292,7 +292,7 @@ def verify(
     Exit code 0 only when the gate passes.
     """
     settings = settings_for(repo)
-    git = GitCli(settings.repo_root, settings.worktree_root)
+    git = git_for(settings)
     with tempfile.TemporaryDirectory(prefix="autopack-reports-") as reports:
         result = verify_head(
             settings, git, sandbox_for(no_sandbox, settings), profile, Path(reports)

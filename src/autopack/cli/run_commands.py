@@ -14,6 +14,7 @@ from rich.console import Console
 
 from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
+from autopack.config import Settings
 from autopack.domain.states import RunState
 from autopack.errors import GitError
 from autopack.issues.run_issue_index import read_run_index
@@ -25,7 +26,7 @@ from autopack.store.ledger import ledger_totals
 from autopack.store.progress import progress_after
 from autopack.store.runs import RunRecord, get_run, list_events, list_runs
 from autopack.workspace.base import CommitInfo
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.registry import git_for
 
 # A run that ends in any DONE_FAILED_* state exits with this code; 0 only on DONE_SUCCESS.
 RUN_FAILED_EXIT = 10
@@ -192,7 +193,7 @@ def register(app: typer.Typer) -> None:
                 run_id = runs[0][0]
             record = get_run(database, run_id)
             totals = ledger_totals(database, run_id)
-        commits = _phase_commits(settings.repo_root, settings.worktree_root, record)
+        commits = _phase_commits(settings, record)
         if as_json:
             print(
                 json.dumps(
@@ -320,12 +321,12 @@ def register(app: typer.Typer) -> None:
         _finish(end, root / ".autonomous_runs", as_json)
 
 
-def _phase_commits(repo: Path, worktree_root: Path, record: RunRecord) -> dict[str, CommitInfo]:
+def _phase_commits(settings: Settings, record: RunRecord) -> dict[str, CommitInfo]:
     """Each committed phase's commit, read back from the branch (trailers carry its provenance)."""
     if record.base_commit is None:
         return {}
     try:
-        status = GitCli(repo, worktree_root).integration_status(record.run_id, record.base_commit)
+        status = git_for(settings).integration_status(record.run_id, record.base_commit)
     except GitError:  # the branch may be gone (promoted and deleted): the run is still shown
         return {}
     return {

@@ -20,7 +20,7 @@ from autopack.store.engine import database_url_for, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.queue import save_options, saved_options
 from autopack.store.runs import get_run
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.registry import git_for
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def create_run(
     """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy."""
     _check_sandbox(options)
     _check_llm(settings, options)
-    git = GitCli(settings.repo_root, settings.worktree_root)
+    git = git_for(settings)
     branch = git.current_branch()
     try:
         base_commit = git.head_commit()

@@ -43,7 +43,8 @@ from autopack.store.progress import record_progress
 from autopack.store.runs import frozen_settings, get_run
 from autopack.verify.base import Sandbox, minimal_env
 from autopack.verify.registry import sandbox_for
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.base import GitAdapter
+from autopack.workspace.registry import git_for
 
 REPLAY_PREFIX = "replay:"
 CASSETTE_FILE = "cassette.jsonl"
@@ -81,7 +82,7 @@ class RunServices:
     database: Database
     strategy: Strategy
     options: RunOptions
-    git: GitCli
+    git: GitAdapter
     sandbox: Sandbox
     ledger: BudgetLedger
     redactor: Redactor
@@ -293,7 +294,7 @@ def services_for(run_id: str, repo_root: str, options: RunOptions) -> RunService
         database=database,
         strategy=strategy,
         options=options,
-        git=GitCli(settings.repo_root, settings.worktree_root),
+        git=git_for(settings),
         sandbox=sandbox_for(options.no_sandbox, settings),
         ledger=ledger_for(strategy, database),
         redactor=redactor_for(settings.aliases, env),

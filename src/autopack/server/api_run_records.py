@@ -22,7 +22,7 @@ from autopack.store.ledger import LlmCallRecord, ledger_for_run
 from autopack.store.reports import SpendSlice, run_listing, spend_by
 from autopack.store.schema import utc_now
 from autopack.workspace.base import IntegrationStatus
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.registry import git_for
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -74,7 +74,7 @@ def integration(run_id: RunId, request: Request, _: Reader) -> IntegrationStatus
     record = record_of(context, run_id)
     if record.base_commit is None:
         raise Problem(409, "Conflict", f"run {run_id} recorded no base commit")
-    git = GitCli(context.settings.repo_root, context.settings.worktree_root)
+    git = git_for(context.settings)
     try:
         return git.integration_status(run_id, record.base_commit)
     except Exception:

@@ -44,7 +44,7 @@ from autopack.store.queue import last_heartbeat, requeue
 from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
 from autopack.store.schema import utc_now
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.registry import git_for
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -376,7 +376,7 @@ def promote(
     """Merge the integration branch into its base (or `into`), if the run is eligible."""
     context = context_of(request)
     record_of(context, run_id)
-    git = GitCli(context.settings.repo_root, context.settings.worktree_root)
+    git = git_for(context.settings)
     try:
         target, head = promote_run(context.database, git, run_id, (body or PromoteRequest()).into)
     except PromotionRefused as refused:

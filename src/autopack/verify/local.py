@@ -10,11 +10,11 @@ from autopack.domain.vocabulary import CIProfile
 from autopack.verify.base import Limits, Sandbox
 from autopack.verify.registry import profile_commands
 from autopack.verify.verifier import VerifyResult, verify
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.base import GitAdapter
 
 
 def verify_head(
-    settings: Settings, git: GitCli, sandbox: Sandbox, profile: CIProfile, reports_dir: Path
+    settings: Settings, git: GitAdapter, sandbox: Sandbox, profile: CIProfile, reports_dir: Path
 ) -> VerifyResult:
     commands = profile_commands(settings, profile)
     name = f"verify-{datetime.now(UTC):%Y%m%d%H%M%S%f}"

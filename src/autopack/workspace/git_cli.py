@@ -23,7 +23,7 @@ from autopack.workspace.base import (
     StagedAttempt,
     Worktree,
 )
-from autopack.workspace.diffs import stage_attempt, worktree_diff
+from autopack.workspace.diffs import stage_attempt
 from autopack.workspace.entries import tree_entries
 from autopack.workspace.gitcmd import DIFF_FLAGS, failure, git_argv, git_env, run_git
 
@@ -159,13 +159,10 @@ class GitCli:
         self._git("worktree", "prune")
         return removed
 
-    def diff_worktree(self, worktree: Worktree) -> str:
-        return worktree_diff(worktree)
-
     def stage_attempt(self, worktree: Worktree) -> StagedAttempt:
         return stage_attempt(worktree)
 
-    def has_tree(self, tree: str) -> bool:
+    def _has_tree(self, tree: str) -> bool:
         return self._run(["cat-file", "-e", f"{tree}^{{tree}}"], self.repo).returncode == 0
 
     def tree_entries(self, base: str, tree: str, read_cap: int) -> tuple[Entry, ...]:
@@ -179,7 +176,7 @@ class GitCli:
         the integration worktree until the result has been judged.
         """
         integration = self.integration_worktree(run_id)
-        if integration.base_commit == staged.base_commit and self.has_tree(staged.tree):
+        if integration.base_commit == staged.base_commit and self._has_tree(staged.tree):
             return staged.tree, ApplyOutcome(applied=True)
         diff = run_git(["diff-tree", "-p", *DIFF_FLAGS, staged.base_commit, staged.tree], self.repo)
         if diff.returncode != 0:
