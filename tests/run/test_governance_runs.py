@@ -509,3 +509,39 @@ def test_an_upstream_external_code_intake_phase_gets_the_licence_and_security_re
     assert "Profile licence_security_review" in system
     assert "licence is named and compatible" in system
     assert ran.trailers("1.1")["Autopack-Category"] == "external_feature_reuse"
+
+
+# --- A Builder that repeats itself ------------------------------------------------------------
+
+
+def test_an_attempt_repeating_an_earlier_diff_and_failures_escalates_the_next_model(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    first_requests: list[dict[str, Any]] = []
+
+    def stubborn(api: str, request: dict[str, Any]) -> Reply:
+        if _phase(request) == "1.1" and not _is_auditor(request) and _answered(request) == 0:
+            first_requests.append(request)
+            if "This is attempt 3" not in _task(request):
+                test = demo_reply(api, request).tool_calls[0].arguments["edits"][1]
+                edits = [WRONG_SUBTRACT, test]
+                return Reply(tool_calls=(ToolCall(name="edit", arguments={"edits": edits}),))
+        return demo_reply(api, request)
+
+    with fake_llm_server(stubborn) as server:
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+        config = (root / "autopack.toml").read_text()
+        config = config.replace('top = "openai-standard"', 'top = "openai-top"')
+        config += f'\n[models.aliases.openai-top]\nbase_url = "{server.openai_base_url}"\n'
+        # Enough for one worst-case call of the top model: escalation never outruns the budget.
+        config += "\n[ruleset.complexity.low]\ntoken_cap = 200000\nusd_cap = 20\n"
+        (root / "autopack.toml").write_text(config)
+        settings = load_settings(root)
+        run_id = create_run(settings, plan, RunOptions())
+        end = execute_run(settings, run_id, RunOptions())
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    standard, top = settings.aliases["openai-standard"].model, settings.aliases["openai-top"].model
+    # Attempt 2 changed nothing and failed the same way: attempt 3 gets the stronger model.
+    assert [r["model"] for r in first_requests] == [standard, standard, top]
+    assert "same diff and the same 1 failing checks as attempt 1" in _task(first_requests[2])

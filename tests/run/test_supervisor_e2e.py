@@ -342,6 +342,14 @@ def test_with_policy_violation_ends_run_false_a_refused_patch_is_fed_back(
     assert ".github/workflows/evil.yml" in retried[0]
     root = tmp_path / "calc"
     assert "evil.yml" not in _git(root, "ls-tree", "-r", "--name-only", f"autopack/{end.run_id}")
+    # The refusal is a major policy issue of the phase, resolved when a clean attempt landed.
+    index = json.loads(
+        (root / ".autonomous_runs" / end.run_id / "run_issue_index.json").read_text()
+    )
+    [policy] = [e for e in index["entries"] if e["issue_key"].startswith("policy:")]
+    assert policy["issue_key"] == "policy:path.protected:.github/workflows/evil.yml"
+    assert (policy["severity"], policy["phases"]) == ("major", ["1.1"])
+    assert policy["issue_state"] == "resolved"
 
 
 FAKE_AIDER = """#!/usr/bin/env python3

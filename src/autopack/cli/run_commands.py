@@ -19,8 +19,8 @@ from autopack.domain.states import RunState
 from autopack.errors import GitError
 from autopack.issues.run_issue_index import read_run_index
 from autopack.run.artefacts import SUMMARY_FILE
+from autopack.run.events import describe
 from autopack.run.execute import RunEnd, create_run, execute_run, sweep_and_resume
-from autopack.run.progress_text import describe
 from autopack.run.services import RunOptions
 from autopack.store.ledger import ledger_totals
 from autopack.store.progress import progress_after

@@ -18,6 +18,7 @@ from autopack.domain.vocabulary import Approval
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.phase_issue_file import phase_issue_path, read_phase_issue_file
 from autopack.issues.promotion import promotion_of
+from autopack.run.events import IncidentWritten
 from autopack.store.attempts import attempts_of_phase
 from autopack.store.ledger import LlmCallRecord, ledger_for_run
 from autopack.store.runs import PhaseRecord, RunRecord, get_run
@@ -115,7 +116,7 @@ def write_incident(
         f"```bash\n{command}\n```\n",
         encoding="utf-8",
     )
-    services.emit("incident", phase=phase_id, folder=str(folder))
+    services.emit(IncidentWritten(phase=phase_id, folder=str(folder)))
     return folder
 
 

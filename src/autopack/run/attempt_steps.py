@@ -29,6 +29,14 @@ from autopack.issues.settle import debt_paid
 from autopack.llm.budget import Level
 from autopack.run.artefacts import REPORTS_DIR, write_incident
 from autopack.run.baseline import load_baseline
+from autopack.run.events import (
+    AttemptStep,
+    Audited,
+    Built,
+    Committed,
+    Rejected,
+    Verified,
+)
 from autopack.run.outcomes import AuditStepOutcome, BuildOutcome, GateOutcome, VerifyOutcome
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run
@@ -75,12 +83,9 @@ async def build(
     escalate = bool(feedback) and feedback[-1].kind is FeedbackKind.NO_PROGRESS
     alias = services.alias_name(phase, Role.BUILDER, escalate=escalate)
     services.emit(
-        "attempt",
-        phase=phase_id,
-        attempt=attempt,
-        step="build",
-        model=alias,
-        builder=phase.builder.value,
+        AttemptStep(
+            phase=phase_id, attempt=attempt, step="build", model=alias, builder=phase.builder.value
+        )
     )
     open_attempts = [
         a
@@ -133,17 +138,18 @@ async def build(
     run_spent = services.ledger.spent((Level.RUN, services.run_id))
     budget = services.strategy.limits.budget
     services.emit(
-        "built",
-        phase=phase_id,
-        attempt=attempt,
-        stop=result.stop_reason.value,
-        files=len(staged.paths if staged is not None else result.changed_paths),
-        tokens=tokens,
-        usd=str(spent),
-        run_tokens=run_spent.tokens,
-        run_usd=str(run_spent.usd),
-        budget_tokens=budget.tokens,
-        budget_usd=str(budget.usd),
+        Built(
+            phase=phase_id,
+            attempt=attempt,
+            stop=result.stop_reason.value,
+            files=len(staged.paths if staged is not None else result.changed_paths),
+            tokens=tokens,
+            usd=str(spent),
+            run_tokens=run_spent.tokens,
+            run_usd=str(run_spent.usd),
+            budget_tokens=budget.tokens,
+            budget_usd=str(budget.usd),
+        )
     )
     return BuildOutcome(
         attempt=attempt,
@@ -167,7 +173,7 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
         database, run_id, RunEvent.PATCH_PROPOSED, f"{phase_id} attempt {attempt} proposes a patch"
     )
     move_phase(database, run_id, phase_id, PhaseEvent.SUBMIT, f"attempt {attempt}")
-    services.emit("attempt", phase=phase_id, attempt=attempt, step="gate")
+    services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="gate"))
     if built.refusal is not None:
         return GateOutcome(applied=False, violation=built.refusal, message=built.refusal)
     staged = StagedAttempt(
@@ -197,7 +203,7 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
 
 def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutcome:
     phase = services.phase(phase_id)
-    services.emit("attempt", phase=phase_id, attempt=attempt, step="verify")
+    services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="verify"))
     integration = services.git.integration_worktree(services.run_id)
     reports = services.run_dir / REPORTS_DIR / f"{phase_id}-a{attempt}"
     reports.mkdir(parents=True, exist_ok=True)
@@ -219,13 +225,14 @@ def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutc
         for outcome in failing
     )
     services.emit(
-        "verified",
-        phase=phase_id,
-        attempt=attempt,
-        passed=result.passed,
-        failures=len(result.failures),
-        pre_existing=len(result.pre_existing),
-        seconds=sum(outcome.seconds for run in result.runs for outcome in run),
+        Verified(
+            phase=phase_id,
+            attempt=attempt,
+            passed=result.passed,
+            failures=len(result.failures),
+            pre_existing=len(result.pre_existing),
+            seconds=sum(outcome.seconds for run in result.runs for outcome in run),
+        )
     )
     return VerifyOutcome(
         passed=result.passed,
@@ -255,7 +262,7 @@ async def audit(
     reason = audit_reason(phase, major_issues_open=len(reviewable), failed_attempts=failed_attempts)
     if reason is None:
         return AuditStepOutcome()
-    services.emit("attempt", phase=phase_id, attempt=attempt, step="audit", reason=reason)
+    services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="audit", reason=reason))
     integration = services.git.integration_worktree(services.run_id)
     code = {}
     for path in parse_unified(diff).paths if diff.strip() else ():
@@ -277,7 +284,7 @@ async def audit(
         finding for finding in outcome.kept if Severity(finding.severity) is not Severity.MINOR
     ]
     services.emit(
-        "audited", phase=phase_id, attempt=attempt, findings=len(outcome.kept), majors=len(majors)
+        Audited(phase=phase_id, attempt=attempt, findings=len(outcome.kept), majors=len(majors))
     )
     return AuditStepOutcome(
         reason=reason,
@@ -396,7 +403,7 @@ def commit(
             {"summary": summary, "commit": sha},
         )
     services.emit(
-        "committed", phase=phase_id, attempt=attempt, commit=sha, needs_approval=needs_approval
+        Committed(phase=phase_id, attempt=attempt, commit=sha, needs_approval=needs_approval)
     )
     return sha
 
@@ -442,7 +449,7 @@ def reject(
     """An attempt that does not land: the integration worktree is reset; retry or give the phase up."""
     database, run_id = services.database, services.run_id
     services.git.reset_integration(services.run_id)
-    services.emit("rejected", phase=phase_id, attempt=attempt, why=why, last=last)
+    services.emit(Rejected(phase=phase_id, attempt=attempt, why=why, last=last))
     if not last:
         if at_gate:
             move_run(database, run_id, RunEvent.GATE_REJECTED, f"{phase_id}: {why}"[:500])

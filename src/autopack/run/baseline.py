@@ -12,6 +12,7 @@ from pathlib import Path
 
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.run.artefacts import BASELINE_FILE
+from autopack.run.events import BaselineMeasured
 from autopack.run.services import RunServices
 from autopack.store.runs import get_run
 from autopack.verify.base import Limits
@@ -43,7 +44,9 @@ def measure_baseline(services: RunServices) -> dict[str, list[str]]:
             services.git.remove_worktree(worktree)
         measured[profile.value] = sorted(key for key in failing if key.startswith(TEST_KEY))
     write_json_atomic(services.run_dir / BASELINE_FILE, measured)
-    services.emit("baseline", failing={profile: len(keys) for profile, keys in measured.items()})
+    services.emit(
+        BaselineMeasured(failing={profile: len(keys) for profile, keys in measured.items()})
+    )
     return measured
 
 

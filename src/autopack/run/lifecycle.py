@@ -22,6 +22,13 @@ from autopack.run.artefacts import (
     write_run_summary,
     write_tier_summary,
 )
+from autopack.run.events import (
+    PhaseStarted,
+    RunFinished,
+    RunStarted,
+    TierFinished,
+    TierStarted,
+)
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run, move_tier
 from autopack.store.queue import cancel_reason
@@ -41,13 +48,13 @@ def open_run(services: RunServices) -> str | None:
     services.git.ensure_integration_branch(services.run_id, base)
     if run.state is RunState.RUN_CREATED:
         move_run(services.database, services.run_id, RunEvent.QUEUE_OPENED, "phase queue opened")
-    services.emit("run_started", phases=len(services.strategy.phases))
+    services.emit(RunStarted(phases=len(services.strategy.phases)))
     return None
 
 
 def start_tier(services: RunServices, tier_id: str) -> None:
     move_tier(services.database, services.run_id, tier_id, TierEvent.START, "first phase starts")
-    services.emit("tier_started", tier=tier_id)
+    services.emit(TierStarted(tier=tier_id))
 
 
 def ci_runs_used(services: RunServices, tier_id: str) -> int:
@@ -108,7 +115,7 @@ def start_phase(services: RunServices, phase_id: str) -> None:
     phase = services.phase(phase_id)
     move_run(services.database, services.run_id, RunEvent.PHASE_STARTED, f"phase {phase_id} starts")
     move_phase(services.database, services.run_id, phase_id, PhaseEvent.START, "attempt 1")
-    services.emit("phase_started", tier=phase.tier_id, phase=phase_id, title=phase.title)
+    services.emit(PhaseStarted(tier=phase.tier_id, phase=phase_id, title=phase.title))
 
 
 def finish_tier(services: RunServices, tier_id: str) -> None:
@@ -131,7 +138,7 @@ def finish_tier(services: RunServices, tier_id: str) -> None:
         f"all phases done; {cleanliness.value}",
     )
     write_tier_summary(services, tier_id)
-    services.emit("tier_finished", tier=tier_id, cleanliness=cleanliness.value)
+    services.emit(TierFinished(tier=tier_id, cleanliness=cleanliness.value))
 
 
 _FAILURE_EVENTS = {
@@ -201,5 +208,5 @@ def finish_run(
     services.git.remove_run_worktrees(run_id)
     write_run_summary(services)
     state = get_run(database, run_id).state
-    services.emit("run_finished", state=state.value, reason=failure.message if failure else None)
+    services.emit(RunFinished(state=state.value, reason=failure.message if failure else None))
     return state.value

@@ -37,6 +37,7 @@ from autopack.llm.replay import RecordingModel, ReplayModel
 from autopack.llm.resilience import CircuitBreakers, LLMEvent, ResilientModel
 from autopack.llm.transcripts import TranscriptWriter
 from autopack.llm.worst_case import worst_case
+from autopack.run.events import IssuesRecorded, ModelEvent, ProgressEvent
 from autopack.store.engine import Database, database_url_for, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.progress import record_progress
@@ -94,13 +95,14 @@ class RunServices:
     def run_dir(self) -> Path:
         return self.settings.runs_dir / self.run_id
 
-    def emit(self, kind: str, **details: Any) -> None:
+    def emit(self, event: ProgressEvent) -> None:
         """Progress for whoever watches: stored for the API's streams, told to this process's
         listeners (the CLI's live view) with the stored id."""
-        event_id = record_progress(self.database, self.run_id, kind, details)
-        event = {**details, "kind": kind, "run_id": self.run_id, "id": event_id}
+        details = event.details()
+        event_id = record_progress(self.database, self.run_id, event.kind, details)
+        message = {**details, "kind": event.kind, "run_id": self.run_id, "id": event_id}
         for listener in list(self.listeners):
-            listener(event)
+            listener(message)
 
     def phase(self, phase_id: str) -> PhaseStrategy:
         for phase in self.strategy.phases:
@@ -135,10 +137,9 @@ class RunServices:
         recorded = record_issues(self.settings.runs_dir, self.run_id, phase, issues, elsewhere)
         if issues:
             self.emit(
-                "issues",
-                phase=phase.phase_id,
-                raised=list(recorded.raised),
-                merged=list(recorded.merged),
+                IssuesRecorded(
+                    phase=phase.phase_id, raised=list(recorded.raised), merged=list(recorded.merged)
+                )
             )
         return recorded
 
@@ -214,7 +215,7 @@ class RunServices:
 
     def _llm_event(self, event: LLMEvent) -> None:
         self.emit(
-            "llm", what=event.kind, alias=event.alias, detail=self.redactor.text(event.detail)
+            ModelEvent(what=event.kind, alias=event.alias, detail=self.redactor.text(event.detail))
         )
 
 

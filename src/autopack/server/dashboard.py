@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from autopack.run.progress_text import describe
+from autopack.run.events import describe
 from autopack.server import api_reports
 from autopack.server.api_runs import RunId, record_of, run_issues, strategy_of
 from autopack.server.auth import COOKIE, identify
