@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import textwrap
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -212,6 +213,12 @@ class IssuesScript:
             edits = demo_reply(api, request).tool_calls[0].arguments["edits"]
             flaky = {"op": "create", "path": "tests/test_flaky.py", "content": FLAKY_TEST}
             return Reply(tool_calls=(ToolCall(name="edit", arguments={"edits": [*edits, flaky]}),))
+        if phase == "2.1" and retry and _answered(request) == 1:
+            # The Auditor's suggested patch, as the feedback carries it, applied as text.
+            suggested = _task(request).split("Suggested patch:\n", 1)[1]
+            end = suggested.index(">>>>>>> REPLACE\n") + len(">>>>>>> REPLACE\n")
+            patch = textwrap.dedent(suggested[:end])  # the prompt indents feedback details
+            return Reply(tool_calls=(ToolCall(name="apply_patch", arguments={"patch": patch}),))
         if phase in ("1.1", "1.2") and not first_step:
             finish = {"summary": "done", "suggested_issues": NOTES}
             return Reply(tool_calls=(ToolCall(name="finish", arguments=finish),))
@@ -293,7 +300,9 @@ def test_a_major_finding_goes_back_with_its_patch_and_is_resolved_when_not_repor
     ]
     assert second, "attempt 2 of 2.1 was never asked"
     assert "Suggested patch:" in _task(second[0])
-    assert "raise ValueError('b')" in _task(second[0])
+    # The Builder applied it with apply_patch, through the gate, and it landed.
+    ops = _git(issues_run.root, "show", f"{issues_run.tag('2.1')}:calc/ops.py")
+    assert "raise ValueError('b')" in ops
 
 
 def test_a_high_risk_phase_the_auditor_passes_is_approved_by_the_auditor(issues_run: Ran) -> None:

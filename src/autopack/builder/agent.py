@@ -95,7 +95,7 @@ class _Session:
             action,
             shown_arguments,
             observation,
-            failed_edit=failed and action == "edit",
+            failed_edit=failed and action in ("edit", "apply_patch"),
             state=state,
         )
         return observation
@@ -148,6 +148,13 @@ def _edit(ctx: RunContext[_Session], edits: list[EditOperation]) -> str:
     return ctx.deps.step("edit", {"edits": raw}, lambda: tools.edit(raw))
 
 
+def _apply_patch(ctx: RunContext[_Session], patch: str) -> str:
+    """Apply a patch given as text: a unified diff, SEARCH/REPLACE blocks, or a '*** Begin Patch'
+    envelope (for instance one the Auditor suggested). All of it applies, or none does."""
+    tools = ctx.deps.tools
+    return ctx.deps.step("apply_patch", {"patch": patch}, lambda: tools.apply_patch(patch))
+
+
 def _run_command(ctx: RunContext[_Session], command: str) -> str:
     """Run a shell command (tests, linters) in the repository, in a sandbox without network."""
     tools = ctx.deps.tools
@@ -165,6 +172,7 @@ def _agent() -> Agent[_Session, Finish]:
             Tool(_search_text, name="search_text"),
             Tool(_search_symbols, name="search_symbols"),
             Tool(_edit, name="edit"),
+            Tool(_apply_patch, name="apply_patch"),
             Tool(_run_command, name="run_command"),
         ],
         retries=2,

@@ -10,6 +10,8 @@ Work only through the tools. Read before you edit: list files, search, read the 
 Edit with the edit tool (str_replace needs the exact old text, including indentation; insert adds
 text after a line number; create writes a new file; delete removes one). If an edit does not apply,
 read the diagnostic, re-read the file, and correct the edit rather than repeating it.
+A patch already written as text (a unified diff, SEARCH/REPLACE blocks, a '*** Begin Patch'
+envelope, such as a patch the Auditor suggested) goes through apply_patch as it is.
 Run the project's tests or checks with run_command to confirm your change works.
 Never try to change files outside the worktree or under .git; such edits are refused.
 When the task is done (or cannot be done), call finish with a short summary of what you changed

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autopack.apply.formats.detect import parse_patch_text
 from autopack.apply.formats.edits import parse_edits
 from autopack.apply.governed import apply_governed
+from autopack.apply.patch import Patch
 from autopack.apply.paths import normalised_path
 from autopack.apply.policy import WritePolicy
 from autopack.builder.repomap import RepoMap
@@ -153,17 +155,24 @@ class WorktreeTools:
     def edit(self, edits: Sequence[Mapping[str, object]]) -> str:
         """Apply edits all together or not at all; the diagnostics say what did not fit."""
         expanded = [self._expand_insert(edit) for edit in edits]
+        return self._apply("edit", lambda: parse_edits(expanded))
+
+    def apply_patch(self, text: str) -> str:
+        """A patch as text — a unified diff, SEARCH/REPLACE blocks or a '*** Begin Patch'
+        envelope, as models write them and as the Auditor suggests them — all or nothing."""
+        return self._apply("patch", lambda: parse_patch_text(text))
+
+    def _apply(self, what: str, parse: Callable[[], Patch]) -> str:
         try:
-            patch = parse_edits(expanded)
-            result = apply_governed(self.root, patch, self.policy)
+            result = apply_governed(self.root, parse(), self.policy)
         except PatchFormatError as error:
-            raise ToolRefused(f"edit refused, nothing changed: {error}") from None
+            raise ToolRefused(f"{what} refused, nothing changed: {error}") from None
         except PolicyViolation as violation:
-            raise ToolRefused(f"edit refused by policy, nothing changed: {violation}") from None
+            raise ToolRefused(f"{what} refused by policy, nothing changed: {violation}") from None
         except PatchApplyError as error:
             detail = "\n".join(error.diagnostics)
             raise ToolRefused(
-                f"edit did not apply, nothing changed (rule: {error.rule}):\n{detail}"
+                f"{what} did not apply, nothing changed (rule: {error.rule}):\n{detail}"
             ) from None
         touched = [*result.written, *result.deleted]
         return f"applied: {', '.join(touched) if touched else 'nothing changed (already applied)'}"
