@@ -14,13 +14,14 @@ from pathlib import Path
 
 from autopack.domain.machines import PhaseEvent, RunEvent
 from autopack.domain.plan import PhaseSpec, PlanSpec, TierSpec
+from autopack.llm.aliases import default_aliases
 from autopack.plan.load import parse_plan_text
 from autopack.plan.render_markdown import render_markdown
 from autopack.store.engine import Database, open_database
 from autopack.store.runs import create_run
 from autopack.store.state_changes import transition_phase, transition_run
 from autopack.strategy.engine import StrategyInputs, compile_strategy
-from autopack.strategy.routing import Routing, default_aliases
+from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 from autopack.testing.postgres import postgres_unavailable_reason, running_postgres
 from autopack.testing.runs import blueprint

@@ -14,7 +14,8 @@ from autopack.apply.policy import DEFAULT_PROTECTED_PATHS as DEFAULT_PROTECTED_P
 from autopack.apply.policy import WritePolicy
 from autopack.domain.vocabulary import CIProfile, RunScope
 from autopack.errors import ConfigError, RepoError
-from autopack.strategy.routing import ModelAlias, Routing, default_aliases
+from autopack.llm.aliases import ModelAlias, default_aliases
+from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
 CONFIG_FILE = "autopack.toml"

@@ -25,12 +25,12 @@ from autopack.builder.base import BuildRequest, Feedback, FeedbackKind, StopReas
 from autopack.builder.modes import MODE_PROFILES, ModeProfile
 from autopack.builder.progress import ProgressLimits
 from autopack.domain.vocabulary import BuilderMode, Role
+from autopack.llm.aliases import default_aliases
 from autopack.llm.budget import Amount, BudgetLedger, Cap, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
 from autopack.llm.recorders import MemoryRecorder
 from autopack.llm.redact import Redactor
-from autopack.strategy.routing import default_aliases
 from autopack.testing.fake_llm import Reply, ToolCall, alias_on, fake_llm_server
 from autopack.testing.runs import phase_strategy
 from autopack.verify.base import Limits

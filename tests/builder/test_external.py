@@ -18,10 +18,10 @@ from autopack.builder.external.codex import Codex
 from autopack.builder.external.runner import ExternalBuilder
 from autopack.domain.vocabulary import Role
 from autopack.errors import ConfigError
+from autopack.llm.aliases import default_aliases
 from autopack.llm.budget import BudgetLedger, Cap, scopes_of
 from autopack.llm.budgeted import CallContext
 from autopack.llm.recorders import MemoryRecorder
-from autopack.strategy.routing import default_aliases
 from autopack.testing.runs import phase_strategy
 from autopack.workspace.base import Worktree
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autopack.llm.aliases import default_aliases
 from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Cap, Level
 from autopack.llm.tokens import count_tokens, estimate_input_tokens
 from autopack.llm.worst_case import worst_case
-from autopack.strategy.routing import default_aliases
 
 RUN = (Level.RUN, "run-1")
 TIER = (Level.TIER, "1")

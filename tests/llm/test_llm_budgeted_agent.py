@@ -11,6 +11,7 @@ from pydantic_ai import Agent
 from pydantic_ai.exceptions import ModelHTTPError
 
 from autopack.domain.vocabulary import Role
+from autopack.llm.aliases import ModelAlias, default_aliases
 from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Cap, Level
 from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
@@ -19,7 +20,6 @@ from autopack.llm.redact import Redactor
 from autopack.store.engine import Database
 from autopack.store.ledger import ledger_for_run, ledger_totals
 from autopack.store.runs import create_run
-from autopack.strategy.routing import ModelAlias, default_aliases
 from autopack.testing.fake_llm import FakeLLMServer, Reply, ToolCall, alias_on, fake_llm_server
 from autopack.testing.runs import blueprint
 

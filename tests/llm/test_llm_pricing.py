@@ -9,7 +9,7 @@ import pytest
 
 from autopack.config import load_settings
 from autopack.errors import ConfigError
-from autopack.strategy.routing import ModelAlias, Provider, default_aliases
+from autopack.llm.aliases import ModelAlias, Provider, default_aliases
 
 
 def test_every_shipped_paid_alias_has_prices_and_fallbacks_that_exist() -> None:

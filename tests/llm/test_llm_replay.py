@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic_ai import Agent
 
+from autopack.llm.aliases import default_aliases
 from autopack.llm.providers import build_model
 from autopack.llm.replay import RecordingModel, ReplayMiss, ReplayModel
-from autopack.strategy.routing import default_aliases
 from autopack.testing.fake_llm import Reply, ToolCall, fake_llm_server
 
 SCRIPT = [

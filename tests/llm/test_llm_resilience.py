@@ -10,6 +10,7 @@ import pytest
 from pydantic_ai import Agent
 
 from autopack.domain.vocabulary import Role
+from autopack.llm.aliases import default_aliases
 from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Cap, Level
 from autopack.llm.budgeted import BudgetedModel, CallContext
 from autopack.llm.providers import build_model
@@ -24,7 +25,6 @@ from autopack.llm.resilience import (
 from autopack.store.engine import Database
 from autopack.store.ledger import ledger_totals
 from autopack.store.runs import create_run
-from autopack.strategy.routing import default_aliases
 from autopack.testing.fake_llm import FakeLLMServer, Reply, fake_llm_server
 from autopack.testing.runs import blueprint
 

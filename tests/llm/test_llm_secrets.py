@@ -11,9 +11,9 @@ import pytest
 
 from autopack.cli.main import main
 from autopack.errors import ConfigError
+from autopack.llm.aliases import default_aliases
 from autopack.llm.keys import api_key, redactor_for
 from autopack.llm.redact import MASK, Redactor
-from autopack.strategy.routing import default_aliases
 
 ANTHROPIC_KEY = "sk-ant-api03-FAKEFAKEFAKE0123456789abcdefghij"
 OPENAI_KEY = "sk-proj-FAKE0123456789abcdefghijklmnop"

@@ -18,9 +18,10 @@ from autopack.cli.main import app
 from autopack.domain.plan import PhaseSpec, PlanSpec, TierSpec
 from autopack.domain.strategy import Strategy
 from autopack.domain.vocabulary import CIProfile, RunScope, TaskCategory
+from autopack.llm.aliases import default_aliases
 from autopack.plan.bootstrap import bootstrap_plan
 from autopack.strategy.engine import StrategyInputs, compile_strategy
-from autopack.strategy.routing import Routing, default_aliases
+from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 from autopack.workspace.base import Worktree
 

@@ -16,11 +16,11 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from autopack.demo.project import PLAN
 from autopack.domain.plan import PlanSpec
 from autopack.errors import PlanError
+from autopack.llm.aliases import default_aliases
 from autopack.llm.redact import MASK, Redactor
 from autopack.plan.load import FreeFormPlan, load_plan
 from autopack.plan.mask import mask_plan_text, plan_redactor
 from autopack.plan.planner import normalise_plan
-from autopack.strategy.routing import default_aliases
 
 # Built from parts so no scanner mistakes the test for a leak; each has its kind's real shape.
 OPENAI = "sk-" + "proj-" + "FAKEtestKEY0123456789abcdefXYZ"

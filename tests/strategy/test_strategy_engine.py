@@ -24,8 +24,9 @@ from autopack.domain.vocabulary import (
     TaskCategory,
 )
 from autopack.errors import PlanError
+from autopack.llm.aliases import default_aliases
 from autopack.strategy.engine import StrategyInputs, compile_strategy
-from autopack.strategy.routing import Routing, default_aliases
+from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
 

@@ -20,6 +20,7 @@ from autopack.cli.run_commands import register as register_run_commands
 from autopack.cli.server_commands import register as register_server_commands
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
 from autopack.errors import AutopackError
+from autopack.llm.aliases import default_aliases
 from autopack.llm.catalog import check_aliases, describe_aliases
 from autopack.llm.keys import redactor_for
 from autopack.llm.redact import Redactor, install_log_redaction
@@ -30,7 +31,6 @@ from autopack.project_init import write_config
 from autopack.run.artefacts import policy_lines
 from autopack.run.create import strategy_for
 from autopack.run.promote import approve_phase, promote_run
-from autopack.strategy.routing import default_aliases
 from autopack.verify.local import verify_head
 from autopack.verify.registry import sandbox_for
 from autopack.workspace.registry import git_for

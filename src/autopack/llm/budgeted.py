@@ -20,11 +20,11 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from autopack.domain.vocabulary import Role
+from autopack.llm.aliases import ModelAlias
 from autopack.llm.budget import Amount, BudgetLedger, Scope
 from autopack.llm.transcripts import TranscriptWriter
 from autopack.llm.worst_case import worst_case
 from autopack.store.ledger import LlmCallRecord
-from autopack.strategy.routing import ModelAlias
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from autopack.errors import ConfigError
+from autopack.llm.aliases import ModelAlias
 from autopack.llm.redact import Redactor
-from autopack.strategy.routing import ModelAlias
 
 KEY_FILE_SUFFIX = "_FILE"
 

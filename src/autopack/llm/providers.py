@@ -11,7 +11,7 @@ from pydantic_ai.providers.anthropic import AnthropicProvider
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from autopack.errors import ConfigError
-from autopack.strategy.routing import ModelAlias, Provider
+from autopack.llm.aliases import ModelAlias, Provider
 
 
 def build_model(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from autopack.llm.aliases import ModelAlias
 from autopack.llm.budget import Amount
 from autopack.llm.tokens import estimate_input_tokens
-from autopack.strategy.routing import ModelAlias
 
 
 def worst_case(

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from autopack.llm.aliases import ModelAlias, default_aliases
 from autopack.llm.keys import redactor_for
 from autopack.llm.redact import Redactor
-from autopack.strategy.routing import ModelAlias, default_aliases
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from autopack.domain.vocabulary import (
     Severity,
 )
 from autopack.errors import PlanError
+from autopack.llm.aliases import ModelAlias
 from autopack.strategy.classify import (
     auditor_profile_for,
     classify_phase,
@@ -33,7 +34,7 @@ from autopack.strategy.classify import (
     decide_complexity,
 )
 from autopack.strategy.debt import debt_cleanup_phase
-from autopack.strategy.routing import ModelAlias, Routing
+from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
 

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from autopack.strategy.routing import ModelAlias, Provider, default_aliases
+from autopack.llm.aliases import ModelAlias, Provider, default_aliases
 from autopack.testing.fake_llm_wire import (
     ANTHROPIC_ERRORS,
     OPENAI_ERRORS,

@@ -11,9 +11,10 @@ from autopack.domain.vocabulary import (
     SafetyProfile,
     TaskCategory,
 )
+from autopack.llm.aliases import default_aliases
 from autopack.store.runs import NewPhase, NewTier, RunBlueprint
 from autopack.strategy.engine import StrategyInputs, compile_strategy
-from autopack.strategy.routing import Routing, default_aliases
+from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from autopack.builder.base import BuildRequest, TrajectoryStep
 from autopack.builder.external.base import CliReport
-from autopack.strategy.routing import ModelAlias
+from autopack.llm.aliases import ModelAlias
 
 _TOKENS = re.compile(
     r"Tokens:\s*(?P<sent>[\d.,]+[kKmM]?) sent"

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from autopack.builder.base import BuildRequest, StopReason, TrajectoryStep
-from autopack.strategy.routing import ModelAlias
+from autopack.llm.aliases import ModelAlias
 
 
 @dataclass(frozen=True)

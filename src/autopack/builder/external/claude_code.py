@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from autopack.builder.base import BuildRequest, StopReason
 from autopack.builder.external.base import CliReport
-from autopack.strategy.routing import ModelAlias
+from autopack.llm.aliases import ModelAlias
 
 _STOPS = {
     "error_max_turns": StopReason.STEP_LIMIT,

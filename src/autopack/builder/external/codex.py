@@ -15,7 +15,7 @@ from typing import Any
 
 from autopack.builder.base import BuildRequest, StopReason, TrajectoryStep
 from autopack.builder.external.base import CliReport
-from autopack.strategy.routing import ModelAlias
+from autopack.llm.aliases import ModelAlias
 
 
 def _observation(item: dict[str, Any]) -> tuple[str, str, str]:

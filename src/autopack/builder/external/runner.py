@@ -26,10 +26,10 @@ from autopack.builder.modes import MODE_PROFILES
 from autopack.builder.prompts import task_message
 from autopack.builder.tools import clip
 from autopack.errors import ConfigError
+from autopack.llm.aliases import ModelAlias
 from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Scope
 from autopack.llm.budgeted import CallContext, CallRecorder, Usage
 from autopack.llm.redact import Redactor
-from autopack.strategy.routing import ModelAlias
 from autopack.verify.base import Limits
 from autopack.verify.limits_exec import run_limited
 from autopack.workspace.diffs import changed_paths, worktree_diff
