@@ -12,9 +12,6 @@ from autopack.errors import NotFound
 from autopack.store.engine import Database
 from autopack.store.issue_records import (
     load_backlog,
-    phase_issues,
-    record_phase_issue,
-    run_issue_index,
     save_backlog,
 )
 from autopack.store.ledger import LlmCallRecord, ledger_for_run, ledger_totals, record_llm_call
@@ -32,36 +29,6 @@ def issue(key: str, severity: Severity = Severity.MINOR) -> PhaseIssue:
         first_seen_run="run-1",
         last_seen_run="run-1",
     )
-
-
-def test_run_index_counts_distinct_keys_and_sums_occurrences(database: Database) -> None:
-    create_run(database, blueprint())
-    for phase_id in ("a", "b", "c"):
-        record_phase_issue(database, "run-1", phase_id, issue("lint:unused-import"))
-    record_phase_issue(database, "run-1", "b", issue("auth:missing-check", Severity.MAJOR))
-    index = run_issue_index(database, "run-1")
-    assert index == [
-        ("auth:missing-check", Severity.MAJOR, 1),
-        ("lint:unused-import", Severity.MINOR, 3),
-    ]
-    assert [i.issue_key for i in phase_issues(database, "run-1", "b")] == [
-        "lint:unused-import",
-        "auth:missing-check",
-    ]
-
-
-def test_repeat_at_a_worse_severity_raises_the_index_severity(database: Database) -> None:
-    create_run(database, blueprint())
-    record_phase_issue(database, "run-1", "a", issue("x"))
-    record_phase_issue(database, "run-1", "b", issue("x", Severity.MAJOR))
-    assert run_issue_index(database, "run-1") == [("x", Severity.MAJOR, 2)]
-
-
-def test_issue_for_unknown_phase_is_refused(database: Database) -> None:
-    create_run(database, blueprint())
-    with pytest.raises(NotFound):
-        record_phase_issue(database, "run-1", "nope", issue("x"))
-    assert run_issue_index(database, "run-1") == []
 
 
 def test_backlog_upserts_by_key(database: Database) -> None:

@@ -19,8 +19,6 @@ TABLES = {
     "tiers",
     "phases",
     "attempts",
-    "phase_issues",
-    "run_issues",
     "backlog_issues",
     "llm_calls",
     "events",
@@ -41,7 +39,7 @@ def test_opening_twice_is_harmless(database_url: str) -> None:
     for _ in range(2):
         opened = open_database(database_url)
         with opened.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0007"
+            assert MigrationContext.configure(connection).get_current_revision() == "0008"
         opened.close()
 
 

@@ -6,78 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from autopack.domain.issues import BacklogEntry, PhaseIssue, worse
-from autopack.domain.vocabulary import Severity
-from autopack.errors import NotFound
+from autopack.domain.issues import BacklogEntry
 from autopack.store.engine import Database
 from autopack.store.schema import (
     BacklogIssueRow,
-    PhaseIssueRow,
-    PhaseRow,
     ProjectRow,
-    RunIssueRow,
     utc_now,
 )
-
-
-def record_phase_issue(database: Database, run_id: str, phase_id: str, issue: PhaseIssue) -> int:
-    """Store the occurrence and fold it into the run index; returns the key's occurrence count."""
-    with database.transaction() as session:
-        if session.get(PhaseRow, (run_id, phase_id)) is None:
-            raise NotFound(f"no phase {phase_id!r} in run {run_id!r}")
-        session.add(
-            PhaseIssueRow(
-                run_id=run_id,
-                phase_id=phase_id,
-                issue_key=issue.issue_key,
-                severity=issue.severity.value,
-                effective_severity=issue.effective_severity.value,
-                source=issue.source.value,
-                category=issue.category,
-                payload_json=issue.model_dump_json(),
-            )
-        )
-        indexed = session.get(RunIssueRow, (run_id, issue.issue_key), with_for_update=True)
-        if indexed is None:
-            indexed = RunIssueRow(
-                run_id=run_id,
-                issue_key=issue.issue_key,
-                severity=issue.severity.value,
-                effective_severity=issue.effective_severity.value,
-                occurrence_count=issue.occurrence_count,
-                first_phase_id=phase_id,
-                last_phase_id=phase_id,
-            )
-            session.add(indexed)
-        else:
-            indexed.occurrence_count += issue.occurrence_count
-            indexed.last_phase_id = phase_id
-            indexed.severity = worse(Severity(indexed.severity), issue.severity).value
-            indexed.effective_severity = worse(
-                Severity(indexed.effective_severity), issue.effective_severity
-            ).value
-        return indexed.occurrence_count
-
-
-def run_issue_index(database: Database, run_id: str) -> list[tuple[str, Severity, int]]:
-    """(issue_key, effective severity, occurrence_count) for each distinct key of a run."""
-    with database.transaction() as session:
-        rows = session.scalars(
-            select(RunIssueRow).where(RunIssueRow.run_id == run_id).order_by(RunIssueRow.issue_key)
-        )
-        return [
-            (row.issue_key, Severity(row.effective_severity), row.occurrence_count) for row in rows
-        ]
-
-
-def phase_issues(database: Database, run_id: str, phase_id: str) -> list[PhaseIssue]:
-    with database.transaction() as session:
-        rows = session.scalars(
-            select(PhaseIssueRow)
-            .where(PhaseIssueRow.run_id == run_id, PhaseIssueRow.phase_id == phase_id)
-            .order_by(PhaseIssueRow.id)
-        )
-        return [PhaseIssue.model_validate_json(row.payload_json) for row in rows]
 
 
 def load_backlog(database: Database, project_id: str) -> list[BacklogEntry]:

@@ -131,41 +131,6 @@ class AttemptRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class PhaseIssueRow(Base):
-    """An issue occurrence in one phase: the first of the three issue levels."""
-
-    __tablename__ = "phase_issues"
-    __table_args__ = (
-        ForeignKeyConstraint(["run_id", "phase_id"], ["phases.run_id", "phases.phase_id"]),
-        Index("ix_phase_issues_run_key", "run_id", "issue_key"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ID)
-    phase_id: Mapped[str] = mapped_column(ID)
-    issue_key: Mapped[str] = mapped_column(String(200))
-    severity: Mapped[str] = mapped_column(String(10))
-    effective_severity: Mapped[str] = mapped_column(String(10))
-    source: Mapped[str] = mapped_column(String(20))
-    category: Mapped[str] = mapped_column(String(100))
-    payload_json: Mapped[str] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-
-
-class RunIssueRow(Base):
-    """The run index: one row per distinct issue_key in a run."""
-
-    __tablename__ = "run_issues"
-
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
-    issue_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    severity: Mapped[str] = mapped_column(String(10))
-    effective_severity: Mapped[str] = mapped_column(String(10))
-    occurrence_count: Mapped[int] = mapped_column(Integer)
-    first_phase_id: Mapped[str] = mapped_column(ID)
-    last_phase_id: Mapped[str] = mapped_column(ID)
-
-
 class BacklogIssueRow(Base):
     """The project backlog: an issue_key's history across runs."""
 
