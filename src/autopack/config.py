@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from autopack.apply.policy import WritePolicy
 from autopack.domain.vocabulary import CIProfile, RunScope
 from autopack.errors import ConfigError, RepoError
 from autopack.llm.aliases import ModelAlias, default_aliases
+from autopack.store.engine import database_url_for
 from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
@@ -59,6 +62,25 @@ class ServerSection(_Section):
     header_timeout_seconds: float = Field(default=10, gt=0, le=3_600)
 
 
+class RuntimeSection(_Section):
+    """How often this process checks in: each process's own, so never stored with a run."""
+
+    worker_poll_seconds: float = Field(default=0.5, gt=0, le=3_600)  # an idle worker's look
+    heartbeat_seconds: float = Field(default=5, gt=0, le=3_600)  # "this executor still drives it"
+    stale_seconds: float = Field(default=60, gt=0, le=86_400)  # silent this long: a worker adopts
+
+
+# The environment overrides autopack.toml for these keys of [runtime].
+RUNTIME_VARIABLES = {
+    "worker_poll_seconds": "AUTOPACK_WORKER_POLL_SECONDS",
+    "heartbeat_seconds": "AUTOPACK_HEARTBEAT_SECONDS",
+    "stale_seconds": "AUTOPACK_STALE_SECONDS",
+}
+# Decided by the process that reads the settings, not by the run: a worker resuming a run on
+# another machine has its own database URL (which may hold a password) and its own clocks.
+PROCESS_FIELDS = frozenset({"database_url", "runtime"})
+
+
 class ModelsSection(_Section):
     aliases: dict[str, ModelAlias] = Field(default_factory=dict)
 
@@ -91,6 +113,19 @@ class Settings(_Section):
     server: ServerSection = ServerSection()
     routing: Routing = Routing()
     models: ModelsSection = ModelsSection()
+    # AUTOPACK_DATABASE_URL, else the project's SQLite file; never stored, dumped nor shown.
+    database_url: str = Field(default="", exclude=True, repr=False)
+    runtime: RuntimeSection = Field(default=RuntimeSection(), exclude=True)
+
+    @model_validator(mode="after")
+    def _heartbeats_come_faster_than_a_run_goes_stale(self) -> Settings:
+        if self.runtime.stale_seconds <= self.runtime.heartbeat_seconds:
+            raise ValueError(
+                f"runtime.stale_seconds ({self.runtime.stale_seconds:g}) must exceed "
+                f"runtime.heartbeat_seconds ({self.runtime.heartbeat_seconds:g}), or live runs "
+                "would be adopted"
+            )
+        return self
 
     @model_validator(mode="after")
     def _routing_names_known_aliases(self) -> Settings:
@@ -134,9 +169,11 @@ def default_project_id(repo_root: Path) -> str:
     return slug[:64] or "project"
 
 
-def load_settings(repo_root: Path) -> Settings:
-    """Read `<repo>/autopack.toml` if present; every problem becomes one ConfigError sentence."""
+def load_settings(repo_root: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read `<repo>/autopack.toml` if present and the environment (`env`, else this process's);
+    every problem becomes one ConfigError sentence."""
     repo_root = repo_root.resolve()
+    env = os.environ if env is None else env
     path = repo_root / CONFIG_FILE
     raw: dict[str, Any] = {}
     if path.exists():
@@ -147,17 +184,45 @@ def load_settings(repo_root: Path) -> Settings:
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: cannot be read: {error}") from None
     raw.setdefault("project", {}).setdefault("id", default_project_id(repo_root))
+    if "database_url" in raw:
+        raise ConfigError(
+            f"{path}: database_url: not a key of autopack.toml; set AUTOPACK_DATABASE_URL "
+            "(a URL may hold a password)"
+        )
+    runtime = raw.get("runtime")
+    if isinstance(runtime, dict):
+        raw["runtime"] = {**runtime, **_runtime_from_environment(env)}
+    else:
+        raw.setdefault("runtime", _runtime_from_environment(env))
     try:
-        return Settings.model_validate({**raw, "repo_root": repo_root})
+        return Settings.model_validate(
+            {**raw, "repo_root": repo_root, "database_url": database_url_for(repo_root, env)}
+        )
     except ValidationError as error:
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
 
 
-def thaw_settings(frozen_json: str, repo_root: Path) -> Settings:
-    """Settings a run stored when it was created, for the repository where it is resumed (a
-    worker may see the same repository at another path)."""
+def _runtime_from_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The [runtime] keys the environment sets, each checked alone so a mistake names its variable."""
+    runtime: dict[str, str] = {}
+    for key, variable in RUNTIME_VARIABLES.items():
+        value = env.get(variable)
+        if not value:
+            continue
+        try:
+            RuntimeSection.model_validate({key: value})
+        except ValidationError as error:
+            raise ConfigError(f"{variable}={value!r}: {error.errors()[0]['msg']}") from None
+        runtime[key] = value
+    return runtime
+
+
+def thaw_settings(frozen_json: str, current: Settings) -> Settings:
+    """Settings a run stored when it was created, for the process resuming it: the repository's
+    path (a worker may see it elsewhere), the database URL and the clocks are this process's own."""
     frozen = json.loads(frozen_json)
-    return Settings.model_validate({**frozen, "repo_root": repo_root.resolve()})
+    ours = {name: getattr(current, name) for name in PROCESS_FIELDS}
+    return Settings.model_validate({**frozen, **ours, "repo_root": current.repo_root})
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from autopack.config import Settings, find_repo_root, load_settings
 from autopack.domain.issues import BacklogEntry
-from autopack.store.engine import Database, database_exists, database_url_for, open_database
+from autopack.store.engine import Database, database_exists, open_database
 from autopack.store.issue_records import load_backlog
 
 
@@ -19,7 +18,7 @@ def settings_for(repo: Path | None) -> Settings:
 
 @contextmanager
 def database_for(settings: Settings) -> Iterator[Database]:
-    database = open_database(database_url_for(settings.repo_root, os.environ))
+    database = open_database(settings.database_url)
     try:
         yield database
     finally:
@@ -28,7 +27,7 @@ def database_for(settings: Settings) -> Iterator[Database]:
 
 def project_backlog(settings: Settings) -> list[BacklogEntry]:
     # Read-only commands must not create a database just to find it empty.
-    if not database_exists(database_url_for(settings.repo_root, os.environ)):
+    if not database_exists(settings.database_url):
         return []
     with database_for(settings) as database:
         return load_backlog(database, settings.project.id)

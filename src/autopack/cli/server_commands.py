@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -99,10 +98,10 @@ def register(app: typer.Typer) -> None:
 
         from autopack.server.app import create_app, server_options
         from autopack.server.context import ServerContext
-        from autopack.store.engine import database_url_for, open_database
+        from autopack.store.engine import open_database
 
         settings = settings_for(repo)
-        database = open_database(database_url_for(settings.repo_root, os.environ))
+        database = open_database(settings.database_url)
         context = ServerContext(
             settings=settings, database=database, cors_origins=tuple(cors_origin or ())
         )

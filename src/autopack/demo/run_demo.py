@@ -9,8 +9,9 @@ from pathlib import Path
 from autopack.config import load_settings
 from autopack.demo.project import create_project
 from autopack.demo.record import CASSETTE
+from autopack.run.durable import Listener
 from autopack.run.execute import RunEnd, create_run, execute_run
-from autopack.run.services import REPLAY_PREFIX, Listener, RunOptions
+from autopack.run.services import REPLAY_PREFIX, RunOptions
 
 
 def sandbox_missing() -> bool:

@@ -10,7 +10,7 @@ from autopack.config import Settings
 from autopack.domain.states import FailureReason, RunState
 from autopack.run import lifecycle
 from autopack.run.durable import executor_id
-from autopack.run.services import RunOptions, forget_services, services_for
+from autopack.run.services import RunOptions, run_services
 from autopack.store.engine import Database
 from autopack.store.queue import claim_unstarted, request_cancel, saved_options
 from autopack.store.runs import get_run
@@ -22,12 +22,9 @@ def cancel_run(settings: Settings, database: Database, run_id: str, reason: str)
         return get_run(database, run_id).state
     if claim_unstarted(database, run_id, f"{executor_id()}-cancel"):
         options = RunOptions.model_validate_json(saved_options(database, run_id) or "{}")
-        services = services_for(run_id, str(settings.repo_root), options)
-        try:
+        with run_services(run_id, settings, options) as services:
             lifecycle.finish_run(
                 services,
                 FailureReason(code=lifecycle.CANCELLED, message=f"cancelled: {reason}"),
             )
-        finally:
-            forget_services(run_id)
     return get_run(database, run_id).state

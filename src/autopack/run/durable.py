@@ -3,6 +3,9 @@ and the sweeper that resumes runs whose executor went silent (open-source DBOS d
 
 Embedded by default: DBOS on SQLite in `<repo>/.autopack/dbos.sqlite`, beside Autopack's own
 database. With `AUTOPACK_DATABASE_URL` on PostgreSQL, DBOS keeps its tables in that database.
+
+DBOS is one per process by design; what a caller brings (its settings, who watches) is held by the
+DurableExecutor it launches, never by the module.
 """
 
 from __future__ import annotations
@@ -13,30 +16,36 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 from autopack import __version__
 from autopack.config import Settings
-from autopack.run.services import RunOptions, forget_services, services_for
+from autopack.run.services import RunOptions
 from autopack.run.workflow import run_workflow
 from autopack.store.checkpoints import beat, silent_runs
-from autopack.store.engine import Database, database_url_for, open_database
+from autopack.store.engine import Database, open_database
+from autopack.store.progress import last_progress_id, progress_after
 
 DBOS_SQLITE = Path(".autopack") / "dbos.sqlite"
 DBOS_LOGGER = "dbos"
-HEARTBEAT_SECONDS = float(os.environ.get("AUTOPACK_HEARTBEAT_SECONDS", "5"))
+WATCH_SECONDS = 0.1  # how soon a listener hears of a stored progress event
+
+# Whoever watches a run this process drives (the CLI's live view), told each stored progress event.
+Listener = Callable[[dict[str, Any]], None]
 
 
-def dbos_url(repo_root: Path, env: Mapping[str, str]) -> str:
-    url = env.get("AUTOPACK_DATABASE_URL", "")
+def dbos_url(settings: Settings) -> str:
+    url = settings.database_url
     if url.startswith("postgresql"):
         return url.replace("postgresql+psycopg://", "postgresql://", 1)
-    path = repo_root / DBOS_SQLITE
+    path = settings.repo_root / DBOS_SQLITE
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -45,15 +54,58 @@ def executor_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+@dataclass
+class DurableExecutor:
+    """This process's DBOS, launched for a caller, with what the caller brought: its settings and
+    who watches the runs it drives."""
+
+    settings: Settings
+    identity: str
+    listeners: Sequence[Listener] = field(default_factory=list)
+
+    async def start(self, run_id: str, options: RunOptions) -> str:
+        with self._driving(run_id):
+            with SetWorkflowID(run_id):
+                handle = await DBOS.start_workflow_async(
+                    run_workflow, run_id, str(self.settings.repo_root), options.model_dump_json()
+                )
+            return str(await handle.get_result())
+
+    async def resume(self, run_id: str, options: RunOptions) -> str:
+        """Carry a run on from its last checkpoint; a finished run just reports its end."""
+        status = await DBOS.get_workflow_status_async(run_id)
+        if status is None:
+            return await self.start(run_id, options)
+        # The workflow composes its services from the inputs it was started with, not from these.
+        with self._driving(run_id):
+            if status.status == "SUCCESS":
+                return str(await (await DBOS.retrieve_workflow_async(run_id)).get_result())
+            return str(await (await DBOS.resume_workflow_async(run_id)).get_result())
+
+    @contextmanager
+    def _driving(self, run_id: str) -> Iterator[None]:
+        database = open_database(self.settings.database_url)
+        try:
+            with (
+                heartbeat(database, run_id, self.identity, self.settings.runtime.heartbeat_seconds),
+                watching(database, run_id, self.listeners),
+            ):
+                yield
+        finally:
+            database.close()
+
+
 @contextmanager
-def durable_executor(settings: Settings, env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """DBOS launched for this process (one per process); yields this executor's id."""
+def durable_executor(
+    settings: Settings, listeners: Sequence[Listener] = ()
+) -> Iterator[DurableExecutor]:
+    """DBOS launched for this process (one per process), on the settings' database."""
     DBOS.destroy()
     _console_log_to_current_stderr()
     identity = executor_id()
     config: DBOSConfig = {
         "name": "autopack",
-        "system_database_url": dbos_url(settings.repo_root, env if env is not None else os.environ),
+        "system_database_url": dbos_url(settings),
         "executor_id": identity,
         # Workflows started by one Autopack version are resumed by the same version's code.
         "application_version": __version__,
@@ -62,7 +114,7 @@ def durable_executor(settings: Settings, env: Mapping[str, str] | None = None) -
     DBOS(config=config)
     DBOS.launch()
     try:
-        yield identity
+        yield DurableExecutor(settings, identity, list(listeners))
     finally:
         DBOS.destroy()
 
@@ -77,14 +129,14 @@ def _console_log_to_current_stderr() -> None:
 
 
 @contextmanager
-def heartbeat(database: Database, run_id: str, identity: str) -> Iterator[None]:
-    """Say every few seconds that this process still drives the run."""
+def heartbeat(database: Database, run_id: str, identity: str, seconds: float) -> Iterator[None]:
+    """Say every `seconds` that this process still drives the run."""
     stop = threading.Event()
 
     def loop() -> None:
         while True:
             beat(database, run_id, identity)
-            if stop.wait(HEARTBEAT_SECONDS):
+            if stop.wait(seconds):
                 return
 
     thread = threading.Thread(target=loop, name=f"heartbeat-{run_id}", daemon=True)
@@ -96,34 +148,38 @@ def heartbeat(database: Database, run_id: str, identity: str) -> Iterator[None]:
         thread.join()
 
 
-async def start_workflow(run_id: str, repo_root: Path, options: RunOptions, identity: str) -> str:
-    services = services_for(run_id, str(repo_root), options)
-    with heartbeat(services.database, run_id, identity):
-        with SetWorkflowID(run_id):
-            handle = await DBOS.start_workflow_async(
-                run_workflow, run_id, str(repo_root), options.model_dump_json()
-            )
-        try:
-            return str(await handle.get_result())
-        finally:
-            forget_services(run_id)
+@contextmanager
+def watching(database: Database, run_id: str, listeners: Sequence[Listener]) -> Iterator[None]:
+    """Tell the listeners, in order, each progress event of the run stored from now on: the ones
+    the run's workflow stores, wherever DBOS runs it, and the last ones before the block ends."""
+    if not listeners:
+        yield
+        return
+    after = last_progress_id(database)
+    stop = threading.Event()
 
+    def tell() -> bool:
+        nonlocal after
+        events = progress_after(database, after, run_id=run_id)
+        for event in events:
+            after = event.id
+            for listener in listeners:
+                listener(event.as_message())
+        return bool(events)
 
-async def resume_workflow(run_id: str, repo_root: Path, options: RunOptions, identity: str) -> str:
-    """Carry a run on from its last checkpoint; a finished run just reports its end."""
-    status = await DBOS.get_workflow_status_async(run_id)
-    if status is None:
-        return await start_workflow(run_id, repo_root, options, identity)
-    # The workflow composes its services from the inputs it was started with, not from these.
-    database = open_database(database_url_for(repo_root, os.environ))
-    with heartbeat(database, run_id, identity):
-        try:
-            if status.status == "SUCCESS":
-                return str(await (await DBOS.retrieve_workflow_async(run_id)).get_result())
-            return str(await (await DBOS.resume_workflow_async(run_id)).get_result())
-        finally:
-            forget_services(run_id)
-            database.close()
+    def loop() -> None:
+        while not stop.wait(WATCH_SECONDS):
+            tell()
+
+    thread = threading.Thread(target=loop, name=f"watch-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        while tell():
+            pass
 
 
 def sweep(database: Database, stale_after: timedelta) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,10 +12,10 @@ from autopack.config import Settings
 from autopack.domain.states import RunState
 from autopack.errors import AutopackError, ConfigError, PlanError, RepoError
 from autopack.run.create import create_run_from_plan, new_run_id
-from autopack.run.durable import durable_executor, resume_workflow, start_workflow, sweep
+from autopack.run.durable import Listener, durable_executor, sweep
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
-from autopack.run.services import PROCESS_LISTENERS, Listener, RunOptions
-from autopack.store.engine import database_url_for, open_database
+from autopack.run.services import RunOptions
+from autopack.store.engine import open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.queue import save_options, saved_options
 from autopack.store.runs import get_run
@@ -31,7 +30,7 @@ class RunEnd:
 
 
 def _end(settings: Settings, run_id: str) -> RunEnd:
-    database = open_database(database_url_for(settings.repo_root, os.environ))
+    database = open_database(settings.database_url)
     try:
         run = get_run(database, run_id)
     finally:
@@ -72,7 +71,7 @@ def create_run(
         raise RepoError(f"{settings.repo_root} has no commit yet: commit something first") from None
     run_id = new_run_id()
     plan, planner_calls = plan_for_run(settings, plan_file, options, run_id)
-    database = open_database(database_url_for(settings.repo_root, os.environ))
+    database = open_database(settings.database_url)
     try:
         try:
             strategy = create_run_from_plan(
@@ -103,15 +102,9 @@ def execute_run(
     *,
     resume: bool = False,
 ) -> RunEnd:
-    if listener is not None:
-        PROCESS_LISTENERS.append(listener)
-    try:
-        with durable_executor(settings) as identity:
-            runner = resume_workflow if resume else start_workflow
-            asyncio.run(runner(run_id, settings.repo_root, options, identity))
-    finally:
-        if listener is not None:
-            PROCESS_LISTENERS.remove(listener)
+    with durable_executor(settings, [] if listener is None else [listener]) as executor:
+        drive = executor.resume if resume else executor.start
+        asyncio.run(drive(run_id, options))
     return _end(settings, run_id)
 
 
@@ -119,7 +112,7 @@ def sweep_and_resume(
     settings: Settings, stale_after: timedelta, listener: Listener | None = None
 ) -> list[RunEnd]:
     """Adopt every run whose executor went silent, and carry each to its end."""
-    database = open_database(database_url_for(settings.repo_root, os.environ))
+    database = open_database(settings.database_url)
     try:
         silent = sweep(database, stale_after)
         options = {run_id: saved_options(database, run_id) for run_id in silent}

@@ -1,16 +1,17 @@
 """What a run's steps work with: settings, store, git, sandbox, the budget ledger and its models.
 
-Built once per process from the run's stored strategy and the options it was started with, so a
-process that resumes a run composes exactly what the one that started it did.
+Composed by whoever drives the run (its workflow, a cancel) from the run's stored strategy, settings
+and the options it was started with, so a process that resumes a run composes exactly what the one
+that started it did; the database and the clocks are the composing process's own (its Settings).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_ai.models import Model
@@ -19,7 +20,7 @@ from autopack.builder.agent import AgentBuilder
 from autopack.builder.base import Builder
 from autopack.builder.external.registry import ADAPTERS
 from autopack.builder.external.runner import ExternalBuilder
-from autopack.config import Settings, load_settings, thaw_settings
+from autopack.config import Settings, thaw_settings
 from autopack.domain.issues import PhaseIssue
 from autopack.domain.strategy import PhaseStrategy, Strategy
 from autopack.domain.vocabulary import BuilderName, IssueState, Role
@@ -38,7 +39,7 @@ from autopack.llm.resilience import CircuitBreakers, LLMEvent, ResilientModel
 from autopack.llm.transcripts import TranscriptWriter
 from autopack.llm.worst_case import worst_case
 from autopack.run.events import IssuesRecorded, ModelEvent, ProgressEvent
-from autopack.store.engine import Database, database_url_for, open_database
+from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.progress import record_progress
 from autopack.store.runs import frozen_settings, get_run
@@ -71,11 +72,6 @@ class RunOptions(BaseModel):
         return None if self.llm is None or self.replay_file else self.llm
 
 
-Listener = Callable[[dict[str, Any]], None]
-# Whoever watches this process's runs (the CLI's live view); services made later still tell them.
-PROCESS_LISTENERS: list[Listener] = []
-
-
 @dataclass
 class RunServices:
     run_id: str
@@ -89,20 +85,14 @@ class RunServices:
     redactor: Redactor
     env: dict[str, str]
     breakers: CircuitBreakers = field(default_factory=CircuitBreakers)
-    listeners: list[Listener] = field(default_factory=lambda: PROCESS_LISTENERS)
 
     @property
     def run_dir(self) -> Path:
         return self.settings.runs_dir / self.run_id
 
     def emit(self, event: ProgressEvent) -> None:
-        """Progress for whoever watches: stored for the API's streams, told to this process's
-        listeners (the CLI's live view) with the stored id."""
-        details = event.details()
-        event_id = record_progress(self.database, self.run_id, event.kind, details)
-        message = {**details, "kind": event.kind, "run_id": self.run_id, "id": event_id}
-        for listener in list(self.listeners):
-            listener(message)
+        """Progress for whoever watches: stored, for the API's streams and the CLI's live view."""
+        record_progress(self.database, self.run_id, event.kind, event.details())
 
     def phase(self, phase_id: str) -> PhaseStrategy:
         for phase in self.strategy.phases:
@@ -272,41 +262,41 @@ def ledger_for(strategy: Strategy, database: Database) -> BudgetLedger:
     return ledger_from_database(database, strategy.run_id, ledger)
 
 
-_SERVICES: dict[str, RunServices] = {}
-
-
-def services_for(run_id: str, repo_root: str, options: RunOptions) -> RunServices:
-    """The process's services for a run, composed on first use (also after a restart)."""
-    known = _SERVICES.get(run_id)
-    if known is not None:
-        return known
-    root = Path(repo_root).resolve()
-    env = dict(os.environ)
-    database = open_database(database_url_for(root, env))
-    record = get_run(database, run_id)
-    # What the run was created with, not today's autopack.toml: a resumed or adopted run keeps
-    # its caps, policy, CI commands and models.
-    frozen = frozen_settings(database, run_id)
-    settings = thaw_settings(frozen, root) if frozen else load_settings(root)
-    strategy = Strategy.model_validate_json(record.strategy_json)
-    services = RunServices(
-        run_id=run_id,
-        settings=settings,
-        database=database,
-        strategy=strategy,
-        options=options,
-        git=git_for(settings),
-        sandbox=sandbox_for(options.no_sandbox, settings),
-        ledger=ledger_for(strategy, database),
-        redactor=redactor_for(settings.aliases, env),
-        env=env,
-    )
-    services.git.recover_run_worktrees(run_id)
-    _SERVICES[run_id] = services
+def compose_services(run_id: str, current: Settings, options: RunOptions) -> RunServices:
+    """The run's services in this process (also after a restart); the caller closes them."""
+    env = dict(os.environ)  # for the providers' keys, read at their edge only
+    database = open_database(current.database_url)
+    try:
+        record = get_run(database, run_id)
+        # What the run was created with, not today's autopack.toml: a resumed or adopted run keeps
+        # its caps, policy, CI commands and models.
+        frozen = frozen_settings(database, run_id)
+        settings = thaw_settings(frozen, current) if frozen else current
+        strategy = Strategy.model_validate_json(record.strategy_json)
+        services = RunServices(
+            run_id=run_id,
+            settings=settings,
+            database=database,
+            strategy=strategy,
+            options=options,
+            git=git_for(settings),
+            sandbox=sandbox_for(options.no_sandbox, settings),
+            ledger=ledger_for(strategy, database),
+            redactor=redactor_for(settings.aliases, env),
+            env=env,
+        )
+        services.git.recover_run_worktrees(run_id)
+    except BaseException:
+        database.close()
+        raise
     return services
 
 
-def forget_services(run_id: str) -> None:
-    services = _SERVICES.pop(run_id, None)
-    if services is not None:
+@contextmanager
+def run_services(run_id: str, current: Settings, options: RunOptions) -> Iterator[RunServices]:
+    """The run's services for the length of the block, their database closed after."""
+    services = compose_services(run_id, current, options)
+    try:
+        yield services
+    finally:
         services.database.close()

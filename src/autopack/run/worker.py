@@ -8,7 +8,6 @@ compare-and-set in the database, so no two workers ever take the same run.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import timedelta
 
@@ -16,18 +15,15 @@ from autopack.config import Settings
 from autopack.run.durable import executor_id
 from autopack.run.execute import RunEnd, execute_run, sweep_and_resume
 from autopack.run.services import RunOptions
-from autopack.store.engine import database_url_for, open_database
+from autopack.store.engine import open_database
 from autopack.store.queue import claim_next
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = float(os.environ.get("AUTOPACK_WORKER_POLL_SECONDS", "0.5"))
-STALE_SECONDS = float(os.environ.get("AUTOPACK_STALE_SECONDS", "60"))
-
 
 def run_next(settings: Settings) -> RunEnd | None:
     """Claim the oldest queued run and execute it; None when the queue is empty."""
-    database = open_database(database_url_for(settings.repo_root, os.environ))
+    database = open_database(settings.database_url)
     try:
         claimed = claim_next(database, executor_id())
     finally:
@@ -41,13 +37,16 @@ def run_next(settings: Settings) -> RunEnd | None:
 def work(settings: Settings, stop: threading.Event, *, once: bool = False) -> list[RunEnd]:
     """Execute queued runs (and adopt runs whose executor went silent) until `stop` is set.
 
-    With `once`, return as soon as there is nothing left to do.
+    With `once`, return as soon as there is nothing left to do. How often an idle worker looks
+    and when a run counts as silent are the settings' `runtime`.
     """
+    runtime = settings.runtime
+    stale_after = timedelta(seconds=runtime.stale_seconds)
     ended: list[RunEnd] = []
     while not stop.is_set():
         try:
             end = run_next(settings)
-            adopted = [] if end else sweep_and_resume(settings, timedelta(seconds=STALE_SECONDS))
+            adopted = [] if end else sweep_and_resume(settings, stale_after)
         except Exception:  # a worker outlives any one run's trouble; the run records its own end
             log.exception("worker step failed")
             end, adopted = None, []
@@ -57,5 +56,5 @@ def work(settings: Settings, stop: threading.Event, *, once: bool = False) -> li
         if end is None and not adopted:
             if once:
                 break
-            stop.wait(POLL_SECONDS)
+            stop.wait(runtime.worker_poll_seconds)
     return ended

@@ -9,19 +9,21 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from dbos import DBOS
 
 from autopack.builder.base import Feedback
 from autopack.builder.progress import AttemptFingerprint
+from autopack.config import load_settings
 from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
 from autopack.run import attempt_steps, lifecycle
 from autopack.run.baseline import measure_baseline
 from autopack.run.decide import STEPS, Attempt, Next, decide
 from autopack.run.outcomes import AuditStepOutcome, BuildOutcome
-from autopack.run.services import RunOptions, RunServices, services_for
+from autopack.run.services import RunOptions, RunServices, run_services
 
 WORKFLOW_NAME = "autopack.run"
 
@@ -163,6 +165,12 @@ async def _drive(services: RunServices) -> str:
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def run_workflow(run_id: str, repo_root: str, options_json: str) -> str:
-    """The workflow's inputs are all a resume needs: which run, where, and how it was started."""
-    services = services_for(run_id, repo_root, RunOptions.model_validate_json(options_json))
-    return await drive(services)
+    """The workflow's inputs are all a resume needs: which run, where, and how it was started.
+
+    DBOS calls it with those alone (after a restart too), so this is an edge: the process's own
+    settings (its database, never stored with the run) are loaded here, as at every entry point.
+    """
+    current = load_settings(Path(repo_root))
+    options = RunOptions.model_validate_json(options_json)
+    with run_services(run_id, current, options) as services:
+        return await drive(services)

@@ -35,7 +35,6 @@ from autopack.run.cancel import cancel_run
 from autopack.run.execute import create_run
 from autopack.run.promote import ApprovalRefused, PromotionRefused, approve_phase, promote_run
 from autopack.run.services import RunOptions
-from autopack.run.worker import STALE_SECONDS
 from autopack.server.auth import Reader, Writer
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
@@ -359,7 +358,8 @@ def resume(run_id: RunId, request: Request, _: Writer) -> RunListing:
     if record.state.is_terminal:
         raise Problem(409, "Conflict", f"run {run_id} already ended {record.state.value}")
     beat = last_heartbeat(context.database, run_id)
-    if beat is not None and utc_now() - beat < timedelta(seconds=STALE_SECONDS):
+    stale_after = timedelta(seconds=context.settings.runtime.stale_seconds)
+    if beat is not None and utc_now() - beat < stale_after:
         raise Problem(
             409, "Conflict", f"run {run_id} is being executed (heartbeat {beat:%H:%M:%S})"
         )

@@ -3,7 +3,6 @@ the fake OpenAI server behind its models and a token of each scope: for tests an
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
 from autopack.server.app import create_app, server_options
 from autopack.server.context import ServerContext
-from autopack.store.engine import Database, database_url_for, open_database
+from autopack.store.engine import Database, open_database
 from autopack.store.tokens import Scope, create_token
 from autopack.testing.fake_llm import FakeLLMServer, Reply, fake_llm_server
 from autopack.testing.http_server import serving
@@ -80,7 +79,7 @@ def start_api(
         root = tmp_path / "calc"
         create_project(root, extra_config=aliases_on(llm.openai_base_url) + extra_config)
         settings = load_settings(root)
-        database = open_database(database_url_for(root, os.environ))
+        database = open_database(settings.database_url)
         write_token, _ = create_token(database, "ci-write", Scope.WRITE)
         read_token, _ = create_token(database, "ci-read", Scope.READ)
         context = ServerContext(settings=settings, database=database, cors_origins=cors_origins)
