@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from autopack.demo.developer import demo_reply
@@ -63,6 +64,14 @@ def unreviewed_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield from start_api(tmp_path, None, monkeypatch, script=_auditor_without_report)
 
 
+def _run_page(api: Api, run_id: str) -> str:
+    """The dashboard's run page, as a signed-in browser reads it."""
+    with httpx2.Client(base_url=api.base_url, timeout=60) as browser:
+        signed_in = browser.post("/ui/login", data={"token": api.read_token})
+        assert signed_in.status_code == 303
+        return browser.get(f"/ui/runs/{run_id}").text
+
+
 def _phase(view: dict[str, Any], phase_id: str) -> dict[str, Any]:
     phase: dict[str, Any] = next(
         p for t in view["tiers"] for p in t["phases"] if p["phase_id"] == phase_id
@@ -80,6 +89,7 @@ def test_a_phase_awaiting_approval_is_approved_over_the_api_and_then_promoted(
         view = client.get(f"/runs/{run_id}").json()
         assert _phase(view, "2.1")["approval"] == "pending"
         assert _phase(view, "1.1")["approval"] is None
+        assert '<span class="badge blocked">awaits approval</span>' in _run_page(api, run_id)
         refused = client.post(f"/runs/{run_id}/promote")
         assert refused.status_code == 409
         assert any("2.1 await approval" in reason for reason in refused.json()["reasons"])
@@ -98,6 +108,9 @@ def test_a_phase_awaiting_approval_is_approved_over_the_api_and_then_promoted(
         assert approved.json()["approved_at"]
         view = client.get(f"/runs/{run_id}").json()
         assert _phase(view, "2.1")["approved_by"] == "token ci-write"
+        page = _run_page(api, run_id)
+        assert "approved by token ci-write" in page
+        assert '<span class="badge blocked">awaits approval</span>' not in page
         summary = client.get(f"/runs/{run_id}/summary").text
         assert f"phase 2.1 of {run_id} by token ci-write" in summary
         promoted = client.post(f"/runs/{run_id}/promote")

@@ -26,7 +26,7 @@ from autopack.store.progress import progress_after
 from autopack.store.reports import list_run_listings, run_listing, spend_by
 from autopack.store.runs import get_run
 from autopack.store.tokens import TokenInfo, verify_token
-from autopack.workspace.git_cli import GitCli
+from autopack.workspace.registry import git_for
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("autopack.server").joinpath("templates")))
@@ -180,7 +180,7 @@ def _commits(context: ServerContext, run_id: str) -> list[dict[str, str]]:
     record = get_run(context.database, run_id)
     if record.base_commit is None:
         return []
-    git = GitCli(context.settings.repo_root, context.settings.worktree_root)
+    git = git_for(context.settings)
     try:
         status = git.integration_status(run_id, record.base_commit)
     except Exception:  # the run has not made its branch yet
