@@ -332,6 +332,9 @@ def test_a_high_risk_phase_without_a_valid_review_commits_but_waits_for_a_person
     assert ran.entry("auditor:no-valid-report").issue_state is IssueState.OPEN
     assert "| 2.1: Division that refuses zero | COMPLETE, awaits approval |" in ran.summary
     assert "phase(s) 2.1 await approval" in ran.summary
+    assert "2.1 Division that refuses zero: COMPLETE (1 attempt(s)), awaits approval" in (
+        ran.cli("status", ran.end.run_id).output
+    )
     refused = ran.cli("promote", ran.end.run_id)
     assert refused.exit_code == 7
     assert "2.1 await approval" in refused.output
@@ -345,6 +348,7 @@ def test_a_high_risk_phase_without_a_valid_review_commits_but_waits_for_a_person
     assert (phase.approval, phase.approved_by) == (Approval.APPROVED, "alice")
     assert phase.approved_at is not None
     assert f"phase 2.1 of {ran.end.run_id} by alice at " in ran.summary
+    assert "approved by alice" in ran.cli("status", ran.end.run_id).output
     again = ran.cli("approve", ran.end.run_id, "2.1", "--by", "bob")
     assert "approved by alice" in again.output  # the first approval stands
     promoted = ran.cli("promote", ran.end.run_id)

@@ -16,6 +16,7 @@ from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.config import Settings
 from autopack.domain.states import RunState
+from autopack.domain.vocabulary import Approval
 from autopack.errors import GitError
 from autopack.issues.run_issue_index import read_run_index
 from autopack.run.artefacts import SUMMARY_FILE
@@ -24,7 +25,7 @@ from autopack.run.execute import RunEnd, create_run, execute_run, sweep_and_resu
 from autopack.run.services import RunOptions
 from autopack.store.ledger import ledger_totals
 from autopack.store.progress import progress_after
-from autopack.store.runs import RunRecord, get_run, list_events, list_runs
+from autopack.store.runs import PhaseRecord, RunRecord, get_run, list_events, list_runs
 from autopack.workspace.base import CommitInfo
 from autopack.workspace.registry import git_for
 
@@ -76,6 +77,14 @@ def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:
         print(f"summary: {summary}")
     if end.state is not RunState.DONE_SUCCESS:
         raise typer.Exit(RUN_FAILED_EXIT)
+
+
+def _approval_note(phase: PhaseRecord) -> str:
+    if phase.approval is Approval.PENDING:
+        return ", awaits approval (autopack approve)"
+    if phase.approval is Approval.APPROVED:
+        return f", approved by {phase.approved_by}"
+    return ""
 
 
 def register(app: typer.Typer) -> None:
@@ -222,6 +231,7 @@ def register(app: typer.Typer) -> None:
             for phase in tier.phases:
                 print(
                     f"    {phase.phase_id} {phase.title}: {phase.state.value} ({phase.attempts_used} attempt(s))"
+                    + _approval_note(phase)
                 )
                 landed = commits.get(phase.phase_id)
                 if landed is not None:
