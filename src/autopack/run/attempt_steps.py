@@ -38,6 +38,13 @@ from autopack.run.events import (
     Verified,
 )
 from autopack.run.outcomes import AuditStepOutcome, BuildOutcome, GateOutcome, VerifyOutcome
+from autopack.run.provenance import (
+    AUTOPACK_TRAILER,
+    approval_of,
+    auditor_verdict,
+    phase_tag,
+    provenance,
+)
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run
 from autopack.store.attempts import attempts_of_phase, finish_attempt, start_attempt
@@ -51,9 +58,6 @@ from autopack.verify.verifier import verify
 from autopack.workspace.base import StagedAttempt
 
 OUTPUT_CHARS = 6_000
-
-
-AUTOPACK_TRAILER = "Autopack-Phase"
 
 
 def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
@@ -304,42 +308,6 @@ async def audit(
 _CHECK_SOURCES = frozenset({IssueSource.TEST, IssueSource.CI, IssueSource.STATIC_CHECK})
 
 
-def auditor_verdict(audited: AuditStepOutcome) -> str:
-    """What the Auditor said of the attempt that lands, as its commit's trailer carries it."""
-    if audited.reason is None:
-        return "not run"
-    if audited.error is not None:
-        return "no valid report"
-    if not audited.findings:
-        return "clean"
-    return f"{len(audited.findings)} finding(s), {audited.majors} major"
-
-
-def provenance(services: RunServices, phase_id: str, attempt: int) -> dict[str, str]:
-    """Which models built the landing attempt, and what the whole phase cost, from the ledger."""
-    calls = [
-        call
-        for call in ledger_for_run(services.database, services.run_id)
-        if call.phase_id == phase_id
-    ]
-    builders = sorted(
-        {
-            f"{call.provider}:{call.model}"
-            for call in calls
-            if call.role is Role.BUILDER and call.attempt == attempt
-        }
-    )
-    phase = services.phase(phase_id)
-    return {
-        "Autopack-Model": ", ".join(builders) or phase.models.get(Role.BUILDER, "none"),
-        "Autopack-Cost-USD": f"{sum((call.usd for call in calls), Decimal(0)):.6f}",
-    }
-
-
-def phase_tag(run_id: str, phase_id: str) -> str:
-    return f"autopack/{run_id}/{phase_id}"
-
-
 def commit(
     services: RunServices,
     phase_id: str,
@@ -427,13 +395,6 @@ def fixed_by_landing(
             reviewed and issue.source is IssueSource.AUDITOR and issue.issue_key not in audited.keys
         )
     ]
-
-
-def approval_of(phase: PhaseStrategy, audited: AuditStepOutcome, needs_approval: bool) -> str:
-    """The commit's Autopack-Approval trailer."""
-    if phase.auto_apply:
-        return "not required"
-    return "pending (autopack approve)" if needs_approval else "approved by the Auditor"
 
 
 def reject(
