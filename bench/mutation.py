@@ -3,7 +3,7 @@
 Each module is mutated in its own scratch copy of the checkout (src/, tests/, docs/, pyproject.toml
 with a [tool.mutmut] section appended), so runs never touch the working tree, and a module's mutants
 are only tested against the tests that exercise it: mutmut's clean run and coverage pass then stay
-short. Survivors recorded as equivalent (no observable behaviour change) in docs/mutation-results.md
+short. Survivors recorded as equivalent (no observable behaviour change) in docs/governance.md ("Mutation testing")
 are listed in EQUIVALENT below; any other survivor is printed, since it needs a test, and makes the
 script exit with status 1.
 
@@ -102,7 +102,7 @@ MODULES: tuple[Module, ...] = (
     ),
 )
 
-# Survivors with no observable behaviour change; the reasons are in docs/mutation-results.md.
+# Survivors with no observable behaviour change; the reasons are in docs/governance.md ("Mutation testing").
 EQUIVALENT: dict[str, str] = {
     "autopack.llm.budget.xǁBudgetLedgerǁremaining__mutmut_25": 'Decimal("1E18") == Decimal("1e18")',
     "autopack.strategy.classify.x__mentions__mutmut_13": "no rule word holds a dot",

@@ -169,7 +169,7 @@ def test_fault_storm_keeps_the_ledger_equal_to_the_bill_and_under_the_cap(
     def storm(api: str, request: dict[str, object]) -> Reply:
         if rng.random() < 0.35:
             fault = rng.choice(faults)
-            return Reply(fault=fault, retry_after=0.01, delay=0.35 if fault == "slow" else 0.0)
+            return Reply(fault=fault, retry_after=0.01, delay=1.0 if fault == "slow" else 0.0)
         return Reply(
             text="ok",
             input_tokens=rng.randint(50, 400),
@@ -184,8 +184,10 @@ def test_fault_storm_keeps_the_ledger_equal_to_the_bill_and_under_the_cap(
     answered = refused = 0
     with fake_llm_server(storm) as server:
         chain = [
-            budgeted(server, "openai-fast", ledger, run_database, timeout=0.15),
-            budgeted(server, "anthropic-fast", ledger, run_database, timeout=0.15),
+            # Far above a loaded machine's answer time (a client timing out on an answer the
+            # server billed would make the ledger miss it), far below the slow fault's delay.
+            budgeted(server, "openai-fast", ledger, run_database, timeout=0.5),
+            budgeted(server, "anthropic-fast", ledger, run_database, timeout=0.5),
         ]
         model = ResilientModel(
             chain,

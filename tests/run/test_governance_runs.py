@@ -225,6 +225,10 @@ class IssuesScript:
         return demo_reply(api, request)
 
 
+# The tests of the issues run share its one run: with pytest-xdist they go to the same worker.
+ONE_RUN = pytest.mark.xdist_group("issues_run")
+
+
 @pytest.fixture(scope="module")
 def issues_script() -> IssuesScript:
     return IssuesScript()
@@ -245,12 +249,14 @@ def issues_run(
     return run_demo_with(tmp_path_factory.mktemp("issues") / "calc", issues_script, config)
 
 
+@ONE_RUN
 def test_the_issues_run_ends_done_success_with_a_commit_per_phase(issues_run: Ran) -> None:
     assert issues_run.end.state is RunState.DONE_SUCCESS, issues_run.end.message
     for phase in ("1.1", "1.2", "2.1", "2.2"):
         assert issues_run.trailers(phase)["Autopack-Phase"] == phase
 
 
+@ONE_RUN
 def test_a_failing_check_is_a_major_issue_resolved_when_the_next_attempt_lands(
     issues_run: Ran,
 ) -> None:
@@ -262,6 +268,7 @@ def test_a_failing_check_is_a_major_issue_resolved_when_the_next_attempt_lands(
     assert issues_run.trailers("1.1")["Autopack-Attempt"] == "2"
 
 
+@ONE_RUN
 def test_builder_notes_become_issues_and_the_same_key_in_two_phases_counts_once(
     issues_run: Ran,
 ) -> None:
@@ -276,6 +283,7 @@ def test_builder_notes_become_issues_and_the_same_key_in_two_phases_counts_once(
     assert "docs:no-usage-example (minor)" in issues_run.summary
 
 
+@ONE_RUN
 def test_a_test_that_fails_then_passes_on_rerun_is_a_minor_flaky_issue(issues_run: Ran) -> None:
     entry = issues_run.entry("flaky:ci:tests")
     assert entry.phases == ("2.2",)
@@ -284,6 +292,7 @@ def test_a_test_that_fails_then_passes_on_rerun_is_a_minor_flaky_issue(issues_ru
     assert "flaky:ci:tests (minor)" in issues_run.summary
 
 
+@ONE_RUN
 def test_a_major_finding_goes_back_with_its_patch_and_is_resolved_when_not_reported_again(
     issues_run: Ran, issues_script: IssuesScript
 ) -> None:
@@ -305,6 +314,7 @@ def test_a_major_finding_goes_back_with_its_patch_and_is_resolved_when_not_repor
     assert "raise ValueError('b')" in ops
 
 
+@ONE_RUN
 def test_a_high_risk_phase_the_auditor_passes_is_approved_by_the_auditor(issues_run: Ran) -> None:
     phase = next(p for p in issues_run.record.tiers[1].phases if p.phase_id == "2.1")
     assert phase.approval is Approval.APPROVED
