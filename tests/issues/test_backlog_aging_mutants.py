@@ -11,7 +11,8 @@ import pytest
 from autopack.domain.issues import BacklogEntry
 from autopack.domain.vocabulary import IssueSource, IssueState, Severity
 from autopack.errors import IssueFileError
-from autopack.issues.backlog_aging import AgingThresholds, age_backlog, read_backlog_file
+from autopack.issues.atomic_json import read_json_model
+from autopack.issues.backlog_aging import AgingThresholds, BacklogFile, age_backlog
 from autopack.issues.run_issue_index import RunIndexEntry, RunIssueIndex
 
 DEFAULTS = AgingThresholds()
@@ -124,4 +125,6 @@ def test_an_issue_without_a_summary_has_an_empty_one() -> None:
 
 def test_a_missing_backlog_file_is_named_as_the_project_issue_backlog(tmp_path: Path) -> None:
     with pytest.raises(IssueFileError, match="no such project issue backlog"):
-        read_backlog_file(tmp_path / "project_issue_backlog.json")
+        read_json_model(
+            tmp_path / "project_issue_backlog.json", BacklogFile, "project issue backlog"
+        )

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from autopack.domain.issues import BacklogEntry, PhaseIssue
 from autopack.domain.states import RunState
 from autopack.domain.vocabulary import Cleanliness, IssueSource, IssueState, Severity
+from autopack.issues.atomic_json import read_json_model
 from autopack.issues.backlog_aging import (
     AgingThresholds,
+    BacklogFile,
     age_backlog,
     effective_severity,
-    read_backlog_file,
     write_backlog_file,
 )
 from autopack.issues.phase_issue_file import PhaseIssueFile
@@ -131,7 +132,7 @@ def test_backlog_file_round_trips(tmp_path: Path) -> None:
     backlog = age_backlog([], run("run-1", seen("x"), seen("y", severity=Severity.MAJOR)), DEFAULTS)
     path = tmp_path / "project_issue_backlog.json"
     write_backlog_file(path, "demo", backlog)
-    loaded = read_backlog_file(path)
+    loaded = read_json_model(path, BacklogFile, "project issue backlog")
     assert (loaded.project_id, list(loaded.issues)) == ("demo", backlog)
 
 

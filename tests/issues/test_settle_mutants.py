@@ -10,7 +10,8 @@ import pytest
 
 from autopack.domain.issues import BacklogEntry, PhaseIssue
 from autopack.domain.vocabulary import IssueSource, IssueState, Severity
-from autopack.issues.backlog_aging import BACKLOG_FILE, AgingThresholds, read_backlog_file
+from autopack.issues.atomic_json import read_json_model
+from autopack.issues.backlog_aging import BACKLOG_FILE, AgingThresholds, BacklogFile
 from autopack.issues.phase_issue_file import PhaseIssueFile, write_phase_issue_file
 from autopack.issues.run_issue_index import RUN_INDEX_FILE, read_run_index
 from autopack.issues.settle import debt_paid, settle_run_issues
@@ -82,7 +83,7 @@ def test_settling_a_run_indexes_its_phase_files_and_ages_the_backlog_everywhere(
     assert read_run_index(runs / "run-1" / RUN_INDEX_FILE) == index
     assert [entry.issue_key for entry in backlog] == ["bug:b", "style:a"]
     assert load_backlog(sqlite, "demo") == backlog
-    mirror = read_backlog_file(runs / BACKLOG_FILE)
+    mirror = read_json_model(runs / BACKLOG_FILE, BacklogFile, "project issue backlog")
     assert (mirror.project_id, list(mirror.issues)) == ("demo", backlog)
 
     # The thresholds given are the ones applied: a second run makes the minor effectively major.

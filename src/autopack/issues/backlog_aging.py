@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from autopack.domain.issues import BacklogEntry, worse
 from autopack.domain.vocabulary import IssueState, Severity
-from autopack.issues.atomic_json import read_json_model, write_json_atomic
+from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.run_issue_index import RunIndexEntry, RunIssueIndex
 
 BACKLOG_FILE = "project_issue_backlog.json"
@@ -104,7 +104,3 @@ def write_backlog_file(path: Path, project_id: str, backlog: Sequence[BacklogEnt
     write_json_atomic(
         path, BacklogFile(project_id=project_id, issues=tuple(backlog)).model_dump(mode="json")
     )
-
-
-def read_backlog_file(path: Path) -> BacklogFile:
-    return read_json_model(path, BacklogFile, "project issue backlog")

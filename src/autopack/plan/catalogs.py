@@ -8,7 +8,6 @@ configuration error naming the file and the field, never a silent fallback.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -119,7 +118,3 @@ def match_features(
         )
         matches.append(FeatureMatch(feature=feature, keyword=keyword, reason=reason))
     return sorted(matches, key=lambda match: (-match.feature.quality, match.feature.id))
-
-
-def stacks_named(catalog: FeatureCatalog) -> Sequence[str]:
-    return sorted({stack for feature in catalog.features for stack in feature.stacks})
