@@ -28,10 +28,10 @@ from pathlib import Path
 from autopack.apply.formats.detect import parse_patch_text
 from autopack.apply.formats.edits import parse_edits
 from autopack.apply.governed import apply_governed
-from autopack.apply.integrate import integrate_attempt
 from autopack.apply.patch import Patch
 from autopack.apply.policy import DEFAULT_PROTECTED_PATHS, WritePolicy
 from autopack.errors import AutopackError
+from autopack.testing.gate import integrate_attempt
 from autopack.workspace.git_cli import GitCli
 
 # Application is measured, not the policy: real history touches protected paths such as workflows.

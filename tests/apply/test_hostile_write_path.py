@@ -20,11 +20,11 @@ import pytest
 from autopack.apply.formats.detect import parse_patch_text
 from autopack.apply.formats.edits import parse_edits
 from autopack.apply.governed import apply_governed
-from autopack.apply.integrate import integrate_attempt
 from autopack.apply.policy import WritePolicy
 from autopack.builder.tools import ToolRefused, WorktreeTools
 from autopack.errors import PatchApplyError, PolicyViolation
 from autopack.testing.filesystem import snapshot
+from autopack.testing.gate import integrate_attempt
 from autopack.testing.git_repos import git
 from autopack.verify.bubblewrap import NoSandbox
 from autopack.workspace.base import Worktree

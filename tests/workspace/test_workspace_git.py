@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from autopack.apply.integrate import integrate_attempt
 from autopack.apply.policy import WritePolicy
 from autopack.config import DEFAULT_PROTECTED_PATHS
 from autopack.errors import PolicyViolation
 from autopack.testing.filesystem import snapshot
+from autopack.testing.gate import integrate_attempt
 from autopack.testing.git_repos import git
 from autopack.workspace.git_cli import GitCli, GitError
 

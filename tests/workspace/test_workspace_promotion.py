@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autopack.apply.integrate import integrate_attempt
 from autopack.cli.main import app
 from autopack.config import Settings, load_settings
 from autopack.domain.machines import RunEvent
@@ -20,6 +19,7 @@ from autopack.run.promote import PromotionRefused, promote_run
 from autopack.store.engine import Database, database_url_for, open_database
 from autopack.store.runs import set_tier_cleanliness
 from autopack.store.state_changes import transition_run
+from autopack.testing.gate import integrate_attempt
 from autopack.testing.git_repos import git
 from autopack.workspace.git_cli import GitCli, GitError
 

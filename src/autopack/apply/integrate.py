@@ -61,10 +61,3 @@ def integrate_staged(
     judge_entries(entries, policy)
     git.land_tree(run_id, tree)
     return merged
-
-
-def integrate_attempt(
-    git: GitAdapter, run_id: str, attempt: Worktree, policy: WritePolicy
-) -> ApplyOutcome:
-    """Stage the attempt's worktree and integrate it; raises PolicyViolation, writing nothing."""
-    return integrate_staged(git, run_id, stage(git, attempt), policy)
