@@ -202,6 +202,26 @@ def load_settings(repo_root: Path, env: Mapping[str, str] | None = None) -> Sett
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
 
 
+def settings_to_resume(repo_root: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """What this process brings to a run it starts or resumes: the repository, its database and
+    its timing, from the environment and autopack.toml. A run keeps the settings it was created
+    with, so a file edited since, even into something invalid, must not stop it: then only the
+    environment is read."""
+    try:
+        return load_settings(repo_root, env)
+    except ConfigError:
+        env = os.environ if env is None else env
+        repo_root = repo_root.resolve()
+        return Settings.model_validate(
+            {
+                "repo_root": repo_root,
+                "project": {"id": default_project_id(repo_root)},
+                "runtime": _runtime_from_environment(env),
+                "database_url": database_url_for(repo_root, env),
+            }
+        )
+
+
 def _runtime_from_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The [runtime] keys the environment sets, each checked alone so a mistake names its variable."""
     runtime: dict[str, str] = {}

@@ -568,3 +568,15 @@ def test_an_attempt_repeating_an_earlier_diff_and_failures_escalates_the_next_mo
     # Attempt 2 changed nothing and failed the same way: attempt 3 gets the stronger model.
     assert [r["model"] for r in first_requests] == [standard, standard, top]
     assert "same diff and the same 1 failing checks as attempt 1" in _task(first_requests[2])
+
+
+def _break_the_file(root: Path, run_id: str) -> None:
+    (root / "autopack.toml").write_text("[ruleset\nthis is not TOML\n")
+
+
+def test_a_run_whose_autopack_toml_broke_after_creation_still_runs_to_its_end(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    ran = run_demo_with(tmp_path / "calc", demo_reply, before_execute=_break_the_file)
+    assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
+    assert ran.trailers("2.2")["Autopack-Phase"] == "2.2"

@@ -16,7 +16,7 @@ from dbos import DBOS
 
 from autopack.builder.base import Feedback
 from autopack.builder.progress import AttemptFingerprint
-from autopack.config import load_settings
+from autopack.config import settings_to_resume
 from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
 from autopack.run import attempt_steps, lifecycle
@@ -170,7 +170,7 @@ async def run_workflow(run_id: str, repo_root: str, options_json: str) -> str:
     DBOS calls it with those alone (after a restart too), so this is an edge: the process's own
     settings (its database, never stored with the run) are loaded here, as at every entry point.
     """
-    current = load_settings(Path(repo_root))
+    current = settings_to_resume(Path(repo_root))
     options = RunOptions.model_validate_json(options_json)
     with run_services(run_id, current, options) as services:
         return await drive(services)
