@@ -580,3 +580,35 @@ def test_a_run_whose_autopack_toml_broke_after_creation_still_runs_to_its_end(
     ran = run_demo_with(tmp_path / "calc", demo_reply, before_execute=_break_the_file)
     assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
     assert ran.trailers("2.2")["Autopack-Phase"] == "2.2"
+
+
+# --- Incident budgets -------------------------------------------------------------------------
+
+HIGH_RISK_TWO_ATTEMPTS = (
+    "\n[ruleset.high_risk.security_auth_change]\nmax_builder_attempts = 2\n"
+    "max_auditor_attempts = 3\nincident_token_cap = 1000000\nincident_usd_cap = 10\n"
+)
+
+
+def test_each_attempt_of_a_high_risk_phase_gets_its_budget_within_the_incident_budget(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    # A high-risk phase is of high complexity: its budget of 137,000 tokens covers about one
+    # attempt of phase 2.1 (each call reserves ~130,000); its incident budget of 1,000,000
+    # covers both. The second attempt gets a budget of its own.
+    audits = 0
+
+    def major_once(api: str, request: dict[str, Any]) -> Reply:
+        nonlocal audits
+        if _is_auditor(request) and _phase(request) == "2.1":
+            audits += 1
+            return _report([MAJOR] if audits == 1 else [])
+        return demo_reply(api, request)
+
+    config = HIGH_RISK_TWO_ATTEMPTS + "[ruleset.complexity.high]\ntoken_cap = 137000\nusd_cap = 5\n"
+    ran = run_demo_with(tmp_path / "calc", major_once, config)
+    assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
+    assert ran.trailers("2.1")["Autopack-Attempt"] == "2"
+    strategy = json.loads((ran.run_dir / "strategy.json").read_text())
+    [phase] = [p for t in strategy["tiers"] for p in t["phases"] if p["phase_id"] == "2.1"]
+    assert (phase["budget"]["tokens"], phase["incident_budget"]["tokens"]) == (137_000, 1_000_000)

@@ -85,7 +85,7 @@ async def build(
     phase = services.phase(phase_id)
     # An attempt after one that made no progress gets the next stronger model.
     escalate = bool(feedback) and feedback[-1].kind is FeedbackKind.NO_PROGRESS
-    alias = services.alias_name(phase, Role.BUILDER, escalate=escalate)
+    alias = services.alias_name(phase, Role.BUILDER, escalate=escalate, attempt=attempt)
     services.emit(
         AttemptStep(
             phase=phase_id, attempt=attempt, step="build", model=alias, builder=phase.builder.value
@@ -107,7 +107,7 @@ async def build(
         )
     worktree = services.git.create_attempt_worktree(services.run_id, f"{phase_id}-a{attempt}")
     try:
-        remaining = services.ledger.remaining((Level.PHASE, phase_id))
+        remaining = services.left_for(phase, attempt)
         builder = services.builder_for(phase, attempt, escalate=escalate)
         result = await builder.build(
             BuildRequest(

@@ -27,7 +27,7 @@ from autopack.domain.vocabulary import BuilderName, IssueState, Role
 from autopack.errors import ConfigError
 from autopack.issues.phase_issue_file import PhaseIssueFile, phase_issue_file
 from autopack.issues.record import RecordedIssues, record_issues
-from autopack.llm.budget import BudgetLedger, Cap, Level, scopes_of
+from autopack.llm.budget import Amount, BudgetLedger, Cap, Level, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext, CallRecorder
 from autopack.llm.checkpoint import CheckpointedModel
 from autopack.llm.keys import api_key, redactor_for
@@ -133,7 +133,20 @@ class RunServices:
             )
         return recorded
 
-    def alias_name(self, phase: PhaseStrategy, role: Role, *, escalate: bool = False) -> str:
+    def left_for(self, phase: PhaseStrategy, attempt: int | None = None) -> Amount:
+        """What the tightest of the run, tier, phase (and attempt) caps still allows."""
+        scopes = scopes_of(self.run_id, phase.tier_id, phase.phase_id, attempt)
+        amounts = [self.ledger.remaining(scope) for scope in scopes]
+        return Amount(min(a.tokens for a in amounts), min(a.usd for a in amounts))
+
+    def alias_name(
+        self,
+        phase: PhaseStrategy,
+        role: Role,
+        *,
+        escalate: bool = False,
+        attempt: int | None = None,
+    ) -> str:
         """The phase's alias for the role; one level up when the last attempt made no progress
         (never past the top, never beyond the phase's budget, never away from --llm's alias)."""
         if self.options.forced_alias:
@@ -145,7 +158,7 @@ class RunServices:
         # Only if one call of the stronger model still fits what the phase has left: a switch
         # the budget cannot carry would end the run instead of giving it a better chance.
         needed = worst_case(self.settings.aliases[stronger], [])
-        left = self.ledger.remaining((Level.PHASE, phase.phase_id))
+        left = self.left_for(phase, attempt)
         if needed.tokens > left.tokens or needed.usd > left.usd:
             return routed
         return stronger
@@ -155,7 +168,7 @@ class RunServices:
     ) -> Model:
         """Checkpointed -> recorded -> resilient -> budgeted -> provider (or cassette)."""
         model = budgeted_model(
-            self.alias_name(phase, role, escalate=escalate),
+            self.alias_name(phase, role, escalate=escalate, attempt=attempt),
             settings=self.settings,
             options=self.options,
             env=self.env,
@@ -190,7 +203,7 @@ class RunServices:
                 f"phase {phase.phase_id} is built by {phase.builder}, an external CLI, whose "
                 "answers a cassette cannot replay"
             )
-        name = self.alias_name(phase, Role.BUILDER, escalate=escalate)
+        name = self.alias_name(phase, Role.BUILDER, escalate=escalate, attempt=attempt)
         return ExternalBuilder(
             ADAPTERS[phase.builder](),
             alias_name=name,
@@ -256,9 +269,15 @@ def ledger_for(strategy: Strategy, database: Database) -> BudgetLedger:
     for tier in strategy.tiers:
         ledger.set_cap((Level.TIER, tier.tier_id), Cap(tier.budget.tokens, tier.budget.usd))
         for phase in tier.phases:
-            ledger.set_cap(
-                (Level.PHASE, phase.phase_id), Cap(phase.budget.tokens, phase.budget.usd)
-            )
+            # A phase may spend its incident budget across its attempts and each attempt its
+            # budget: the same for ordinary phases, more than one attempt's worth for high risk.
+            incident = phase.incident_budget
+            ledger.set_cap((Level.PHASE, phase.phase_id), Cap(incident.tokens, incident.usd))
+            for attempt in range(1, phase.max_builder_attempts + 1):
+                ledger.set_cap(
+                    (Level.ATTEMPT, f"{phase.phase_id}#{attempt}"),
+                    Cap(phase.budget.tokens, phase.budget.usd),
+                )
     return ledger_from_database(database, strategy.run_id, ledger)
 
 
