@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from autopack.cli.main import main
+from autopack.cli.main import app, main
 from autopack.errors import ConfigError
 from autopack.llm.aliases import default_aliases
 from autopack.llm.keys import api_key, redactor_for
@@ -98,3 +100,32 @@ def test_the_cli_redacts_every_log_record_of_the_process(
     assert "ghp_" + "a" * 36 not in logged
     assert logged.count(MASK) >= 3
     assert "RuntimeError: provider refused key" in logged
+
+
+def test_a_project_alias_key_value_is_kept_out_of_logs_whatever_its_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key of an alias only the project defines, in a variable no shipped alias names."""
+    secret = "plainwordsecretvalue42"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "autopack.toml").write_text(
+        '[project]\nid = "p"\n[models.aliases.in-house]\nprovider = "openai"\n'
+        'model = "in-house-1"\napi_key_env = "IN_HOUSE_KEY"\n'
+        "price_input_per_mtok = 1\nprice_output_per_mtok = 2\ncontext_window = 32000\n"
+    )
+    monkeypatch.setenv("IN_HOUSE_KEY", secret)
+    original = logging.getLogRecordFactory()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        result = CliRunner().invoke(app, ["models", "--repo", str(repo), "--json"])
+        assert result.exit_code == 0, result.output
+        logging.getLogger("a.library").warning("connecting with %s", secret)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.setLogRecordFactory(original)
+    assert secret not in stream.getvalue()
+    assert MASK in stream.getvalue()

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from autopack.config import Settings, find_repo_root, load_settings
 from autopack.domain.issues import BacklogEntry
+from autopack.errors import AutopackError
+from autopack.llm.keys import redactor_for
+from autopack.llm.redact import install_log_redaction
 from autopack.store.engine import Database, database_exists, open_database
 from autopack.store.issue_records import load_backlog
 
 
 def settings_for(repo: Path | None) -> Settings:
-    return load_settings(find_repo_root(repo if repo is not None else Path.cwd()))
+    settings = load_settings(find_repo_root(repo if repo is not None else Path.cwd()))
+    # The project's own aliases may name key variables the shipped ones do not: their values
+    # must not reach a log line either, whatever their shape.
+    # An unreadable key file is reported by the command that needs it.
+    with suppress(AutopackError):
+        install_log_redaction(redactor_for(settings.aliases, os.environ))
+    return settings
 
 
 @contextmanager
