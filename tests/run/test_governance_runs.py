@@ -612,3 +612,22 @@ def test_each_attempt_of_a_high_risk_phase_gets_its_budget_within_the_incident_b
     strategy = json.loads((ran.run_dir / "strategy.json").read_text())
     [phase] = [p for t in strategy["tiers"] for p in t["phases"] if p["phase_id"] == "2.1"]
     assert (phase["budget"]["tokens"], phase["incident_budget"]["tokens"]) == (137_000, 1_000_000)
+
+
+def test_a_builder_note_without_a_severity_is_major_in_a_high_risk_phase_and_minor_elsewhere(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    def noting(api: str, request: dict[str, Any]) -> Reply:
+        phase = _phase(request)
+        if not _is_auditor(request) and _answered(request) >= 1 and phase in ("1.1", "2.1"):
+            note = {"issue_key": f"review:note-{phase}", "summary": "worth a second look"}
+            finish = {"summary": "done", "suggested_issues": [note]}
+            return Reply(tool_calls=(ToolCall(name="finish", arguments=finish),))
+        return demo_reply(api, request)
+
+    ran = run_demo_with(tmp_path / "calc", noting)
+    assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
+    assert ran.entry("review:note-1.1").effective_severity is Severity.MINOR
+    assert ran.entry("review:note-2.1").effective_severity is Severity.MAJOR
+    assert [t.cleanliness for t in ran.record.tiers] == [Cleanliness.CLEAN, Cleanliness.NOT_CLEAN]
+    assert "tier(s) 2 are not clean" in ran.summary

@@ -79,7 +79,8 @@ class TrajectoryStep(_Value):
 class SuggestedIssue(_Value):
     issue_key: str
     summary: str
-    severity: str = "minor"
+    # "minor" or "major"; left out, the phase's default severity (major in high-risk categories).
+    severity: str | None = None
 
 
 class BuilderResult(_Value):

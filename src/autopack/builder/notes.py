@@ -13,10 +13,12 @@ from autopack.domain.vocabulary import IssueSource, Severity
 def builder_issues(
     suggested: Sequence[SuggestedIssue], phase: PhaseStrategy, run_id: str
 ) -> list[PhaseIssue]:
-    """A severity the model spelt loosely is read as minor: only an explicit "major" is major."""
+    """A note's own "minor" or "major" stands; any other or none takes the phase's default
+    severity, which the strategy makes major for the high-risk categories."""
     issues = []
     for note in suggested:
-        severity = Severity.MAJOR if note.severity.strip().lower() == "major" else Severity.MINOR
+        given = (note.severity or "").strip().lower()
+        severity = Severity(given) if given in ("minor", "major") else phase.default_severity
         issues.append(
             PhaseIssue(
                 issue_key=clean_key(note.issue_key),
