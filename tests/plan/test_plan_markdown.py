@@ -119,9 +119,10 @@ def test_other_headings_are_description_text() -> None:
             "depends on 'b' in the later tier '2'",
         ),
         (
+            # A cycle always has a dependency on a later phase, refused as such.
             "## Tier 1: One\n### Phase a: A\ndepends_on: b\n### Phase b: B\ndepends_on: a\n",
             2,
-            "dependency cycle: a -> b -> a",
+            "phase 'a' depends on 'b', which comes after it in the plan",
         ),
     ],
 )

@@ -39,6 +39,7 @@ def validate_plan(plan: PlanSpec) -> PlanSpec:
                 line=phase.source_line,
             )
         phases[phase.id] = phase
+    position = {phase.id: number for number, phase in enumerate(plan.phases)}
     for phase in plan.phases:
         for dependency in phase.depends_on:
             target = phases.get(dependency)
@@ -59,27 +60,12 @@ def validate_plan(plan: PlanSpec) -> PlanSpec:
                     path=path,
                     line=phase.source_line,
                 )
-    _refuse_cycles(plan, phases)
+            # Phases run in plan order: a dependency written after its dependant would run late.
+            if position[dependency] > position[phase.id]:
+                raise PlanError(
+                    f"phase {phase.id!r} depends on {dependency!r}, which comes after it in the "
+                    f"plan; phases run in plan order, so move {dependency!r} before {phase.id!r}",
+                    path=path,
+                    line=phase.source_line,
+                )
     return plan
-
-
-def _refuse_cycles(plan: PlanSpec, phases: dict[str, PhaseSpec]) -> None:
-    state: dict[str, str] = {}
-
-    def visit(phase_id: str, trail: list[str]) -> None:
-        if state.get(phase_id) == "done":
-            return
-        if state.get(phase_id) == "open":
-            cycle = [*trail[trail.index(phase_id) :], phase_id]
-            raise PlanError(
-                f"dependency cycle: {' -> '.join(cycle)}",
-                path=plan.source_path,
-                line=phases[phase_id].source_line,
-            )
-        state[phase_id] = "open"
-        for dependency in phases[phase_id].depends_on:
-            visit(dependency, [*trail, phase_id])
-        state[phase_id] = "done"
-
-    for phase_id in phases:
-        visit(phase_id, [])
