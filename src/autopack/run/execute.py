@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,9 +14,11 @@ from pathlib import Path
 from autopack.config import Settings
 from autopack.domain.states import RunState
 from autopack.errors import AutopackError, ConfigError, PlanError, RepoError
-from autopack.run.create import create_run_from_plan, new_run_id
+from autopack.llm.recorders import MemoryRecorder
+from autopack.run.create import create_run_from_plan, new_run_id, strategy_for
 from autopack.run.durable import Listener, durable_executor, sweep
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
+from autopack.run.preflight import check_keys, check_replay, routed_aliases
 from autopack.run.services import RunOptions
 from autopack.store.engine import open_database
 from autopack.store.issue_records import load_backlog
@@ -57,12 +62,26 @@ def _check_llm(settings: Settings, options: RunOptions) -> None:
     )
 
 
+@contextmanager
+def _planner_calls_noted(
+    settings: Settings, run_id: str, planner_calls: MemoryRecorder
+) -> Iterator[None]:
+    """A plan refused after the planner was paid (e.g. more phases than run.max_phases) says
+    where its paid calls were kept, since no run will hold them."""
+    try:
+        yield
+    except PlanError as error:
+        note = unstored_calls_note(settings, run_id, planner_calls)
+        raise PlanError(f"{error.detail}{note}", path=error.path, line=error.line) from None
+
+
 def create_run(
     settings: Settings, plan_file: Path, options: RunOptions, *, queue: bool = False
 ) -> str:
     """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy."""
     _check_sandbox(options)
     _check_llm(settings, options)
+    check_replay(options)
     git = git_for(settings)
     branch = git.current_branch()
     try:
@@ -71,9 +90,14 @@ def create_run(
         raise RepoError(f"{settings.repo_root} has no commit yet: commit something first") from None
     run_id = new_run_id()
     plan, planner_calls = plan_for_run(settings, plan_file, options, run_id)
+    if options.replay_file is None:
+        # The strategy compiled here is the one frozen below: the same inputs, no side effect.
+        with _planner_calls_noted(settings, run_id, planner_calls):
+            compiled = strategy_for(settings, plan, run_id=run_id)
+        check_keys(settings, routed_aliases(compiled, options), os.environ, "this run")
     database = open_database(settings.database_url)
     try:
-        try:
+        with _planner_calls_noted(settings, run_id, planner_calls):
             strategy = create_run_from_plan(
                 settings,
                 database,
@@ -84,9 +108,6 @@ def create_run(
                 sandbox="none" if options.no_sandbox else "bubblewrap",
                 run_id=run_id,
             )
-        except PlanError as error:  # e.g. more phases than run.max_phases
-            note = unstored_calls_note(settings, run_id, planner_calls)
-            raise PlanError(f"{error.detail}{note}", path=error.path, line=error.line) from None
         planner_calls.flush_to(database)
         save_options(database, run_id, options.model_dump_json(), queue=queue)
     finally:

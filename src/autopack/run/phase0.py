@@ -28,6 +28,7 @@ from autopack.plan.load import FreeFormPlan, load_plan
 from autopack.plan.mask import plan_redactor
 from autopack.plan.planner import normalise_plan
 from autopack.plan.render_markdown import render_markdown
+from autopack.run.preflight import check_keys
 from autopack.run.services import CASSETTE_FILE, RunOptions, budgeted_model
 
 NORMALISED_PLAN_FILE = "normalised_plan.md"
@@ -42,6 +43,9 @@ def plan_for_run(
     try:
         plan = load_plan(plan_file, redactor=plan_redactor(settings.aliases))
     except FreeFormPlan as free_form:
+        if not free_form.text.strip():
+            # Nothing to normalise: the planner would only invent a plan, and be paid for it.
+            raise PlanError("the plan is empty", path=plan_file) from None
         plan, calls = _normalised_by_planner(settings, free_form, options, run_id)
         # Kept beside the run, so what the Builders worked from can be read and edited into a plan.
         normalised = settings.runs_dir / run_id / NORMALISED_PLAN_FILE
@@ -58,6 +62,8 @@ def _normalised_by_planner(
     name = options.forced_alias or settings.routing.alias_for(
         Role.PLANNER, Complexity.MEDIUM, high_risk=False
     )
+    if options.replay_file is None:
+        check_keys(settings, [name], os.environ, "the planner (the plan has no '## Tier' headings)")
     ledger = BudgetLedger()
     limits = settings.ruleset.run
     ledger.set_cap((Level.RUN, run_id), Cap(limits.token_cap, limits.usd_cap))

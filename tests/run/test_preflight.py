@@ -1,0 +1,92 @@
+"""Checked before a run exists: a run that cannot work leaves no run, branch, worktree or paid call."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autopack.cli.main import app
+from autopack.demo.developer import demo_reply
+from autopack.demo.project import create_project
+from autopack.demo.record import aliases_on
+from autopack.testing.fake_llm import FakeLLMServer, fake_llm_server
+
+
+def _nothing_left(root: Path, server: FakeLLMServer) -> None:
+    branches = subprocess.run(
+        ["git", "branch", "--list", "autopack/*"], cwd=root, capture_output=True, text=True
+    ).stdout
+    assert branches.strip() == ""
+    runs = root / ".autonomous_runs"
+    assert not runs.exists() or not any(p.name.startswith("run-") for p in runs.iterdir())
+    worktrees = root / ".autopack" / "worktrees"
+    assert not worktrees.exists() or not any(worktrees.iterdir())
+    assert sum(server.calls_per_model.values()) == 0
+    listed = CliRunner().invoke(app, ["runs", "--repo", str(root), "--json"])
+    assert '"run_id"' not in listed.output
+
+
+def test_a_run_without_its_models_key_is_refused_before_anything_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY_FILE", raising=False)
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+        result = CliRunner().invoke(app, ["run", str(plan), "--repo", str(root)])
+        assert result.exit_code != 0
+        assert "OPENAI_API_KEY is not set" in result.output
+        assert "openai-standard" in result.output
+        _nothing_left(root, server)
+
+
+def test_a_missing_cassette_is_refused_before_anything_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+        missing = tmp_path / "nope.jsonl"
+        result = CliRunner().invoke(
+            app, ["run", str(plan), "--repo", str(root), "--llm", f"replay:{missing}"]
+        )
+        assert result.exit_code != 0
+        assert "no such cassette file" in result.output
+        _nothing_left(root, server)
+
+
+def test_an_empty_plan_is_refused_without_asking_the_planner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        create_project(root, extra_config=aliases_on(server.openai_base_url))
+        empty = root / "empty.md"
+        empty.write_text("\n  \n")
+        result = CliRunner().invoke(app, ["run", str(empty), "--repo", str(root)])
+        assert result.exit_code != 0
+        assert "the plan is empty" in result.output
+        _nothing_left(root, server)
+
+
+def test_a_free_form_plan_without_the_planners_key_is_refused_before_the_planner_is_paid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY_FILE", raising=False)
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        create_project(root, extra_config=aliases_on(server.openai_base_url))
+        wish = root / "wish.txt"
+        wish.write_text("Add subtraction and multiplication to the calculator, with tests.\n")
+        result = CliRunner().invoke(app, ["run", str(wish), "--repo", str(root)])
+        assert result.exit_code != 0
+        assert "OPENAI_API_KEY is not set" in result.output
+        assert "the planner" in result.output
+        _nothing_left(root, server)
