@@ -20,14 +20,14 @@ from autopack.audit.policy import audit_reason
 from autopack.builder.base import BuildRequest, Feedback, FeedbackKind
 from autopack.builder.notes import builder_issues
 from autopack.domain.machines import PhaseEvent, RunEvent
-from autopack.domain.strategy import PhaseStrategy
-from autopack.domain.vocabulary import Approval, IssueSource, Role, Severity
+from autopack.domain.vocabulary import Approval, Role, Severity
 from autopack.errors import PolicyViolation
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.record import resolve_issues, update_phase_issues
 from autopack.issues.settle import debt_paid
 from autopack.llm.budget import Level
 from autopack.run.artefacts import REPORTS_DIR, write_incident
+from autopack.run.attempt_issues import fixed_by_landing, majors_calling_for_review
 from autopack.run.baseline import load_baseline
 from autopack.run.events import (
     AttemptStep,
@@ -256,14 +256,9 @@ async def audit(
 ) -> AuditStepOutcome:
     phase = services.phase(phase_id)
     issues = services.issue_file(phase)
-    # Failing checks already sent the attempt back (they count as failed attempts); the majors
-    # that call for a review are the Auditor's, the gate's and the Builder's own.
-    reviewable = [
-        issue
-        for issue in issues.open_issues
-        if issue.effective_severity is Severity.MAJOR and issue.source not in _CHECK_SOURCES
-    ]
-    reason = audit_reason(phase, major_issues_open=len(reviewable), failed_attempts=failed_attempts)
+    reason = audit_reason(
+        phase, major_issues_open=majors_calling_for_review(issues), failed_attempts=failed_attempts
+    )
     if reason is None:
         return AuditStepOutcome()
     services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="audit", reason=reason))
@@ -303,9 +298,6 @@ async def audit(
         keys=tuple(f.issue_key for f in outcome.kept),
         error=outcome.error,
     )
-
-
-_CHECK_SOURCES = frozenset({IssueSource.TEST, IssueSource.CI, IssueSource.STATIC_CHECK})
 
 
 def commit(
@@ -355,7 +347,10 @@ def commit(
     move_phase(database, run_id, phase_id, PhaseEvent.CI_PASS, f"committed {sha[:12]}")
     move_run(database, run_id, RunEvent.SNAPSHOT_TAKEN, f"{phase_id} committed {sha[:12]}")
     resolve_issues(
-        services.settings.runs_dir, run_id, phase, fixed_by_landing(services, phase, audited)
+        services.settings.runs_dir,
+        run_id,
+        phase,
+        fixed_by_landing(services.issue_file(phase), audited),
     )
     if phase.resolves:
         backlog = load_backlog(database, services.strategy.project_id)
@@ -374,27 +369,6 @@ def commit(
         Committed(phase=phase_id, attempt=attempt, commit=sha, needs_approval=needs_approval)
     )
     return sha
-
-
-# Issues an attempt's checks or gate raised: the attempt that lands passed both, so it fixed them.
-_FIXED_BY_PASSING = frozenset({"test_failure", "ci_failure", "static_check", "policy"})
-
-
-def fixed_by_landing(
-    services: RunServices, phase: PhaseStrategy, audited: AuditStepOutcome
-) -> list[str]:
-    """Keys the landing attempt fixed: every failure of earlier attempts' checks and gate, and,
-    when the Auditor reviewed the landing attempt validly, the earlier findings it did not report
-    again (it is shown the open issues and told to report those still present)."""
-    reviewed = audited.reason is not None and audited.error is None
-    return [
-        issue.issue_key
-        for issue in services.issue_file(phase).open_issues
-        if issue.category in _FIXED_BY_PASSING
-        or (
-            reviewed and issue.source is IssueSource.AUDITOR and issue.issue_key not in audited.keys
-        )
-    ]
 
 
 def reject(

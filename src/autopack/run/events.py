@@ -16,9 +16,6 @@ class _Event(BaseModel):
 
     kind: str
 
-    def line(self) -> str:
-        raise NotImplementedError
-
     def details(self) -> dict[str, Any]:
         """The stored payload: every field but the kind, as JSON values."""
         return self.model_dump(mode="json", exclude={"kind"})

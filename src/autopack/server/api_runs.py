@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from autopack.domain.issues import PhaseIssue
 from autopack.domain.plan import ID_PATTERN
 from autopack.domain.states import RunState
-from autopack.domain.strategy import Strategy
+from autopack.domain.strategy import PhaseStrategy, Strategy
 from autopack.domain.vocabulary import IssueSource, IssueState, Severity
 from autopack.issues.phase_issue_file import (
     PhaseIssueFile,
@@ -274,10 +274,15 @@ def get_strategy(run_id: RunId, request: Request, _: Reader) -> Strategy:
     return strategy_of(record_of(context_of(request), run_id))
 
 
-def _phase_file(context: ServerContext, record: RunRecord, phase_id: str) -> PhaseIssueFile:
+def _phase_strategy(record: RunRecord, phase_id: str) -> PhaseStrategy:
     phase = next((p for p in strategy_of(record).phases if p.phase_id == phase_id), None)
     if phase is None:
         raise Problem(404, "Not found", f"no phase {phase_id!r} in run {record.run_id}")
+    return phase
+
+
+def _phase_file(context: ServerContext, record: RunRecord, phase_id: str) -> PhaseIssueFile:
+    phase = _phase_strategy(record, phase_id)
     return phase_issue_file(
         context.settings.runs_dir, record.run_id, phase.tier_id, phase_id, phase.position
     )
@@ -305,9 +310,7 @@ def record_issue(
     """An issue seen in the phase (by a person or another tool), merged by issue_key."""
     context = context_of(request)
     record = record_of(context, run_id)
-    phase = next((p for p in strategy_of(record).phases if p.phase_id == phase_id), None)
-    if phase is None:
-        raise Problem(404, "Not found", f"no phase {phase_id!r} in run {record.run_id}")
+    phase = _phase_strategy(record, phase_id)
     issue = PhaseIssue(
         issue_key=body.issue_key,
         severity=body.severity,
