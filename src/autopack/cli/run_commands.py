@@ -7,27 +7,25 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
-from autopack.config import Settings
 from autopack.domain.states import RunState
 from autopack.domain.vocabulary import Approval
-from autopack.errors import GitError
-from autopack.issues.run_issue_index import read_run_index
-from autopack.run.artefacts import SUMMARY_FILE
+from autopack.errors import GitError, NotFound
 from autopack.run.events import describe
-from autopack.run.execute import RunEnd, create_run, execute_run, sweep_and_resume
-from autopack.run.services import RunOptions
-from autopack.store.ledger import ledger_totals
-from autopack.store.progress import progress_after
-from autopack.store.runs import PhaseRecord, RunRecord, get_run, list_events, list_runs
-from autopack.workspace.base import CommitInfo
-from autopack.workspace.registry import git_for
+
+# Running a plan imports the providers' SDKs, DBOS and the database layer: each command imports
+# what it needs when it runs, so `autopack --help` and the quick commands start at once.
+if TYPE_CHECKING:
+    from autopack.config import Settings
+    from autopack.run.execute import RunEnd
+    from autopack.store.runs import PhaseRecord, RunRecord
+    from autopack.workspace.base import CommitInfo
 
 # A run that ends in any DONE_FAILED_* state exits with this code; 0 only on DONE_SUCCESS.
 RUN_FAILED_EXIT = 10
@@ -60,6 +58,8 @@ class LiveView:
 
 
 def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:
+    from autopack.run.artefacts import SUMMARY_FILE
+
     summary = settings_runs_dir / end.run_id / SUMMARY_FILE
     if as_json:
         print(
@@ -117,6 +117,9 @@ def register(app: typer.Typer) -> None:
         code 0 only on DONE_SUCCESS, 10 on any DONE_FAILED_* state. Kill it at any point and
         `autopack resume RUN_ID` carries on without paying again for finished model calls.
         """
+        from autopack.run.execute import create_run, execute_run
+        from autopack.run.services import RunOptions
+
         settings = settings_for(repo)
         options = RunOptions(llm=llm, no_sandbox=no_sandbox)
         run_id = create_run(settings, plan_file, options)
@@ -127,6 +130,9 @@ def register(app: typer.Typer) -> None:
     @reports_errors
     def resume(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
         """Carry an interrupted run on from its last checkpoint, with the options it started with."""
+        from autopack.run.execute import execute_run
+        from autopack.run.services import RunOptions
+
         settings = settings_for(repo)
         end = execute_run(settings, run_id, RunOptions(), LiveView(as_json), resume=True)
         _finish(end, settings.runs_dir, as_json)
@@ -144,6 +150,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Resume, in this process, every unfinished run whose executor stopped sending heartbeats."""
+        from autopack.run.execute import sweep_and_resume
+
         settings = settings_for(repo)
         ends = sweep_and_resume(settings, timedelta(seconds=stale_seconds), LiveView(as_json))
         if as_json:
@@ -166,6 +174,9 @@ def register(app: typer.Typer) -> None:
         Prints what `autopack run` prints and exits when the run ends: 0 on DONE_SUCCESS, 10
         otherwise.
         """
+        from autopack.store.progress import progress_after
+        from autopack.store.runs import get_run
+
         view = LiveView(as_json)
         with database_for(settings_for(repo)) as database:
             state = get_run(database, run_id).state
@@ -192,12 +203,15 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """A run's state, tiers, phases, attempts and spend."""
+        from autopack.store.ledger import ledger_totals
+        from autopack.store.runs import get_run, list_runs
+
         settings = settings_for(repo)
         with database_for(settings) as database:
             if run_id is None:
                 runs = list_runs(database, project_id=settings.project.id)
                 if not runs:
-                    print("no runs yet")
+                    print("null" if as_json else "no runs yet")
                     return
                 run_id = runs[0][0]
             record = get_run(database, run_id)
@@ -246,6 +260,8 @@ def register(app: typer.Typer) -> None:
     @reports_errors
     def runs(repo: RepoOption = None, as_json: JsonOption = False) -> None:
         """The project's runs, newest first."""
+        from autopack.store.runs import list_runs
+
         settings = settings_for(repo)
         with database_for(settings) as database:
             found = list_runs(database, project_id=settings.project.id)
@@ -268,14 +284,12 @@ def register(app: typer.Typer) -> None:
     @reports_errors
     def issues(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
         """The run's de-duplicated issues (run_issue_index.json), by key."""
+        from autopack.issues.run_issue_index import read_run_index
+
         settings = settings_for(repo)
         path = settings.runs_dir / run_id / "run_issue_index.json"
         if not path.exists():
-            print(
-                f"run {run_id} has no issue index yet (it is written when the run ends)",
-                file=sys.stderr,
-            )
-            raise typer.Exit(1)
+            raise NotFound(f"run {run_id} has no issue index yet (it is written when the run ends)")
         index = read_run_index(path)
         if as_json:
             print(index.model_dump_json(indent=2))
@@ -289,6 +303,8 @@ def register(app: typer.Typer) -> None:
     @reports_errors
     def logs(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
         """Every state change of the run, in order, with its cause."""
+        from autopack.store.runs import list_events
+
         settings = settings_for(repo)
         with database_for(settings) as database:
             events = list_events(database, run_id)
@@ -333,6 +349,8 @@ def register(app: typer.Typer) -> None:
 
 def _phase_commits(settings: Settings, record: RunRecord) -> dict[str, CommitInfo]:
     """Each committed phase's commit, read back from the branch (trailers carry its provenance)."""
+    from autopack.workspace.registry import git_for
+
     if record.base_commit is None:
         return {}
     try:
