@@ -369,6 +369,43 @@ def test_a_high_risk_phase_without_a_valid_review_commits_but_waits_for_a_person
     assert merged.returncode == 0, "the promoted branch does not hold the last phase"
 
 
+def _major_note_on_2_2(api: str, request: dict[str, Any]) -> Reply:
+    """2.2 (docs, low) lands with a major Builder note, which calls for the Auditor."""
+    if _phase(request) == "2.2" and not _is_auditor(request) and _answered(request) == 1:
+        note = {"issue_key": "docs:stale-example", "summary": "x", "severity": "major"}
+        finish = {"summary": "done", "suggested_issues": [note]}
+        return Reply(tool_calls=(ToolCall(name="finish", arguments=finish),))
+    return demo_reply(api, request)
+
+
+def test_an_auditor_key_gone_after_preflight_is_recorded_as_no_valid_report(
+    tmp_path: Path, key_in_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The low-complexity Auditor's alias (fast) has a key of its own; it is set when the run is
+    # created (preflight passes) and gone when it executes, as in a resume from another shell.
+    monkeypatch.setenv("AUDITOR_ONLY_KEY", "auditor-secret-1")
+    with fake_llm_server(_major_note_on_2_2) as server:
+        config = (
+            f'\n[models.aliases.openai-standard]\nbase_url = "{server.openai_base_url}"\n'
+            f'\n[models.aliases.openai-fast]\nbase_url = "{server.openai_base_url}"\n'
+            'api_key_env = "AUDITOR_ONLY_KEY"\n'
+        )
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=config)
+        settings = load_settings(root)
+        run_id = create_run(settings, plan, RunOptions())
+        monkeypatch.delenv("AUDITOR_ONLY_KEY")
+        end = execute_run(settings, run_id, RunOptions())
+    ran = Ran(root, end, server)
+    assert end.state is RunState.DONE_SUCCESS, end.message
+    entry = ran.entry("auditor:no-valid-report")
+    assert entry.phases == ("2.2",)
+    assert entry.issue_state is IssueState.OPEN
+    issues = (ran.run_dir / "phase_04_2.2_issues.json").read_text()
+    assert "needs an API key in $AUDITOR_ONLY_KEY" in issues
+    assert "auditor-secret-1" not in issues
+
+
 # --- Caps ---------------------------------------------------------------------------------------
 
 

@@ -14,14 +14,14 @@ from decimal import Decimal
 from autopack.apply.findings import policy_issue
 from autopack.apply.formats.unified import parse_unified
 from autopack.apply.integrate import integrate_staged, stage
-from autopack.audit.auditor import Auditor, AuditRequest
+from autopack.audit.auditor import Auditor, AuditOutcome, AuditRequest
 from autopack.audit.issues import audit_issues
 from autopack.audit.policy import audit_reason
 from autopack.builder.base import BuildRequest, Feedback, FeedbackKind
 from autopack.builder.notes import builder_issues
 from autopack.domain.machines import PhaseEvent, RunEvent
 from autopack.domain.vocabulary import Approval, Role, Severity
-from autopack.errors import PolicyViolation
+from autopack.errors import ConfigError, PolicyViolation
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.record import resolve_issues, update_phase_issues
 from autopack.issues.settle import debt_paid
@@ -268,16 +268,22 @@ async def audit(
         target = integration.path / path
         if target.is_file():
             code[path] = target.read_text(encoding="utf-8", errors="replace")
-    auditor = Auditor(services.model_for(phase, Role.AUDITOR, attempt), redactor=services.redactor)
-    outcome = await auditor.audit(
-        AuditRequest(
-            phase=phase,
-            diff=diff,
-            verify_summary=verify_summary,
-            code=code,
-            open_issues=issues.open_issues,
+    try:
+        model = services.model_for(phase, Role.AUDITOR, attempt)
+    except ConfigError as error:
+        # A key gone since preflight (a resume in another shell): the review did not happen, which
+        # the run records as the Auditor's failure rather than ending as Autopack's own bug.
+        outcome = AuditOutcome(error=services.redactor.text(str(error)))
+    else:
+        outcome = await Auditor(model, redactor=services.redactor).audit(
+            AuditRequest(
+                phase=phase,
+                diff=diff,
+                verify_summary=verify_summary,
+                code=code,
+                open_issues=issues.open_issues,
+            )
         )
-    )
     services.record_issues(phase, audit_issues(outcome, phase, services.run_id))
     majors = [
         finding for finding in outcome.kept if Severity(finding.severity) is not Severity.MINOR
