@@ -12,6 +12,7 @@ from autopack.domain.vocabulary import (
     BuilderName,
     Complexity,
     TaskCategory,
+    TestChanges,
 )
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -44,6 +45,7 @@ class PhaseSpec(BaseModel):
     complexity: Complexity | None = None
     builder_mode: BuilderMode | None = None
     builder: BuilderName | None = None
+    test_changes: TestChanges | None = None
     scope: tuple[str, ...] = ()
     acceptance: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()

@@ -17,6 +17,7 @@ from autopack.domain.vocabulary import (
     SafetyProfile,
     Severity,
     TaskCategory,
+    TestChanges,
 )
 
 
@@ -56,6 +57,7 @@ class PhaseStrategy(_Frozen):
     builder_mode: BuilderMode
     builder_mode_reason: str
     builder: BuilderName = BuilderName.AUTOPACK
+    test_changes: TestChanges = TestChanges.GUARDED
     high_risk: bool
     default_severity: Severity
     budget: Budget

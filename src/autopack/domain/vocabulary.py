@@ -112,6 +112,16 @@ class Severity(StrEnum):
     MAJOR = "major"
 
 
+class TestChanges(StrEnum):
+    """May a phase delete, skip or weaken existing tests? Only `tests` phases, or when the plan
+    says `test_changes: allowed`."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    GUARDED = "guarded"
+    ALLOWED = "allowed"
+
+
 class IssueSource(StrEnum):
     TEST = "test"
     PROBE = "probe"

@@ -9,7 +9,13 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from autopack.domain.plan import ID_PATTERN, PhaseSpec, PlanSpec, TierSpec
-from autopack.domain.vocabulary import BuilderMode, BuilderName, Complexity, TaskCategory
+from autopack.domain.vocabulary import (
+    BuilderMode,
+    BuilderName,
+    Complexity,
+    TaskCategory,
+    TestChanges,
+)
 from autopack.errors import PlanError
 from autopack.llm.redact import Redactor
 from autopack.plan.mask import mask_plan_text, plan_redactor
@@ -27,6 +33,7 @@ _ENUMS: dict[str, type[StrEnum]] = {
     "complexity": Complexity,
     "builder_mode": BuilderMode,
     "builder": BuilderName,
+    "test_changes": TestChanges,
 }
 # Lists: scope and depends_on split on commas; acceptance on semicolons, since commands hold commas.
 _LISTS: dict[str, str] = {"scope": ",", "depends_on": ",", "acceptance": ";"}

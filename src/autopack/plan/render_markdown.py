@@ -7,7 +7,7 @@ from autopack.domain.plan import PhaseSpec, PlanSpec
 
 def _phase_lines(phase: PhaseSpec) -> list[str]:
     lines = [f"### Phase {phase.id}: {phase.title}"]
-    for key in ("category", "complexity", "builder_mode", "builder"):
+    for key in ("category", "complexity", "builder_mode", "builder", "test_changes"):
         value = getattr(phase, key)
         if value is not None:
             lines.append(f"{key}: {value.value}")

@@ -24,6 +24,7 @@ from autopack.domain.vocabulary import (
     RunScope,
     SafetyProfile,
     Severity,
+    TestChanges,
 )
 from autopack.errors import PlanError
 from autopack.llm.aliases import ModelAlias
@@ -174,6 +175,7 @@ def _phase_strategy(
         builder_mode=mode.value,
         builder_mode_reason=mode.reason,
         builder=phase.builder or ruleset.builder,
+        test_changes=phase.test_changes or TestChanges.GUARDED,
         high_risk=high_risk,
         default_severity=Severity.MAJOR if high_risk else Severity.MINOR,
         budget=budget,

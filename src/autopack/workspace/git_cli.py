@@ -274,6 +274,11 @@ class GitCli:
         """A commit's message, file summary and patch, as `git show` prints them."""
         return self._git("show", "--stat", "--patch", "--format=%H%n%s%n%n%b", sha)
 
+    def file_at(self, commit: str, path: str) -> bytes | None:
+        """A file's bytes as a commit holds it; None when the commit has no such file."""
+        completed = run_git(["cat-file", "blob", f"{commit}:{path}"], self.repo)
+        return completed.stdout if completed.returncode == 0 else None
+
     def current_branch(self) -> str | None:
         completed = self._run(["symbolic-ref", "--quiet", "--short", "HEAD"], self.repo)
         return completed.stdout.strip() if completed.returncode == 0 else None
