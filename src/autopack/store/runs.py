@@ -53,6 +53,9 @@ class RunBlueprint(_Value):
     base_commit: str | None = None
     sandbox: str | None = None
     settings_json: str | None = None
+    # A part of a chain (store/chains.py): the chain and the part's place in it, from 1.
+    chain_id: str | None = None
+    chain_part: int | None = None
 
 
 class PhaseRecord(_Value):
@@ -134,6 +137,8 @@ def create_run(database: Database, blueprint: RunBlueprint) -> None:
                 base_commit=blueprint.base_commit,
                 sandbox=blueprint.sandbox,
                 settings_json=blueprint.settings_json,
+                chain_id=blueprint.chain_id,
+                chain_part=blueprint.chain_part,
             )
         )
         session.flush()

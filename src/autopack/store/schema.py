@@ -39,6 +39,20 @@ class ProjectRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class RunChainRow(Base):
+    """A plan larger than one run (run/chain.py): its parts run one after another."""
+
+    __tablename__ = "run_chains"
+
+    chain_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.project_id"))
+    plan_path: Mapped[str | None] = mapped_column(Text)
+    # Every part's plan (PlanSpec JSON, in order): a later part is created from these, not from a
+    # plan file that may have changed since the chain started.
+    parts_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
 class RunRow(Base):
     __tablename__ = "runs"
 
@@ -69,6 +83,9 @@ class RunRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set by a cancel request; the run ends at its next step boundary with this as the reason.
     cancel_requested: Mapped[str | None] = mapped_column(Text)
+    # A part of a chain: the chain and the part's place in it, from 1 (None for a run on its own).
+    chain_id: Mapped[str | None] = mapped_column(ForeignKey("run_chains.chain_id"), index=True)
+    chain_part: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
