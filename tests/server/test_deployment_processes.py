@@ -18,9 +18,10 @@ from sqlalchemy import select
 from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
+from autopack.domain.vocabulary import TokenScope
 from autopack.store.engine import open_database
 from autopack.store.schema import RunRow
-from autopack.store.tokens import Scope, create_token
+from autopack.store.tokens import create_token
 from autopack.testing.fake_llm import fake_llm_server
 from autopack.testing.postgres import PostgresServer
 
@@ -75,7 +76,7 @@ def test_api_and_two_workers_on_postgres_execute_each_posted_run_once(
         root = tmp_path / "calc"
         create_project(root, extra_config=aliases_on(llm.openai_base_url))
         database = open_database(url)
-        token, _ = create_token(database, "deploy", Scope.WRITE)
+        token, _ = create_token(database, "deploy", TokenScope.WRITE)
         port = _free_port()
         base_url = f"http://127.0.0.1:{port}"
         serve = [AUTOPACK, "serve", "--repo", str(root), "--port", str(port), "--no-worker"]

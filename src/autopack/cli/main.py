@@ -21,19 +21,12 @@ from autopack.cli.server_commands import register as register_server_commands
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
 from autopack.errors import AutopackError
 from autopack.llm.aliases import default_aliases
-from autopack.llm.catalog import check_aliases, describe_aliases
 from autopack.llm.keys import redactor_for
 from autopack.llm.redact import Redactor, install_log_redaction
-from autopack.plan.load import load_plan
-from autopack.plan.mask import plan_redactor
-from autopack.plan.split_runs import split_plan
-from autopack.project_init import write_config
-from autopack.run.artefacts import policy_lines
-from autopack.run.create import strategy_for
-from autopack.run.promote import approve_phase, promote_run
-from autopack.verify.local import verify_head
-from autopack.verify.registry import sandbox_for
-from autopack.workspace.registry import git_for
+
+# The core (plans, strategies, git, the sandbox, the store) is imported inside the commands that
+# use it: `autopack --help` and `autopack CMD --help` must start without SQLAlchemy or any
+# provider SDK.
 
 app = typer.Typer(
     name="autopack",
@@ -89,6 +82,8 @@ def init(
     ] = False,
 ) -> None:
     """Write a commented autopack.toml with the test commands detected in the repository."""
+    from autopack.project_init import write_config
+
     settings = settings_for(repo)
     path = write_config(settings.repo_root, project_id or settings.project.id, force=force)
     print(f"wrote {path}")
@@ -118,6 +113,12 @@ def plan(
     Nothing is executed and no model is called. A plan with more phases than
     run.max_phases is split by tier into several runs, each shown.
     """
+    from autopack.plan.load import load_plan
+    from autopack.plan.mask import plan_redactor
+    from autopack.plan.split_runs import split_plan
+    from autopack.run.artefacts import policy_lines
+    from autopack.run.create import strategy_for
+
     settings = settings_for(repo)
     parsed = load_plan(plan_file, redactor=plan_redactor(settings.aliases))
     backlog = project_backlog(settings)
@@ -193,6 +194,8 @@ def models(
     Keys are never shown, only whether the environment variable that should hold one is set.
     With --check, exit code 1 when any checked alias failed.
     """
+    from autopack.llm.catalog import check_aliases, describe_aliases
+
     settings = settings_for(repo)
     if check:
         results = check_aliases(settings, os.environ, alias or ())
@@ -232,6 +235,9 @@ def promote(
     Eligible means DONE_SUCCESS, no tier not_clean, and no budget cap hit; otherwise every
     reason is listed and nothing is merged (exit code 7).
     """
+    from autopack.run.promote import promote_run
+    from autopack.workspace.registry import git_for
+
     settings = settings_for(repo)
     git = git_for(settings)
     with database_for(settings) as database:
@@ -260,6 +266,8 @@ def approve(
     approved — by the Auditor with no major finding, or by a person here — `autopack promote`
     refuses the run. Recorded with who and when, in the database and RUN_SUMMARY.md.
     """
+    from autopack.run.promote import approve_phase
+
     settings = settings_for(repo)
     with database_for(settings) as database:
         phase = approve_phase(
@@ -291,6 +299,10 @@ def verify(
     Failing tests are rerun up to twice; a test that then passes is reported as flaky.
     Exit code 0 only when the gate passes.
     """
+    from autopack.verify.local import verify_head
+    from autopack.verify.registry import sandbox_for
+    from autopack.workspace.registry import git_for
+
     settings = settings_for(repo)
     git = git_for(settings)
     with tempfile.TemporaryDirectory(prefix="autopack-reports-") as reports:

@@ -11,7 +11,7 @@ import typer
 
 from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
-from autopack.store.tokens import Scope, create_token, list_tokens, revoke_token
+from autopack.domain.vocabulary import TokenScope
 
 RepoOption = Annotated[
     Path | None,
@@ -27,12 +27,15 @@ token_app = typer.Typer(help="Create, list and revoke API tokens (stored only as
 def token_create(
     name: Annotated[str, typer.Option("--name", help="Who or what uses the token.")],
     scope: Annotated[
-        Scope, typer.Option("--scope", help="read: look only; write: also start, cancel, promote.")
-    ] = Scope.READ,
+        TokenScope,
+        typer.Option("--scope", help="read: look only; write: also start, cancel, promote."),
+    ] = TokenScope.READ,
     repo: RepoOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once; only its hash is kept."""
+    from autopack.store.tokens import create_token
+
     with database_for(settings_for(repo)) as database:
         token, info = create_token(database, name, scope)
     if as_json:
@@ -46,6 +49,8 @@ def token_create(
 @reports_errors
 def token_list(repo: RepoOption = None, as_json: JsonOption = False) -> None:
     """List tokens by name, scope and last use (never the tokens themselves)."""
+    from autopack.store.tokens import list_tokens
+
     with database_for(settings_for(repo)) as database:
         tokens = list_tokens(database)
     if as_json:
@@ -62,6 +67,8 @@ def token_revoke(
     name: Annotated[str, typer.Argument(help="The token's name.")], repo: RepoOption = None
 ) -> None:
     """Revoke a token: requests carrying it are refused from now on."""
+    from autopack.store.tokens import revoke_token
+
     with database_for(settings_for(repo)) as database:
         revoke_token(database, name)
     print(f"token {name!r} revoked")
@@ -99,6 +106,7 @@ def register(app: typer.Typer) -> None:
         from autopack.server.app import create_app, server_options
         from autopack.server.context import ServerContext
         from autopack.store.engine import open_database
+        from autopack.store.tokens import list_tokens
 
         settings = settings_for(repo)
         database = open_database(settings.database_url)

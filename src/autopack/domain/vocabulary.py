@@ -146,3 +146,10 @@ class Approval(StrEnum):
 class Cleanliness(StrEnum):
     CLEAN = "clean"
     NOT_CLEAN = "not_clean"
+
+
+class TokenScope(StrEnum):
+    """What an API token may do: read only looks; write also starts, cancels and promotes."""
+
+    READ = "read"
+    WRITE = "write"

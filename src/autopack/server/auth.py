@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from autopack.domain.vocabulary import TokenScope
 from autopack.server.context import context_of
 from autopack.server.problems import Problem
-from autopack.store.tokens import Scope, TokenInfo, verify_token
+from autopack.store.tokens import TokenInfo, verify_token
 
 COOKIE = "autopack_token"
 
@@ -50,7 +51,7 @@ async def reader(request: Request) -> TokenInfo:
 async def writer(request: Request) -> TokenInfo:
     # Never from the cookie: a page on another site could otherwise make the browser act.
     info = await _caller(request, cookie=False)
-    if info.scope is not Scope.WRITE:
+    if info.scope is not TokenScope.WRITE:
         raise Problem(
             403, "Forbidden", f"token {info.name!r} may only read; this needs a write token"
         )

@@ -10,12 +10,12 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from autopack.domain.vocabulary import TokenScope
 from autopack.errors import ConfigError
 from autopack.store.engine import Database
 from autopack.store.schema import ApiTokenRow, utc_now
@@ -24,17 +24,12 @@ PREFIX = "apk"
 USE_RESOLUTION = timedelta(minutes=1)
 
 
-class Scope(StrEnum):
-    READ = "read"
-    WRITE = "write"
-
-
 class TokenInfo(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     token_id: str
     name: str
-    scope: Scope
+    scope: TokenScope
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
@@ -48,14 +43,14 @@ def _info(row: ApiTokenRow) -> TokenInfo:
     return TokenInfo(
         token_id=row.token_id,
         name=row.name,
-        scope=Scope(row.scope),
+        scope=TokenScope(row.scope),
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
     )
 
 
-def create_token(database: Database, name: str, scope: Scope) -> tuple[str, TokenInfo]:
+def create_token(database: Database, name: str, scope: TokenScope) -> tuple[str, TokenInfo]:
     """The new token (to show once) and what is stored about it."""
     if not name.strip() or len(name) > 100:
         raise ConfigError("a token name must be 1-100 characters")

@@ -16,10 +16,11 @@ from autopack.config import load_settings
 from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
+from autopack.domain.vocabulary import TokenScope
 from autopack.server.app import create_app, server_options
 from autopack.server.context import ServerContext
 from autopack.store.engine import Database, open_database
-from autopack.store.tokens import Scope, create_token
+from autopack.store.tokens import create_token
 from autopack.testing.fake_llm import FakeLLMServer, Reply, fake_llm_server
 from autopack.testing.http_server import serving
 
@@ -80,8 +81,8 @@ def start_api(
         create_project(root, extra_config=aliases_on(llm.openai_base_url) + extra_config)
         settings = load_settings(root)
         database = open_database(settings.database_url)
-        write_token, _ = create_token(database, "ci-write", Scope.WRITE)
-        read_token, _ = create_token(database, "ci-read", Scope.READ)
+        write_token, _ = create_token(database, "ci-write", TokenScope.WRITE)
+        read_token, _ = create_token(database, "ci-read", TokenScope.READ)
         context = ServerContext(settings=settings, database=database, cors_origins=cors_origins)
         try:
             app = create_app(context, run_worker=run_worker)
