@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from autopack.cli.chain_view import chain_lines, through_chain
 from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.domain.states import RunState
@@ -122,8 +123,9 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_for(repo)
         options = RunOptions(llm=llm, no_sandbox=no_sandbox)
-        run_id = create_run(settings, plan_file, options)
+        run_id = create_run(settings, plan_file, options, split=True)
         end = execute_run(settings, run_id, options, LiveView(as_json))
+        end = through_chain(settings, end, as_json, LiveView(as_json))
         _finish(end, settings.runs_dir, as_json)
 
     @app.command()
@@ -135,6 +137,7 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_for(repo)
         end = execute_run(settings, run_id, RunOptions(), LiveView(as_json), resume=True)
+        end = through_chain(settings, end, as_json, LiveView(as_json))
         _finish(end, settings.runs_dir, as_json)
 
     @app.command()
@@ -203,6 +206,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """A run's state, tiers, phases, attempts and spend."""
+        from autopack.store.chains import chain_of
         from autopack.store.ledger import ledger_totals
         from autopack.store.runs import get_run, list_runs
 
@@ -216,6 +220,7 @@ def register(app: typer.Typer) -> None:
                 run_id = runs[0][0]
             record = get_run(database, run_id)
             totals = ledger_totals(database, run_id)
+            chain = chain_of(database, run_id)
         commits = _phase_commits(settings, record)
         if as_json:
             print(
@@ -223,6 +228,7 @@ def register(app: typer.Typer) -> None:
                     {
                         **record.model_dump(mode="json", exclude={"strategy_json"}),
                         "spent": totals.model_dump(mode="json"),
+                        "chain": chain.model_dump(mode="json") if chain else None,
                         "commits": {
                             phase: commit.model_dump(mode="json")
                             for phase, commit in commits.items()
@@ -237,6 +243,8 @@ def register(app: typer.Typer) -> None:
             + (f"  {record.failure.message}" if record.failure else "")
         )
         print(f"  spent {totals.tokens:,} tokens, ${totals.usd:.4f} in {totals.calls} calls")
+        for line in chain_lines(chain) if chain else ():
+            print(line)
         for tier in record.tiers:
             print(
                 f"  tier {tier.tier_id} {tier.name}: {tier.state.value}"

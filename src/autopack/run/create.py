@@ -15,6 +15,7 @@ from autopack.domain.strategy import Strategy
 from autopack.domain.vocabulary import RunScope, SafetyProfile
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.plan.bootstrap import bootstrap_plan
+from autopack.store.chains import ChainLink
 from autopack.store.engine import Database
 from autopack.store.runs import NewPhase, NewTier, RunBlueprint, create_run
 from autopack.store.state_changes import transition_run
@@ -108,10 +109,12 @@ def create_run_from_plan(
     base_branch: str | None = None,
     base_commit: str | None = None,
     sandbox: str | None = None,
+    chain: ChainLink | None = None,
 ) -> Strategy:
     """Compile and freeze the strategy, then persist it; the run ends this in RUN_CREATED.
 
     `sandbox` names the Verifier's sandbox; "none" records a --no-sandbox opt-out for the summary.
+    `chain` places the run in a chain of runs (run/chain.py).
     """
     strategy = strategy_for(
         settings,
@@ -122,7 +125,12 @@ def create_run_from_plan(
         tier_id=tier_id,
     )
     blueprint = blueprint_for(strategy, base_branch, base_commit).model_copy(
-        update={"sandbox": sandbox, "settings_json": settings.model_dump_json()}
+        update={
+            "sandbox": sandbox,
+            "settings_json": settings.model_dump_json(),
+            "chain_id": chain.chain_id if chain else None,
+            "chain_part": chain.part if chain else None,
+        }
     )
     create_run(database, blueprint)
     # The file is written before the state moves, so a run in RUN_CREATED always has its strategy.json.

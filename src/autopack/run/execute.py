@@ -5,22 +5,25 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from autopack.config import Settings
+from autopack.domain.plan import PlanSpec
 from autopack.domain.states import RunState
 from autopack.errors import AutopackError, ConfigError, PlanError, RepoError
 from autopack.llm.recorders import MemoryRecorder
+from autopack.plan.split_runs import split_plan
 from autopack.run.create import create_run_from_plan, new_run_id, strategy_for
 from autopack.run.durable import Listener, durable_executor, sweep
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
 from autopack.run.preflight import check_keys, check_replay, routed_aliases
 from autopack.run.services import RunOptions
-from autopack.store.engine import open_database
+from autopack.store.chains import ChainLink, create_chain, delete_chain_without_runs
+from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.queue import save_options, saved_options
 from autopack.store.runs import get_run
@@ -75,10 +78,28 @@ def _planner_calls_noted(
         raise PlanError(f"{error.detail}{note}", path=error.path, line=error.line) from None
 
 
+def _start_chain(
+    database: Database, settings: Settings, first_run_id: str, parts: Sequence[PlanSpec]
+) -> ChainLink:
+    """Store the chain with every part's plan; the link its first part's run records."""
+    chain_id = "chain-" + first_run_id.removeprefix("run-")
+    create_chain(database, chain_id, settings.project.id, parts[0].source_path, parts)
+    return ChainLink(chain_id=chain_id, part=1)
+
+
 def create_run(
-    settings: Settings, plan_file: Path, options: RunOptions, *, queue: bool = False
+    settings: Settings,
+    plan_file: Path,
+    options: RunOptions,
+    *,
+    queue: bool = False,
+    split: bool = False,
 ) -> str:
-    """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy."""
+    """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy.
+
+    With `split`, a plan over `run.max_phases` becomes a chain (run/chain.py): every part is checked
+    here, the chain is stored, and the first part's run is created; otherwise such a plan is refused.
+    """
     _check_sandbox(options)
     _check_llm(settings, options)
     check_replay(options)
@@ -90,24 +111,35 @@ def create_run(
         raise RepoError(f"{settings.repo_root} has no commit yet: commit something first") from None
     run_id = new_run_id()
     plan, planner_calls = plan_for_run(settings, plan_file, options, run_id)
+    plan = plan.model_copy(update={"source_path": str(plan_file.resolve())})
+    with _planner_calls_noted(settings, run_id, planner_calls):
+        parts = split_plan(plan, settings.ruleset.run.max_phases) if split else [plan]
+        # Every part is compiled (and its models' keys checked) before the first exists: a later
+        # part that cannot run is refused now, not after the earlier ones were paid for.
+        compiled = [strategy_for(settings, part, run_id=run_id) for part in parts]
     if options.replay_file is None:
-        # The strategy compiled here is the one frozen below: the same inputs, no side effect.
-        with _planner_calls_noted(settings, run_id, planner_calls):
-            compiled = strategy_for(settings, plan, run_id=run_id)
-        check_keys(settings, routed_aliases(compiled, options), os.environ, "this run")
+        aliases = {alias for strategy in compiled for alias in routed_aliases(strategy, options)}
+        check_keys(settings, aliases, os.environ, "this run" if len(parts) == 1 else "this plan")
     database = open_database(settings.database_url)
     try:
-        with _planner_calls_noted(settings, run_id, planner_calls):
-            strategy = create_run_from_plan(
-                settings,
-                database,
-                plan.model_copy(update={"source_path": str(plan_file.resolve())}),
-                backlog=load_backlog(database, settings.project.id),
-                base_branch=branch,
-                base_commit=base_commit,
-                sandbox="none" if options.no_sandbox else "bubblewrap",
-                run_id=run_id,
-            )
+        chain = _start_chain(database, settings, run_id, parts) if len(parts) > 1 else None
+        try:
+            with _planner_calls_noted(settings, run_id, planner_calls):
+                strategy = create_run_from_plan(
+                    settings,
+                    database,
+                    parts[0],
+                    backlog=load_backlog(database, settings.project.id),
+                    base_branch=branch,
+                    base_commit=base_commit,
+                    sandbox="none" if options.no_sandbox else "bubblewrap",
+                    run_id=run_id,
+                    chain=chain,
+                )
+        except BaseException:
+            if chain is not None:
+                delete_chain_without_runs(database, chain.chain_id)
+            raise
         planner_calls.flush_to(database)
         save_options(database, run_id, options.model_dump_json(), queue=queue)
     finally:
