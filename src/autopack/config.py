@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -52,6 +52,15 @@ class SandboxSection(_Section):
     # Extra host paths commands may read, e.g. a tool installation or a shared virtual environment;
     # relative paths are inside the repository, `~` is the user's home, missing ones are skipped.
     readable: tuple[Path, ...] = ()
+
+
+class EnvironmentSection(_Section):
+    """How the environment CI commands run in is made (docs/configuration.md, [environment])."""
+
+    # auto: an isolated uv environment when the project declares its dependencies (uv.lock,
+    # pyproject.toml, requirements*.txt) and uv is installed, else the caller's environment;
+    # in both, the worktree's own code is imported first.
+    python: Literal["auto", "uv", "inherit"] = "auto"
 
 
 class ServerSection(_Section):
@@ -110,6 +119,7 @@ class Settings(_Section):
     policy: WritePolicy = WritePolicy()
     workspace: WorkspaceSection = WorkspaceSection()
     sandbox: SandboxSection = SandboxSection()
+    environment: EnvironmentSection = EnvironmentSection()
     server: ServerSection = ServerSection()
     routing: Routing = Routing()
     models: ModelsSection = ModelsSection()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,13 @@ from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
 from autopack.domain.states import RunState
+from autopack.domain.vocabulary import Approval
 from autopack.errors import ConfigError
 from autopack.run.execute import create_run
 from autopack.run.services import RunOptions
 from autopack.store.engine import database_url_for, open_database
-from autopack.store.runs import RunRecord, get_run, list_runs
+from autopack.store.runs import RunRecord, get_run, list_runs, set_phase_approval
+from autopack.testing.api_server import Api, start_api
 from autopack.testing.fake_llm import Reply, ToolCall, fake_llm_server
 
 TWO_PARTS = "\n[ruleset.run]\nmax_phases = 2\n"
@@ -105,6 +108,28 @@ def test_a_plan_over_max_phases_runs_as_two_runs_the_second_on_the_first_ones_he
     text = _cli(root, "status", second.run_id).output
     assert f"part 2 of 2 of chain {chain['chain_id']}" in text
     assert f"previous part: {first.run_id}" in text
+
+    # Part 2's branch carries part 1's commits: promoting it needs part 1 eligible too.
+    _await_approval(root, first.run_id, "1.1")
+    refused = _cli(root, "promote", second.run_id)
+    assert refused.exit_code != 0
+    assert (
+        f"its branch carries part 1 (run {first.run_id}), which is not eligible" in refused.output
+    )
+    assert _cli(root, "approve", first.run_id, "1.1").exit_code == 0
+    promoted = _cli(root, "promote", second.run_id)
+    assert promoted.exit_code == 0, promoted.output
+    landed = _git(root, "log", "--format=%(trailers:key=Autopack-Phase,valueonly)", "main").split()
+    assert landed == ["2.2", "2.1", "1.2", "1.1"]
+
+
+def _await_approval(root: Path, run_id: str, phase_id: str) -> None:
+    """As if the phase had committed waiting for a person's approval (auto_apply = false)."""
+    database = open_database(database_url_for(root, {}))
+    try:
+        set_phase_approval(database, run_id, phase_id, Approval.PENDING)
+    finally:
+        database.close()
 
 
 class NotingBuilder:
@@ -189,3 +214,25 @@ def test_preflight_covers_every_part_before_the_first_exists(
     assert "ANTHROPIC_API_KEY is not set (alias anthropic-top)" in result.output
     assert _runs(root) == []
     assert _git(root, "branch", "--list", "autopack/*") == ""
+
+
+@pytest.fixture
+def idle_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The API on the demo project split in two parts, with no worker."""
+    yield from start_api(tmp_path, None, monkeypatch, run_worker=False, extra_config=TWO_PARTS)
+
+
+def test_the_api_shows_a_parts_place_in_its_chain_and_refuses_to_start_a_chain(
+    idle_api: Api,
+) -> None:
+    plan = idle_api.root / "comprehensive_plan.md"
+    first = create_run(load_settings(idle_api.root), plan, RunOptions(), split=True)
+    with idle_api.client("read") as client:
+        chain = client.get(f"/runs/{first}").json()["chain"]
+    assert (chain["part"], chain["of"], chain["not_started"]) == (1, 2, [2])
+    assert chain["parts"][1]["tier_ids"] == ["2"]
+    # A worker runs one run: over the API a plan over the cap is refused, as before.
+    with idle_api.client() as client:
+        refused = client.post("/runs", json={"plan": "comprehensive_plan.md"})
+    assert refused.status_code == 422, refused.text
+    assert "more than run.max_phases 2" in refused.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -297,6 +298,8 @@ def verify(
     """Run a CI profile on HEAD, in a throwaway worktree and the sandbox, as the Verifier would.
 
     Failing tests are rerun up to twice; a test that then passes is reported as flaky.
+    Commands run in the project's environment ([environment] in autopack.toml); HEAD is refused
+    (exit code 6) when its package would be imported from outside the worktree.
     Exit code 0 only when the gate passes.
     """
     from autopack.verify.local import verify_head
@@ -307,7 +310,13 @@ def verify(
     git = git_for(settings)
     with tempfile.TemporaryDirectory(prefix="autopack-reports-") as reports:
         result = verify_head(
-            settings, git, sandbox_for(no_sandbox, settings), profile, Path(reports)
+            settings,
+            git,
+            sandbox_for(no_sandbox, settings),
+            profile,
+            Path(reports),
+            # On stderr, so --json's stdout stays one document.
+            on_progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
     if as_json:
         print(json.dumps({"passed": result.passed, **result.model_dump(mode="json")}, indent=2))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,6 +31,10 @@ class StackProfile(_Entry):
     markers: tuple[str, ...] = Field(min_length=1)
     test_command: str
     lint_command: str | None = None
+    # The environment its commands run in (verify/environment): "python" builds the project's
+    # own (uv) and imports the worktree's code first; "inherit" is the caller's PATH as it is,
+    # which is all Go, Rust and Java need. Node's from its lockfile's package manager is to come.
+    environment: Literal["python", "inherit"] = "inherit"
 
 
 class Feature(_Entry):

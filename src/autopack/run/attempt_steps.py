@@ -51,7 +51,8 @@ from autopack.store.attempts import attempts_of_phase, finish_attempt, start_att
 from autopack.store.issue_records import load_backlog
 from autopack.store.ledger import ledger_for_run
 from autopack.store.runs import set_phase_approval
-from autopack.verify.base import Limits, minimal_env
+from autopack.verify.base import Limits
+from autopack.verify.environment.registry import prepare_environment
 from autopack.verify.findings import verify_issues
 from autopack.verify.registry import profile_commands
 from autopack.verify.verifier import verify
@@ -211,14 +212,18 @@ def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutc
     integration = services.git.integration_worktree(services.run_id)
     reports = services.run_dir / REPORTS_DIR / f"{phase_id}-a{attempt}"
     reports.mkdir(parents=True, exist_ok=True)
+    # Built before the baseline; prepared again here (from its cache) for this worktree's paths.
+    environment = prepare_environment(
+        services.settings, integration.path, services.sandbox, check=False
+    )
     result = verify(
         integration.path,
         profile_commands(services.settings, phase.ci_profile),
-        services.sandbox,
+        services.sandbox.reading(environment.readable),
         Limits(wall_seconds=600),
         reports,
         baseline_failures=load_baseline(services.run_dir, phase.ci_profile.value),
-        env=minimal_env(),
+        env=environment.env,
     )
     services.record_issues(phase, verify_issues(result, services.run_id, Severity.MAJOR))
     failing = [outcome for outcome in result.final if not outcome.passed]

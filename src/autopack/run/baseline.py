@@ -16,6 +16,7 @@ from autopack.run.events import BaselineMeasured
 from autopack.run.services import RunServices
 from autopack.store.runs import get_run
 from autopack.verify.base import Limits
+from autopack.verify.environment.registry import prepare_environment
 from autopack.verify.registry import profile_commands
 from autopack.verify.verifier import baseline_failures
 
@@ -33,12 +34,18 @@ def measure_baseline(services: RunServices) -> dict[str, list[str]]:
             services.run_id, f"baseline-{profile.value}", base
         )
         try:
+            # The project's environment is built here, once per run, and before the first
+            # attempt the run is refused if it would not import the worktree's own code.
+            environment = prepare_environment(
+                services.settings, worktree.path, services.sandbox, check=True
+            )
             failing = baseline_failures(
                 worktree.path,
                 profile_commands(services.settings, profile),
-                services.sandbox,
+                services.sandbox.reading(environment.readable),
                 LIMITS,
                 services.run_dir / "reports" / "baseline",
+                env=environment.env,
             )
         finally:
             services.git.remove_worktree(worktree)

@@ -24,6 +24,7 @@ from autopack.run.baseline import measure_baseline
 from autopack.run.decide import STEPS, Attempt, Next, decide
 from autopack.run.outcomes import AuditStepOutcome, BuildOutcome
 from autopack.run.services import RunOptions, RunServices, run_services
+from autopack.verify.environment.base import ProjectEnvironmentError
 
 WORKFLOW_NAME = "autopack.run"
 
@@ -129,6 +130,12 @@ def _incident(attempt: Attempt) -> dict[str, str]:
 async def drive(services: RunServices) -> str:
     try:
         return await _drive(services)
+    except ProjectEnvironmentError as error:  # the project's, not Autopack's: says what to do
+        reason = FailureReason(
+            code="environment.project", message=services.redactor.text(str(error))[:1000]
+        )
+        ended: str = await _step("finish_run_after_error", lifecycle.finish_run, services, reason)
+        return ended
     except (
         Exception
     ) as error:  # every run reaches a terminal state, even through Autopack's own bugs

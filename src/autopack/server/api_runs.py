@@ -39,6 +39,7 @@ from autopack.server.auth import Reader, Writer
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
 from autopack.store.attempts import AttemptRecord, attempts_of_phase
+from autopack.store.chains import RunChain, chain_of
 from autopack.store.queue import last_heartbeat, requeue
 from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
@@ -107,6 +108,8 @@ class RunView(BaseModel):
     sandbox: str | None
     tiers: list[TierRecord]
     links: dict[str, str]
+    # A part of a plan larger than one run: where it stands in its chain (None on its own).
+    chain: RunChain | None = None
 
 
 class PhaseView(BaseModel):
@@ -266,6 +269,7 @@ def get_run_view(run_id: RunId, request: Request, _: Reader) -> RunView:
         sandbox=record.sandbox,
         tiers=record.tiers,
         links=_links(run_id),
+        chain=chain_of(context.database, run_id),
     )
 
 

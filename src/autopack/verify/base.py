@@ -44,6 +44,10 @@ class CommandResult(_Value):
 class Sandbox(Protocol):
     name: str
 
+    def reading(self, paths: Sequence[Path]) -> Sandbox:
+        """The same sandbox, with these host paths also readable (a project's environment)."""
+        ...
+
     def run(
         self,
         command: str,

@@ -4,6 +4,7 @@ and prlimit's CPU, memory and file-size caps."""
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import sys
@@ -24,6 +25,7 @@ ETC_ENTRIES = (
     "debian_version", "locale.alias", "locale.conf", "services", "protocols", "fonts", "python3*",
 )  # fmt: skip
 SANDBOX_HOME = "/home/sandbox"
+PYVENV_CFG = "pyvenv.cfg"
 
 
 class SandboxUnavailable(AutopackError):
@@ -53,6 +55,23 @@ def _system_args() -> list[str]:
     return args
 
 
+def _is_venv(folder: Path) -> bool:
+    return folder.is_absolute() and (folder / PYVENV_CFG).is_file()
+
+
+def _interpreter_home(venv: Path) -> list[Path]:
+    """The installation a virtual environment's interpreter comes from (pyvenv.cfg's `home` is
+    its bin/; the standard library is beside it), unless it is part of the system."""
+    for line in (venv / PYVENV_CFG).read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            home = Path(value.strip())
+            prefix = home.parent if home.name == "bin" else home
+            system = _under(home.resolve(), SYSTEM_DIRS) or len(prefix.resolve().parts) < 2
+            return [] if system else [prefix]
+    return []
+
+
 class BubblewrapSandbox:
     name = "bubblewrap"
 
@@ -73,9 +92,19 @@ class BubblewrapSandbox:
         self.bwrap: str = bwrap
         self.prlimit: str = prlimit
 
+    def reading(self, paths: Sequence[Path]) -> BubblewrapSandbox:
+        extended = copy.copy(self)
+        extended.readable = (*self.readable, *paths)
+        return extended
+
     def _readable(self, env: Mapping[str, str]) -> list[Path]:
-        """The Python environment Autopack runs in, each PATH directory and the configured paths."""
+        """The Python environment Autopack runs in, each PATH directory (a virtual environment's
+        as a whole), the environment named by VIRTUAL_ENV and the configured paths."""
         path_entries = [Path(entry) for entry in env.get("PATH", "").split(os.pathsep) if entry]
+        venvs = [entry.parent for entry in path_entries if _is_venv(entry.parent)]
+        if env.get("VIRTUAL_ENV") and _is_venv(Path(env["VIRTUAL_ENV"])):
+            venvs.append(Path(env["VIRTUAL_ENV"]))
+        path_entries += [path for venv in venvs for path in (venv, *_interpreter_home(venv))]
         # Version managers' shims (pyenv, asdf, rbenv) run the manager from its own root: that
         # root is a tool installation, bound too, unless it is the home folder itself.
         path_entries += [
@@ -161,6 +190,9 @@ class NoSandbox:
     """The explicit `--no-sandbox` opt-out: same limits on time and output, no isolation."""
 
     name = "none"
+
+    def reading(self, paths: Sequence[Path]) -> NoSandbox:
+        return self  # every host path is readable already
 
     def run(
         self,

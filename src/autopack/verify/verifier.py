@@ -157,8 +157,11 @@ def baseline_failures(
     sandbox: Sandbox,
     limits: Limits,
     reports_dir: Path,
+    env: Mapping[str, str] | None = None,
 ) -> set[str]:
     """What already fails on the base commit, so the phase is not blamed for it."""
     return _failures(
-        run_profile(base_worktree, commands, sandbox, limits, reports_dir, label="baseline")
+        run_profile(
+            base_worktree, commands, sandbox, limits, reports_dir, label="baseline", env=env
+        )
     )

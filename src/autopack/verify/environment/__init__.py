@@ -1,0 +1,1 @@
+"""The environment CI commands run in: which interpreter and packages, and where imports resolve."""
