@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from autopack.cli.chain_view import chain_lines, through_chain
 from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
+from autopack.cli.interrupts import interruptible, resume_command
 from autopack.domain.states import RunState
 from autopack.domain.vocabulary import Approval
 from autopack.errors import GitError, NotFound
@@ -80,6 +81,19 @@ def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:
         raise typer.Exit(RUN_FAILED_EXIT)
 
 
+def _state_text(state: RunState, interrupted_at: datetime | None) -> str:
+    """A run whose process was interrupted is not executing, whatever state it stopped in."""
+    return state.value if interrupted_at is None else f"interrupted ({state.value})"
+
+
+def _resume_hint(run_id: str, interrupted_at: datetime | None, repo_root: Path) -> str:
+    if interrupted_at is None:
+        return ""
+    return (
+        f"  at {interrupted_at:%Y-%m-%d %H:%M}: resume with `{resume_command(run_id, repo_root)}`"
+    )
+
+
 def _approval_note(phase: PhaseRecord) -> str:
     if phase.approval is Approval.PENDING:
         return ", awaits approval (autopack approve)"
@@ -91,6 +105,7 @@ def _approval_note(phase: PhaseRecord) -> str:
 def register(app: typer.Typer) -> None:
     @app.command()
     @reports_errors
+    @interruptible
     def run(
         plan_file: Annotated[
             Path, typer.Argument(metavar="PLAN", help="comprehensive_plan.md (or .yaml/.json).")
@@ -130,6 +145,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @reports_errors
+    @interruptible
     def resume(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
         """Carry an interrupted run on from its last checkpoint, with the options it started with."""
         from autopack.run.execute import execute_run
@@ -142,6 +158,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @reports_errors
+    @interruptible
     def sweep(
         repo: RepoOption = None,
         stale_seconds: Annotated[
@@ -239,8 +256,9 @@ def register(app: typer.Typer) -> None:
             )
             return
         print(
-            f"{record.run_id}  {record.state.value}"
+            f"{record.run_id}  {_state_text(record.state, record.interrupted_at)}"
             + (f"  {record.failure.message}" if record.failure else "")
+            + _resume_hint(record.run_id, record.interrupted_at, settings.repo_root)
         )
         print(f"  spent {totals.tokens:,} tokens, ${totals.usd:.4f} in {totals.calls} calls")
         for line in chain_lines(chain) if chain else ():
@@ -277,14 +295,24 @@ def register(app: typer.Typer) -> None:
             print(
                 json.dumps(
                     [
-                        {"run_id": r, "state": s.value, "created_at": c.isoformat()}
-                        for r, s, c in found
+                        {
+                            "run_id": line.run_id,
+                            "state": line.state.value,
+                            "created_at": line.created_at.isoformat(),
+                            "interrupted_at": (
+                                line.interrupted_at.isoformat() if line.interrupted_at else None
+                            ),
+                        }
+                        for line in found
                     ]
                 )
             )
             return
-        for run_id, state, created in found:
-            print(f"{run_id}  {state.value:36}  {created:%Y-%m-%d %H:%M}")
+        for line in found:
+            print(
+                f"{line.run_id}  {_state_text(line.state, line.interrupted_at):36}  "
+                f"{line.created_at:%Y-%m-%d %H:%M}{_resume_hint(line.run_id, line.interrupted_at, settings.repo_root)}"
+            )
         if not found:
             print("no runs yet")
 
@@ -326,6 +354,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @reports_errors
+    @interruptible
     def demo(
         directory: Annotated[
             Path | None,
@@ -339,16 +368,21 @@ def register(app: typer.Typer) -> None:
 
         Real worktrees, governed apply, sandboxed tests, Auditor and ledger; no network, no key.
         """
-        from autopack.demo.run_demo import run_demo, sandbox_missing
+        from autopack.demo.run_demo import demo_folder, run_demo, sandbox_missing
 
+        root = demo_folder(directory)
+        # First, so that an interrupted demo can be found (and resumed) where it is.
+        if as_json:
+            print(json.dumps({"kind": "project", "path": str(root)}), flush=True)
+        else:
+            print(f"sample project: {root}", flush=True)
         if sandbox_missing():
             print(
                 "bubblewrap is not installed: the demo runs its own bundled tests unsandboxed (recorded in the run)",
                 file=sys.stderr,
             )
-        root, end = run_demo(directory, LiveView(as_json))
+        root, end = run_demo(root, LiveView(as_json))
         if not as_json:
-            print(f"sample project: {root}")
             print(
                 f"integration branch: autopack/{end.run_id} (main is untouched); try: git -C {root} log --oneline autopack/{end.run_id}"
             )

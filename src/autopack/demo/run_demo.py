@@ -18,13 +18,18 @@ def sandbox_missing() -> bool:
     return shutil.which("bwrap") is None
 
 
+def demo_folder(directory: Path | None) -> Path:
+    """Where the sample project goes: `directory`, or a new temporary folder's `calc`."""
+    return directory or Path(tempfile.mkdtemp(prefix="autopack-demo-")) / "calc"
+
+
 def run_demo(directory: Path | None, listener: Listener | None = None) -> tuple[Path, RunEnd]:
     """The sample repository's path and how its run ended.
 
     Without bubblewrap the demo's own bundled tests run unsandboxed (and the run records that);
     real runs keep requiring the sandbox or an explicit --no-sandbox.
     """
-    root = directory or Path(tempfile.mkdtemp(prefix="autopack-demo-")) / "calc"
+    root = demo_folder(directory)
     plan = create_project(root)
     settings = load_settings(root)
     options = RunOptions(

@@ -19,6 +19,7 @@ from autopack.llm.recorders import MemoryRecorder
 from autopack.plan.split_runs import split_plan
 from autopack.run.create import create_run_from_plan, new_run_id, strategy_for
 from autopack.run.durable import Listener, durable_executor, sweep
+from autopack.run.interrupt import DRIVEN
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
 from autopack.run.preflight import check_keys, check_replay, routed_aliases
 from autopack.run.services import RunOptions
@@ -155,7 +156,8 @@ def execute_run(
     *,
     resume: bool = False,
 ) -> RunEnd:
-    with durable_executor(settings, [] if listener is None else [listener]) as executor:
+    listeners = [] if listener is None else [listener]
+    with DRIVEN.driving(settings, run_id), durable_executor(settings, listeners) as executor:
         drive = executor.resume if resume else executor.start
         asyncio.run(drive(run_id, options))
     return _end(settings, run_id)

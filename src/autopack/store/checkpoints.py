@@ -1,10 +1,12 @@
-"""Model answers already paid for, by conversation and request number; heartbeats of run executors."""
+"""Model answers already paid for, by conversation and request number; heartbeats of run executors
+and their interrupts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from autopack.store.engine import Database
 from autopack.store.schema import LlmCheckpointRow, RunRow, utc_now
@@ -60,3 +62,23 @@ def silent_runs(database: Database, older_than: timedelta) -> list[tuple[str, st
         if moment < cutoff:
             silent.append((run_id, executor_id))
     return silent
+
+
+def mark_interrupted(database: Database, run_ids: Sequence[str]) -> None:
+    """The process driving these runs was interrupted now; those that had ended stay as they are."""
+    with database.transaction() as session:
+        session.execute(
+            update(RunRow)
+            .where(RunRow.run_id.in_(run_ids), RunRow.ended_at.is_(None))
+            .values(interrupted_at=utc_now())
+        )
+
+
+def clear_interrupted(database: Database, run_id: str) -> None:
+    """An executor drives the run again."""
+    with database.transaction() as session:
+        session.execute(
+            update(RunRow)
+            .where(RunRow.run_id == run_id, RunRow.interrupted_at.is_not(None))
+            .values(interrupted_at=None)
+        )

@@ -40,6 +40,8 @@ class RunListing(BaseModel):
     ended_at: datetime | None
     queued: bool
     cancel_requested: str | None
+    # The process driving it was interrupted then (Ctrl-C, SIGTERM): resumable, not ended.
+    interrupted_at: datetime | None = None
     spend: Spend
     ci_runs: int
 
@@ -132,6 +134,7 @@ def list_run_listings(
                 ended_at=row.ended_at,
                 queued=row.queued_at is not None and row.claimed_at is None,
                 cancel_requested=row.cancel_requested,
+                interrupted_at=row.interrupted_at,
                 spend=spend.get(row.run_id, Spend()),
                 ci_runs=int(ci_runs.get(row.run_id, 0)),
             )

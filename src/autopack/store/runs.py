@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -99,6 +100,8 @@ class RunRecord(_Value):
     updated_at: datetime
     ended_at: datetime | None
     tiers: list[TierRecord]
+    # The process driving it was interrupted then (Ctrl-C, SIGTERM): resumable, not ended.
+    interrupted_at: datetime | None = None
 
 
 class EventRecord(_Value):
@@ -231,6 +234,7 @@ def get_run(database: Database, run_id: str) -> RunRecord:
             created_at=run.created_at,
             updated_at=run.updated_at,
             ended_at=run.ended_at,
+            interrupted_at=run.interrupted_at,
             tiers=[
                 TierRecord(
                     tier_id=tier.tier_id,
@@ -245,11 +249,18 @@ def get_run(database: Database, run_id: str) -> RunRecord:
         )
 
 
+class RunLine(NamedTuple):
+    run_id: str
+    state: RunState
+    created_at: datetime
+    interrupted_at: datetime | None
+
+
 def list_runs(
     database: Database, *, project_id: str | None = None, state: RunState | None = None
-) -> list[tuple[str, RunState, datetime]]:
-    """(run_id, state, created_at) newest first."""
-    query = select(RunRow.run_id, RunRow.state, RunRow.created_at).order_by(
+) -> list[RunLine]:
+    """The runs, newest first."""
+    query = select(RunRow.run_id, RunRow.state, RunRow.created_at, RunRow.interrupted_at).order_by(
         RunRow.created_at.desc()
     )
     if project_id is not None:
@@ -258,7 +269,8 @@ def list_runs(
         query = query.where(RunRow.state == state.value)
     with database.transaction() as session:
         return [
-            (run_id, RunState(value), created) for run_id, value, created in session.execute(query)
+            RunLine(run_id, RunState(value), created, interrupted)
+            for run_id, value, created, interrupted in session.execute(query)
         ]
 
 

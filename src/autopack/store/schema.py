@@ -83,6 +83,9 @@ class RunRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set by a cancel request; the run ends at its next step boundary with this as the reason.
     cancel_requested: Mapped[str | None] = mapped_column(Text)
+    # When the process driving the run was interrupted (Ctrl-C, SIGTERM); cleared when an executor
+    # drives it again. Its state stays where the run stopped: it is resumable, not ended.
+    interrupted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A part of a chain: the chain and the part's place in it, from 1 (None for a run on its own).
     chain_id: Mapped[str | None] = mapped_column(ForeignKey("run_chains.chain_id"), index=True)
     chain_part: Mapped[int | None] = mapped_column(Integer)

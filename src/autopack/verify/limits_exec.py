@@ -1,15 +1,74 @@
-"""Run a prepared argv with a wall-clock limit, killing the whole process group on time-out."""
+"""Run a prepared argv with a wall-clock limit, killing the whole process group on time-out or on
+an interrupt of this process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from autopack.verify.base import CommandResult, Limits
+
+
+class CommandsStopped(BaseException):
+    """Raised instead of a result once this process is being interrupted: the killed command's
+    outcome is no verdict on the code. A BaseException, like KeyboardInterrupt, so that no step
+    records it as an outcome (a resume runs the command again)."""
+
+
+class RunningCommands:
+    """The process groups of the commands this process is running now.
+
+    Each command runs in a session of its own, so the terminal's Ctrl-C never reaches it; an
+    interrupted process ends them here, all at once, and starts no more.
+    """
+
+    def __init__(self) -> None:
+        # Re-entrant: a second signal may stop them again while the first handler holds it.
+        self._lock = threading.RLock()
+        self._groups: set[int] = set()
+        self._stopped = False
+
+    @contextmanager
+    def tracking(self, process: subprocess.Popen[str]) -> Iterator[None]:
+        with self._lock:
+            if self._stopped:
+                _kill_group(process.pid)
+            self._groups.add(process.pid)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._groups.discard(process.pid)
+        if self._stopped:
+            raise CommandsStopped()
+
+    def stop_all(self) -> None:
+        """Kill every running command's process group; commands started from now on are killed
+        at once. For a process that is about to exit."""
+        with self._lock:
+            self._stopped = True
+            for group in self._groups:
+                _kill_group(group)
+
+
+# One per process, like the process's children themselves.
+RUNNING = RunningCommands()
+
+
+def stop_running_commands() -> None:
+    RUNNING.stop_all()
+
+
+def _kill_group(group: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+        os.killpg(group, signal.SIGKILL)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -36,12 +95,13 @@ def run_limited(
         start_new_session=True,
     )
     timed_out = False
-    try:
-        stdout, stderr = process.communicate(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+    with RUNNING.tracking(process):
+        try:
+            stdout, stderr = process.communicate(timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(process.pid)
+            stdout, stderr = process.communicate()
     return CommandResult(
         exit_code=process.returncode if not timed_out else 124,
         stdout=_clip(stdout, limits.output_bytes),
