@@ -13,7 +13,10 @@
     ├── PolicyViolation           a patch would write where it may not (names the path and the rule)
     └── PatchApplyError           a patch does not fit the files; per-hunk diagnostics attached
 
-The CLI turns any of these into one sentence on stderr and a non-zero exit code.
+The CLI turns any of these into one sentence on stderr and the exit code of its class (the
+table is in docs/operations.md and `autopack --help`): 1 for an AutopackError of no class below,
+2 ConfigError, 3 PlanError, 4 RepoError, 5 StoreError; 6 the environment (the sandbox or the
+project's environment, verify/), 7 a refused promotion or approval (run/promote.py).
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ class AutopackError(Exception):
 
 
 class ConfigError(AutopackError):
-    """The configuration (autopack.toml or environment) is invalid."""
+    """The configuration (autopack.toml or environment) is invalid, or a preflight check refused."""
 
-    exit_code = 3
+    exit_code = 2
 
 
 class RepoError(AutopackError):
@@ -46,7 +49,7 @@ class GitError(RepoError):
 class PlanError(AutopackError):
     """A plan could not be parsed; names the file and, where known, the line."""
 
-    exit_code = 2
+    exit_code = 3
 
     def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None):
         self.path = str(path) if path is not None else None

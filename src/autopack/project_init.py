@@ -7,9 +7,18 @@ import tomllib
 from pathlib import Path
 
 from autopack.apply.policy import WritePolicy
-from autopack.config import DEFAULT_PROTECTED_PATHS, WorkspaceSection
+from autopack.config import (
+    DEFAULT_PROTECTED_PATHS,
+    RUNS_DIR,
+    EnvironmentSection,
+    RuntimeSection,
+    SandboxSection,
+    ServerSection,
+    WorkspaceSection,
+)
 from autopack.domain.vocabulary import CIProfile
 from autopack.errors import ConfigError
+from autopack.store.engine import DEFAULT_SQLITE
 from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
@@ -85,6 +94,10 @@ def render_config(project_id: str, commands: CICommands) -> str:
     routing = Routing()
     policy = WritePolicy()
     workspace = WorkspaceSection()
+    sandbox = SandboxSection()
+    environment = EnvironmentSection()
+    server = ServerSection()
+    runtime = RuntimeSection()
     protected = ", ".join(_toml_string(path) for path in DEFAULT_PROTECTED_PATHS)
     complexity = "\n".join(
         f"# {level.value} = {{ token_cap = {budget.token_cap}, usd_cap = {budget.usd_cap} }}"
@@ -102,10 +115,11 @@ def render_config(project_id: str, commands: CICommands) -> str:
     )
     return f"""\
 # Autopack configuration. Every commented value is the shipped default:
-# uncomment a line to change it. Reference: docs/configuration.md
+# uncomment a line to change it. Every key explained: `autopack help config`
 
 [project]
 id = {_toml_string(project_id)}
+# name = ""   # display name
 
 # Commands the Verifier runs in the attempt's worktree, in order, per CI profile.
 # High-risk phases and safety_critical runs use `strict`.
@@ -127,10 +141,24 @@ id = {_toml_string(project_id)}
 # worktree_root = "{workspace.worktree_root}"   # relative to the repo, or absolute (e.g. /dev/shm/autopack)
 
 [sandbox]              # commands see the system, Autopack's Python, PATH and the worktree; nothing else
-# readable = []   # extra host paths they may read, e.g. "~/.pyenv" or a shared venv; relative to the repo
+# readable = {list(sandbox.readable)}   # extra host paths they may read, e.g. "~/.pyenv" or a shared venv; relative to the repo
+
+[environment]          # what CI commands import: the worktree's code, in the project's environment
+# python = "{environment.python}"   # "uv": built from the project's declarations; "inherit": the caller's
+
+[server]               # what `autopack serve` accepts
+# max_body_bytes = {server.max_body_bytes}
+# body_timeout_seconds = {server.body_timeout_seconds:g}
+# header_timeout_seconds = {server.header_timeout_seconds:g}
+
+[runtime]              # this process's clocks; AUTOPACK_<KEY> in the environment overrides each
+# worker_poll_seconds = {runtime.worker_poll_seconds:g}
+# heartbeat_seconds = {runtime.heartbeat_seconds:g}
+# stale_seconds = {runtime.stale_seconds:g}
 
 [ruleset]
 # safety_profile = "{rules.safety_profile.value}"   # or "safety_critical"
+# builder = "{rules.builder.value}"   # or "aider", "claude-code", "codex" (on PATH)
 # allow_auto_apply_high_risk = {str(rules.allow_auto_apply_high_risk).lower()}
 # max_auditor_attempts = {rules.max_auditor_attempts}
 # policy_violation_ends_run = {str(rules.policy_violation_ends_run).lower()}   # false: the Builder retries instead
@@ -164,6 +192,11 @@ id = {_toml_string(project_id)}
 # runs = {rules.aging.runs}
 # tiers = {rules.aging.tiers}
 
+[ruleset.reuse]        # phases asking for a catalog feature of the project's stack
+# enabled = {str(rules.reuse.enabled).lower()}
+# token_budget_reduction = {rules.reuse.token_budget_reduction}
+# min_quality = {rules.reuse.min_quality}
+
 [routing]              # which alias serves each level; high-risk phases always get `top`
 # top = "{routing.top}"
 # standard = "{routing.standard}"
@@ -187,3 +220,30 @@ def write_config(repo: Path, project_id: str, *, force: bool = False) -> Path:
     except OSError as error:
         raise ConfigError(f"cannot write {path}: {error.strerror}") from None
     return path
+
+
+# Written by Autopack inside the repository: its database and worktrees, and each run's artefacts.
+AUTOPACK_FOLDERS = (f"{DEFAULT_SQLITE.parts[0]}/", f"{RUNS_DIR}/")
+
+
+def _ignores(line: str, folder: str) -> bool:
+    name = folder.rstrip("/")
+    return line.strip() in {name, folder, f"/{name}", f"/{folder}"}
+
+
+def ignore_autopack_folders(repo: Path) -> list[str]:
+    """Add Autopack's folders to the repository's .gitignore, once each; returns those added.
+
+    Without them `git add -A` would commit the database and the runs' transcripts.
+    """
+    path = repo / ".gitignore"
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        lines = text.splitlines()
+        missing = [f for f in AUTOPACK_FOLDERS if not any(_ignores(line, f) for line in lines)]
+        if missing:
+            separator = "\n" if text and not text.endswith("\n") else ""
+            path.write_text(text + separator + "".join(f"{f}\n" for f in missing), "utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot update {path}: {error.strerror}") from None
+    return missing

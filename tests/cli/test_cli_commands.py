@@ -71,7 +71,7 @@ def test_bad_plan_is_one_sentence_with_file_and_line(repo: Path) -> None:
     bad = repo / "plan.md"
     bad.write_text("# P\n\n## Tier 1: One\n\n### Phase a: A\ncategory: nonsense\n")
     code, out, err = invoke("plan", str(bad), "--repo", str(repo))
-    assert code == 2
+    assert code == 3
     assert f"{bad}:6" in err
     assert "Traceback" not in out + err
     assert len(err.strip().splitlines()) == 1
@@ -79,7 +79,7 @@ def test_bad_plan_is_one_sentence_with_file_and_line(repo: Path) -> None:
 
 def test_missing_plan_file_is_a_clear_error(repo: Path) -> None:
     code, _, err = invoke("plan", str(repo / "nope.md"), "--repo", str(repo))
-    assert code == 2
+    assert code == 3
     assert "nope.md" in err
 
 
@@ -94,7 +94,7 @@ def test_missing_repo_is_a_clear_error(tmp_path: Path) -> None:
 def test_bad_config_is_a_clear_error(repo: Path) -> None:
     (repo / "autopack.toml").write_text("[ruleset.run]\ntoken_cap = 'lots'\n")
     code, _, err = invoke("plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo))
-    assert code == 3
+    assert code == 2
     assert "ruleset.run.token_cap" in err
 
 
@@ -103,7 +103,7 @@ def test_init_writes_a_config_the_plan_command_accepts(repo: Path) -> None:
     assert code == 0
     assert (repo / "autopack.toml").exists()
     code, _, err = invoke("init", "--repo", str(repo))
-    assert code == 3
+    assert code == 2
     assert "already exists" in err
     code, out, _ = invoke(
         "plan", str(EXAMPLES / "comprehensive_plan.md"), "--repo", str(repo), "--json"
@@ -132,7 +132,7 @@ def test_console_script_runs_without_traceback(repo: Path) -> None:
         text=True,
         check=False,
     )
-    assert completed.returncode == 2
+    assert completed.returncode == 3
     assert "Traceback" not in completed.stderr
     assert completed.stderr.startswith("autopack: error:")
 
@@ -192,7 +192,7 @@ def test_plan_single_tier_and_safety_profile_options(repo: Path) -> None:
     assert {p["ci_profile"] for t in run["tiers"] for p in t["phases"]} == {"strict"}
     assert {t["major_issues_tolerated"] for t in run["tiers"]} == {0}
     code, _, err = invoke("plan", plan_path, "--repo", str(repo), "--tier", "9")
-    assert code == 2
+    assert code == 3
     assert "no tier '9'" in err
 
 

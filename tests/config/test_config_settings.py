@@ -15,6 +15,8 @@ from autopack.project_init import detect_ci_commands, render_config, write_confi
 from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
+CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
@@ -107,9 +109,34 @@ def test_generated_config_documents_exactly_the_shipped_defaults(repo: Path) -> 
     assert settings.ruleset == Ruleset()
     assert settings.routing == Routing()
     defaults = load_settings(repo.parent)
-    assert settings.policy == defaults.policy
-    assert settings.workspace == defaults.workspace
+    for section in ("policy", "workspace", "sandbox", "environment", "server", "runtime"):
+        assert getattr(settings, section) == getattr(defaults, section), section
+    assert settings.project.name == defaults.project.name
     assert "max_bytes = 2000000" in text
+
+
+def _documented_keys() -> list[tuple[str, str]]:
+    """(section, key) for every key docs/configuration.md tabulates under a `[section]` heading."""
+    found: list[tuple[str, str]] = []
+    section = None
+    for line in CONFIGURATION_DOC.read_text().splitlines():
+        heading = re.match(r"^#+ `\[([a-z_.]+)\]`", line)
+        if line.startswith("#"):
+            section = heading.group(1) if heading else None
+        elif section and (row := re.match(r"^\| `([a-z_]+)` \|", line)):
+            found.append((section, row.group(1)))
+    return found
+
+
+def test_init_shows_every_key_the_configuration_reference_lists(repo: Path) -> None:
+    text = render_config("demo", detect_ci_commands(repo))
+    tables = re.split(r"^(\[[a-z_.]+\])", text, flags=re.M)
+    keys_by_table = {tables[i]: tables[i + 1] for i in range(1, len(tables) - 1, 2)}
+    documented = _documented_keys()
+    assert ("runtime", "stale_seconds") in documented  # the reader finds the tables
+    for section, key in documented:
+        body = keys_by_table.get(f"[{section}]", "")
+        assert re.search(rf"^(# )?{key} = ", body, re.M), f"[{section}] {key}"
 
 
 def test_init_detects_python_tooling(repo: Path) -> None:

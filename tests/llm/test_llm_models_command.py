@@ -83,12 +83,12 @@ def test_check_makes_one_tiny_call_per_alias(
         "ok": False,
         "detail": "no key: $OPENAI_API_KEY is not set",
     }
-    assert result.exit_code == 1
+    assert result.exit_code == 8
 
 
 def test_check_of_an_unknown_alias_is_a_config_error(git_repo: Path) -> None:
     result = CliRunner().invoke(
         app, ["models", "--repo", str(git_repo), "--check", "--alias", "nope"]
     )
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert "unknown model aliases: nope" in result.stderr

@@ -44,7 +44,7 @@ def test_failing_test_on_head_fails_the_gate(project: Path, sandbox: BubblewrapS
     (project / "test_app.py").write_text("def test_ok():\n    assert False, 'broken'\n")
     git(project, "-c", "user.name=U", "-c", "user.email=u@x", "commit", "-qam", "break")
     result = CliRunner().invoke(app, ["verify", "--repo", str(project), "--json"])
-    assert result.exit_code == 1
+    assert result.exit_code == 8
     report = json.loads(result.stdout)
     assert report["passed"] is False
     assert report["failures"] == ["test:test_app::test_ok"]

@@ -14,16 +14,17 @@ import typer
 from rich.console import Console
 
 from autopack import __version__
+from autopack.cli import exit_codes
 from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
+from autopack.cli.reference import register as register_reference
 from autopack.cli.render import backlog_table, models_table, print_strategies, print_verify_result
 from autopack.cli.run_commands import register as register_run_commands
 from autopack.cli.server_commands import register as register_server_commands
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
 from autopack.errors import AutopackError
-from autopack.llm.aliases import default_aliases
 from autopack.llm.keys import redactor_for
-from autopack.llm.redact import Redactor, install_log_redaction
+from autopack.llm.redact import DeferredRedactor, Redactor, install_log_redaction
 
 # The core (plans, strategies, git, the sandbox, the store) is imported inside the commands that
 # use it: `autopack --help` and `autopack CMD --help` must start without SQLAlchemy or any
@@ -35,6 +36,7 @@ app = typer.Typer(
         "Autopack turns a written plan into tested, reviewed commits on an integration branch, "
         "run by AI coding agents under hard budgets, safety rules and an audit trail."
     ),
+    epilog=exit_codes.epilog(),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -81,13 +83,25 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing autopack.toml.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Write a commented autopack.toml with the test commands detected in the repository."""
-    from autopack.project_init import write_config
+    """Write a commented autopack.toml with the test commands detected in the repository.
+
+    Every default is written, commented out; `autopack help config` explains each key. Autopack's
+    own folders are added to the repository's .gitignore.
+    """
+    from autopack.project_init import ignore_autopack_folders, write_config
 
     settings = settings_for(repo)
     path = write_config(settings.repo_root, project_id or settings.project.id, force=force)
+    ignored = ignore_autopack_folders(settings.repo_root)
+    if as_json:
+        print(json.dumps({"config": str(path), "gitignore_added": ignored}))
+        return
     print(f"wrote {path}")
+    if ignored:
+        print(f"added to {settings.repo_root / '.gitignore'}: {' '.join(ignored)}")
+    print("every key and its default: autopack help config")
 
 
 @app.command()
@@ -193,7 +207,7 @@ def models(
     """List the model aliases: what each resolves to, its prices, and whether its API key is set.
 
     Keys are never shown, only whether the environment variable that should hold one is set.
-    With --check, exit code 1 when any checked alias failed.
+    With --check, exit code 8 when any checked alias failed.
     """
     from autopack.llm.catalog import check_aliases, describe_aliases
 
@@ -209,7 +223,7 @@ def models(
                     f"{mark} {result.alias}: {result.detail} ({result.seconds:.2f} s, ${result.usd})"
                 )
         if not all(result.ok for result in results):
-            raise typer.Exit(1)
+            raise typer.Exit(exit_codes.CHECK_FAILED)
         return
     views = describe_aliases(settings, os.environ)
     if as_json:
@@ -300,7 +314,7 @@ def verify(
     Failing tests are rerun up to twice; a test that then passes is reported as flaky.
     Commands run in the project's environment ([environment] in autopack.toml); HEAD is refused
     (exit code 6) when its package would be imported from outside the worktree.
-    Exit code 0 only when the gate passes.
+    Exit code 0 only when the gate passes, 8 when it fails.
     """
     from autopack.verify.local import verify_head
     from autopack.verify.registry import sandbox_for
@@ -323,11 +337,12 @@ def verify(
     else:
         print_verify_result(wide_console(), result)
     if not result.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.CHECK_FAILED)
 
 
 register_run_commands(app)
 register_server_commands(app)
+register_reference(app)
 
 
 def wide_console() -> Console:
@@ -336,11 +351,16 @@ def wide_console() -> Console:
     return console if console.is_terminal else Console(width=140)
 
 
+def _shipped_keys_redactor() -> Redactor:
+    from autopack.llm.aliases import default_aliases
+
+    try:
+        return redactor_for(default_aliases(), os.environ)
+    except AutopackError:  # an unreadable key file is reported by the command that needs it
+        return Redactor()
+
+
 def main() -> None:
     # Known keys of the shipped aliases, and anything key-shaped, never reach a log line.
-    try:
-        redactor = redactor_for(default_aliases(), os.environ)
-    except AutopackError:  # an unreadable key file is reported by the command that needs it
-        redactor = Redactor()
-    install_log_redaction(redactor)
-    app()
+    install_log_redaction(DeferredRedactor(_shipped_keys_redactor))
+    exit_codes.run_cli(app)

@@ -64,13 +64,18 @@ def token_list(repo: RepoOption = None, as_json: JsonOption = False) -> None:
 @token_app.command("revoke")
 @reports_errors
 def token_revoke(
-    name: Annotated[str, typer.Argument(help="The token's name.")], repo: RepoOption = None
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    repo: RepoOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Revoke a token: requests carrying it are refused from now on."""
     from autopack.store.tokens import revoke_token
 
     with database_for(settings_for(repo)) as database:
         revoke_token(database, name)
+    if as_json:
+        print(json.dumps({"name": name, "revoked": True}))
+        return
     print(f"token {name!r} revoked")
 
 
@@ -133,6 +138,7 @@ def register(app: typer.Typer) -> None:
         once: Annotated[
             bool, typer.Option("--once", help="Exit when no queued run is left.")
         ] = False,
+        as_json: JsonOption = False,
     ) -> None:
         """Execute queued runs one at a time; adopt runs whose executor went silent.
 
@@ -147,6 +153,9 @@ def register(app: typer.Typer) -> None:
             ended = work(settings, stop, once=once)
         except KeyboardInterrupt:
             stop.set()
+            return
+        if as_json:
+            print(json.dumps([{"run_id": e.run_id, "state": e.state.value} for e in ended]))
             return
         for end in ended:
             print(f"{end.run_id}\t{end.state.value}")

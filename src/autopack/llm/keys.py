@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autopack.errors import ConfigError
-from autopack.llm.aliases import ModelAlias
 from autopack.llm.redact import Redactor
+
+if TYPE_CHECKING:
+    from autopack.llm.aliases import ModelAlias
 
 KEY_FILE_SUFFIX = "_FILE"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -138,6 +139,30 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.data(item) for item in value]
         return value
+
+
+class DeferredRedactor(Redactor):
+    """A Redactor whose known keys are looked up when it first reads a text, not when it is made.
+
+    The CLI installs one before parsing its arguments: finding the shipped aliases' keys builds
+    the aliases, which `autopack --help` should not pay for.
+    """
+
+    def __init__(self, build: Callable[[], Redactor]):
+        super().__init__()
+        self._build = build
+        self._ready = False
+        # Re-entrant: a line logged while building is read by the same thread, with no known keys.
+        self._lock = threading.RLock()
+
+    def find(self, value: str, *, prose: bool = False) -> list[Found]:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    build, self._build = self._build, Redactor
+                    self.known = build().known
+                    self._ready = True
+        return super().find(value, prose=prose)
 
 
 def install_log_redaction(redactor: Redactor) -> None:

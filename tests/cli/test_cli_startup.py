@@ -1,0 +1,63 @@
+"""`autopack --help` starts without the provider SDKs, DBOS, the web stack or the database layer.
+
+Asserted on imports, not timing (bench/cli_startup.py prints the CPU seconds): each command runs
+in a fresh interpreter through the console entry point, which then reports what was imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("openai", "anthropic", "pydantic_ai", "dbos", "fastapi", "uvicorn", "sqlalchemy", "httpx")
+
+PROBE = """
+import json, sys
+from autopack.cli.main import main
+heavy = json.loads(sys.argv[2])
+sys.argv = ["autopack", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit as exit_:
+    code = exit_.code
+print(json.dumps({"code": code, "imported": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def imported_by(*arguments: str) -> dict[str, object]:
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(arguments), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, object] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("--help",),
+        ("--version",),
+        ("run", "--help"),
+        ("plan", "--help"),
+        ("status", "--help"),
+        ("serve", "--help"),
+        ("token", "create", "--help"),
+        ("help", "exit-codes"),
+    ],
+    ids=" ".join,
+)
+def test_help_imports_no_provider_sdk_nor_database_layer(arguments: tuple[str, ...]) -> None:
+    assert imported_by(*arguments) == {"code": 0, "imported": []}
+
+
+def test_the_probe_sees_what_a_command_that_runs_imports(tmp_path: object) -> None:
+    # The same probe on a command that loads the run machinery does see the heavy packages:
+    # the test above can fail.
+    result = imported_by("sweep", "--repo", str(tmp_path))
+    assert "sqlalchemy" in result["imported"]  # type: ignore[operator]
