@@ -141,10 +141,28 @@ def test_a_package_that_resolves_outside_the_worktree_is_refused(
     repo = src_layout_project(tmp_path / "proj", "inherit", package_dir="lib")
     result = _verify(repo)
     assert result.exit_code == 6, result.stdout + result.stderr
-    assert "imported from" in result.stderr
-    assert str(caller_on_path) in result.stderr
+    assert f"package '{PACKAGE}' from {caller_on_path}" in result.stderr
     assert "outside the worktree" in result.stderr
     assert result.stdout == ""
+
+
+def test_the_interpreter_a_command_names_is_the_one_asked(
+    tmp_path: Path, sandbox: BubblewrapSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only `python` on PATH: the interpreter the CI command runs (here by its full path,
+    with the copy installed only there) is the one whose imports are checked."""
+    caller = caller_environment(tmp_path / "elsewhere-venv", PACKAGE, WORKING)
+    repo = src_layout_project(tmp_path / "proj", "inherit", package_dir="lib")
+    (repo / "autopack.toml").write_text(
+        '[environment]\npython = "inherit"\n\n'
+        # Not on PATH, so the sandbox is told to show it, as a user would.
+        f'[sandbox]\nreadable = ["{caller}"]\n\n'
+        f'[ci.normal.commands]\ntests = "{caller}/bin/python -m unittest discover -s tests"\n'
+    )
+    _commit(repo, "the tests run by the other interpreter")
+    result = _verify(repo)
+    assert result.exit_code == 6, result.stdout + result.stderr
+    assert f"package '{PACKAGE}' from {caller}" in result.stderr
 
 
 def test_a_venv_under_tmp_keeps_its_packages_in_the_sandbox(

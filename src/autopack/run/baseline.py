@@ -36,12 +36,17 @@ def measure_baseline(services: RunServices) -> dict[str, list[str]]:
         try:
             # The project's environment is built here, once per run, and before the first
             # attempt the run is refused if it would not import the worktree's own code.
+            commands = profile_commands(services.settings, profile)
             environment = prepare_environment(
-                services.settings, worktree.path, services.sandbox, check=True
+                services.settings,
+                worktree.path,
+                services.sandbox,
+                check=True,
+                commands=commands.values(),
             )
             failing = baseline_failures(
                 worktree.path,
-                profile_commands(services.settings, profile),
+                commands,
                 services.sandbox.reading(environment.readable),
                 LIMITS,
                 services.run_dir / "reports" / "baseline",

@@ -31,7 +31,12 @@ def verify_head(
     worktree = git.detached_worktree("local", name, "HEAD")
     try:
         environment = prepare_environment(
-            settings, worktree.path, sandbox, check=True, on_progress=on_progress
+            settings,
+            worktree.path,
+            sandbox,
+            check=True,
+            commands=commands.values(),
+            on_progress=on_progress,
         )
         on_progress(f"Commands run in {environment.description}")
         return verify(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from autopack.config import Settings
@@ -82,11 +83,12 @@ def prepare_environment(
     sandbox: Sandbox,
     *,
     check: bool,
+    commands: Iterable[str] = (),
     on_progress: Progress = no_progress,
 ) -> CommandEnvironment:
     """The worktree's command environment, built if needed; with `check`, refused unless the
-    project's package resolves inside the worktree."""
+    project's package resolves inside the worktree for the interpreters the commands run."""
     environment = environment_for(settings, worktree).prepare(worktree, on_progress)
     if check:
-        check_package_resolves(worktree, sandbox, environment)
+        check_package_resolves(worktree, sandbox, environment, commands)
     return environment
