@@ -95,9 +95,17 @@ def test_a_plan_over_max_phases_runs_as_two_runs_the_second_on_the_first_ones_he
     assert history == ["2.2", "2.1", "1.2", "1.1"]
     assert f"part 1/2: run {first.run_id} ended DONE_SUCCESS" in result.output
     assert f"part 2/2: run {second.run_id} ended DONE_SUCCESS" in result.output
-    # Each part is a normal run with its own summary.
-    for run in (first, second):
-        assert (root / ".autonomous_runs" / run.run_id / "RUN_SUMMARY.md").exists()
+    # Each part is a normal run with its own summary, which says where it stands in the chain.
+    first_summary, second_summary = (
+        (root / ".autonomous_runs" / run.run_id / "RUN_SUMMARY.md").read_text()
+        for run in (first, second)
+    )
+    assert "- Chain: part 1 of 2 of" in first_summary
+    assert "the next part starts only if this one ends DONE_SUCCESS" in first_summary
+    assert (
+        f"- Chain: part 2 of 2 of `chain-{first.run_id.removeprefix('run-')}`, after run `{first.run_id}`"
+        in second_summary
+    )
 
     chain = _status(root, first.run_id)["chain"]
     assert (chain["part"], chain["of"]) == (1, 2)

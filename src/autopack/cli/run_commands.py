@@ -132,6 +132,8 @@ def register(app: typer.Typer) -> None:
         Commits land only on autopack/<run_id>; the branch you are on is never written. Exit
         code 0 only on DONE_SUCCESS, 10 on any DONE_FAILED_* state. Kill it at any point and
         `autopack resume RUN_ID` carries on without paying again for finished model calls.
+        A plan over run.max_phases runs as a chain of runs, one per part `autopack plan` shows,
+        each started only after the previous ended DONE_SUCCESS.
         """
         from autopack.run.execute import create_run, execute_run
         from autopack.run.services import RunOptions
@@ -147,7 +149,11 @@ def register(app: typer.Typer) -> None:
     @reports_errors
     @interruptible
     def resume(run_id: RunIdArgument, repo: RepoOption = None, as_json: JsonOption = False) -> None:
-        """Carry an interrupted run on from its last checkpoint, with the options it started with."""
+        """Carry an interrupted run on from its last checkpoint, with the options it started with.
+
+        A part of a chain then carries the chain on: the later parts run here, as `autopack run`
+        would have run them.
+        """
         from autopack.run.execute import execute_run
         from autopack.run.services import RunOptions
 

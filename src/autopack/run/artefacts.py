@@ -17,9 +17,11 @@ from autopack.apply.policy import WritePolicy
 from autopack.domain.vocabulary import Approval
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.phase_issue_file import phase_issue_path, read_phase_issue_file
-from autopack.issues.promotion import promotion_of
+from autopack.run.chain_promotion import promotion_in_chain
 from autopack.run.events import IncidentWritten
 from autopack.store.attempts import attempts_of_phase
+from autopack.store.chains import chain_of
+from autopack.store.engine import Database
 from autopack.store.ledger import LlmCallRecord, ledger_for_run
 from autopack.store.runs import PhaseRecord, RunRecord, get_run
 
@@ -223,13 +225,28 @@ def _baseline_lines(run_dir: Path) -> list[str]:
     return [f"- Pre-existing failures at the base commit (not blamed on phases): {shown}{more}"]
 
 
+def _chain_lines(database: Database, run_id: str) -> list[str]:
+    chain = chain_of(database, run_id)
+    if chain is None:
+        return []
+    after = (
+        f", after run `{chain.previous_run_id}`, from its integration head"
+        if chain.part > 1
+        else ""
+    )
+    later = (
+        "; the next part starts only if this one ends DONE_SUCCESS" if chain.part < chain.of else ""
+    )
+    return [f"- Chain: part {chain.part} of {chain.of} of `{chain.chain_id}`{after}{later}"]
+
+
 def write_run_summary(services: RunServices) -> Path:
     run = get_run(services.database, services.run_id)
     calls = ledger_for_run(services.database, services.run_id)
     tokens = sum(c.input_tokens + c.output_tokens for c in calls)
     spent = sum((c.usd for c in calls), Decimal(0))
     limits = services.strategy.limits
-    decision = promotion_of(run)
+    decision = promotion_in_chain(services.database, run)
     sandbox = run.sandbox or "bubblewrap"
     lines = [
         f"# {run.plan_title} — {run.run_id}",
@@ -238,6 +255,7 @@ def write_run_summary(services: RunServices) -> Path:
         + (f" — {run.failure.message} (`{run.failure.code}`)" if run.failure else ""),
         f"- Integration branch: `{services.git.integration_branch(run.run_id)}` from "
         f"`{run.base_branch or '?'}` at `{(run.base_commit or '?')[:12]}`",
+        *_chain_lines(services.database, run.run_id),
         f"- Spent: {tokens:,} of {limits.budget.tokens:,} tokens, ${spent:.4f} of "
         f"${limits.budget.usd:.2f} in {len(calls)} model calls",
         f"- Sandbox for checks: {sandbox}"

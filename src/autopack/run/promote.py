@@ -7,9 +7,9 @@ from pathlib import Path
 
 from autopack.domain.vocabulary import Approval
 from autopack.errors import AutopackError, NotFound
-from autopack.issues.promotion import PromotionDecision, promotion_of
+from autopack.issues.promotion import PromotionDecision
 from autopack.run.artefacts import SUMMARY_FILE, approval_line
-from autopack.store.chains import chain_of
+from autopack.run.chain_promotion import promotion_in_chain
 from autopack.store.engine import Database
 from autopack.store.runs import PhaseRecord, get_run, set_phase_approval
 from autopack.workspace.base import GitAdapter
@@ -35,34 +35,13 @@ def promote_run(
 ) -> tuple[str, str]:
     """(target branch, its new head)."""
     run = get_run(database, run_id)
-    decision = promotion_of(run)
-    earlier = _earlier_parts_not_eligible(database, run_id)
-    if earlier:
-        decision = PromotionDecision(eligible=False, reasons=(*decision.reasons, *earlier))
+    decision = promotion_in_chain(database, run)
     if not decision.eligible:
         raise PromotionRefused(run_id, decision)
     target = into or run.base_branch
     if target is None:
         raise AutopackError(f"run {run_id} recorded no starting branch; pass --into BRANCH")
     return target, git.promote(run_id, target)
-
-
-def _earlier_parts_not_eligible(database: Database, run_id: str) -> list[str]:
-    """A part of a chain is based on the previous part's head, so its branch carries every earlier
-    part's commits: promoting it promotes them too, and needs each of them eligible."""
-    chain = chain_of(database, run_id)
-    if chain is None:
-        return []
-    reasons = []
-    for part in chain.parts[: chain.part - 1]:
-        assert part.run_id is not None  # a later part exists only once the earlier ones ran
-        decision = promotion_of(get_run(database, part.run_id))
-        if not decision.eligible:
-            why = "; ".join(decision.reasons)
-            reasons.append(
-                f"its branch carries part {part.part} (run {part.run_id}), which is not eligible: {why}"
-            )
-    return reasons
 
 
 def approve_phase(
