@@ -68,9 +68,13 @@ class Project:
             text=True,
         )
 
-    def autopack(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def autopack(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [AUTOPACK, *args], cwd=self.root, env=self.env, capture_output=True, text=True
+            [AUTOPACK, *args],
+            cwd=self.root,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
         )
 
     def held(self) -> list[int]:
@@ -200,6 +204,9 @@ def test_ctrl_c_kills_the_ci_command_records_the_run_and_resume_finishes_it_with
         finished = project.autopack("resume", run_id)
     else:
         time.sleep(1.5)  # the interrupted executor's last heartbeat goes stale
+        worked = project.autopack("worker", "--once", "--json", AUTOPACK_STALE_SECONDS="1")
+        assert json.loads(worked.stdout) == [], worked.stderr  # stopped on purpose: not adopted
+        assert _status(project, run_id)["interrupted_at"] is not None
         finished = project.autopack("sweep", "--stale-seconds", "1")
     assert finished.returncode == 0, finished.stdout + finished.stderr
     status = _status(project, run_id)

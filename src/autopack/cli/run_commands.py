@@ -175,11 +175,16 @@ def register(app: typer.Typer) -> None:
         ] = 60,
         as_json: JsonOption = False,
     ) -> None:
-        """Resume, in this process, every unfinished run whose executor stopped sending heartbeats."""
+        """Resume, in this process, every unfinished run whose executor stopped sending heartbeats.
+
+        Interrupted runs too: workers leave those alone, since they were stopped on purpose.
+        """
         from autopack.run.execute import sweep_and_resume
 
         settings = settings_for(repo)
-        ends = sweep_and_resume(settings, timedelta(seconds=stale_seconds), LiveView(as_json))
+        ends = sweep_and_resume(
+            settings, timedelta(seconds=stale_seconds), LiveView(as_json), interrupted=True
+        )
         if as_json:
             print(json.dumps([{"run_id": e.run_id, "state": e.state.value} for e in ends]))
         elif not ends:

@@ -182,7 +182,9 @@ def watching(database: Database, run_id: str, listeners: Sequence[Listener]) -> 
             pass
 
 
-def sweep(database: Database, stale_after: timedelta) -> list[str]:
-    """Runs whose executor has been silent for `stale_after`: the ones this process should adopt."""
+def sweep(database: Database, stale_after: timedelta, *, interrupted: bool = False) -> list[str]:
+    """Runs whose executor has been silent for `stale_after`: the ones this process should adopt
+    (runs stopped by an interrupt too, with `interrupted`)."""
     mine = executor_id()
-    return [run_id for run_id, owner in silent_runs(database, stale_after) if owner != mine]
+    silent = silent_runs(database, stale_after, interrupted=interrupted)
+    return [run_id for run_id, owner in silent if owner != mine]

@@ -164,12 +164,20 @@ def execute_run(
 
 
 def sweep_and_resume(
-    settings: Settings, stale_after: timedelta, listener: Listener | None = None
+    settings: Settings,
+    stale_after: timedelta,
+    listener: Listener | None = None,
+    *,
+    interrupted: bool = False,
 ) -> list[RunEnd]:
-    """Adopt every run whose executor went silent, and carry each to its end."""
+    """Adopt every run whose executor went silent, and carry each to its end.
+
+    A run whose process was interrupted was stopped on purpose: only a person's `autopack sweep`
+    (`interrupted`) takes it on, never a worker on its own.
+    """
     database = open_database(settings.database_url)
     try:
-        silent = sweep(database, stale_after)
+        silent = sweep(database, stale_after, interrupted=interrupted)
         options = {run_id: saved_options(database, run_id) for run_id in silent}
     finally:
         database.close()

@@ -45,15 +45,19 @@ def beat(database: Database, run_id: str, executor_id: str) -> None:
             row.executor_id, row.heartbeat_at = executor_id, utc_now()
 
 
-def silent_runs(database: Database, older_than: timedelta) -> list[tuple[str, str | None]]:
-    """(run_id, executor_id) of unfinished runs whose executor has not beaten for `older_than`."""
+def silent_runs(
+    database: Database, older_than: timedelta, *, interrupted: bool = False
+) -> list[tuple[str, str | None]]:
+    """(run_id, executor_id) of unfinished runs whose executor has not beaten for `older_than`;
+    runs whose executor was interrupted (stopped on purpose) only with `interrupted`."""
     cutoff: datetime = utc_now() - older_than
+    query = select(RunRow.run_id, RunRow.executor_id, RunRow.heartbeat_at).where(
+        RunRow.ended_at.is_(None), RunRow.heartbeat_at.is_not(None)
+    )
+    if not interrupted:
+        query = query.where(RunRow.interrupted_at.is_(None))
     with database.transaction() as session:
-        rows = session.execute(
-            select(RunRow.run_id, RunRow.executor_id, RunRow.heartbeat_at).where(
-                RunRow.ended_at.is_(None), RunRow.heartbeat_at.is_not(None)
-            )
-        ).all()
+        rows = session.execute(query).all()
     silent = []
     for run_id, executor_id, heartbeat in rows:
         if heartbeat is None:
