@@ -260,9 +260,10 @@ def test_the_issues_run_ends_done_success_with_a_commit_per_phase(issues_run: Ra
 def test_a_failing_check_is_a_major_issue_resolved_when_the_next_attempt_lands(
     issues_run: Ran,
 ) -> None:
-    entry = issues_run.entry("ci:tests")
+    # The phase's acceptance command (the ladder's first test rung) caught the wrong subtract.
+    entry = issues_run.entry("acceptance:python--m-unittest-tests.test_subtract")
     assert entry.phases == ("1.1",)
-    assert entry.source is IssueSource.CI
+    assert entry.source is IssueSource.TEST
     assert entry.severity is Severity.MAJOR
     assert entry.issue_state is IssueState.RESOLVED
     assert issues_run.trailers("1.1")["Autopack-Attempt"] == "2"

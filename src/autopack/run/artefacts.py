@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import platform
 import shlex
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 SUMMARY_FILE = "RUN_SUMMARY.md"
 BASELINE_FILE = "baseline.json"
+# Each verified attempt's climb of the verification ladder, in its reports folder.
+LADDER_FILE = "ladder.json"
 INCIDENTS_DIR = "incidents"
 # One folder per verified attempt, `<phase_id>-a<attempt>`: what the tier CI-run cap counts.
 REPORTS_DIR = "reports"
@@ -147,8 +150,8 @@ def _phase_rows(services: RunServices, run: RunRecord, tier_id: str | None = Non
     calls = _calls_by_phase(ledger_for_run(services.database, services.run_id))
     commits = _commits(services, run)
     rows = [
-        "| phase | outcome | attempts | tokens | USD | models | issues | commit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| phase | outcome | attempts | tokens | USD | models | issues | commit | tests |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     strategy_phases = {phase.phase_id: phase for phase in services.strategy.phases}
     for tier in run.tiers:
@@ -175,9 +178,41 @@ def _phase_rows(services: RunServices, run: RunRecord, tier_id: str | None = Non
                 f"{len(builder_attempts)} | "
                 f"{tokens:,} | ${spent:.4f} | {', '.join(models)} | "
                 f"{', '.join(f'{i.issue_key} ({i.effective_severity.value})' for i in issues) or '-'} | "
-                f"{commits.get(phase.phase_id, '-')[:12]} |"
+                f"{commits.get(phase.phase_id, '-')[:12]} | "
+                f"{_evidence(services.run_dir, phase.phase_id)} |"
             )
     return rows
+
+
+def _evidence(run_dir: Path, phase_id: str) -> str:
+    """Fail-to-pass and pass-to-pass counts of the phase's passing attempt (the ladder's record)."""
+    passed = [
+        record
+        for folder in sorted(
+            (run_dir / REPORTS_DIR).glob(f"{glob.escape(phase_id)}-a*"),
+            key=_attempt_number,
+        )
+        if (record := read_ladder(folder)) is not None and record.get("passed")
+    ]
+    if not passed:
+        return "-"
+    landed = passed[-1]
+    fail_to_pass = landed.get("fail_to_pass", [])
+    count = len(fail_to_pass) if isinstance(fail_to_pass, list) else 0
+    return f"fail-to-pass {count}, pass-to-pass {landed.get('pass_to_pass', 0)}"
+
+
+def _attempt_number(folder: Path) -> int:
+    number = folder.name.rpartition("-a")[2]
+    return int(number) if number.isdigit() else 0
+
+
+def read_ladder(folder: Path) -> dict[str, object] | None:
+    path = folder / LADDER_FILE
+    if not path.is_file():
+        return None
+    record: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    return record
 
 
 def _approval(phase: PhaseRecord) -> str:

@@ -26,18 +26,16 @@ from autopack.issues.atomic_json import write_json_atomic
 from autopack.issues.record import resolve_issues, update_phase_issues
 from autopack.issues.settle import debt_paid
 from autopack.llm.budget import Level
-from autopack.run.artefacts import REPORTS_DIR, write_incident
+from autopack.run.artefacts import write_incident
 from autopack.run.attempt_issues import fixed_by_landing, majors_calling_for_review
-from autopack.run.baseline import load_baseline
 from autopack.run.events import (
     AttemptStep,
     Audited,
     Built,
     Committed,
     Rejected,
-    Verified,
 )
-from autopack.run.outcomes import AuditStepOutcome, BuildOutcome, GateOutcome, VerifyOutcome
+from autopack.run.outcomes import AuditStepOutcome, BuildOutcome, GateOutcome
 from autopack.run.provenance import (
     AUTOPACK_TRAILER,
     approval_of,
@@ -51,11 +49,6 @@ from autopack.store.attempts import attempts_of_phase, finish_attempt, start_att
 from autopack.store.issue_records import load_backlog
 from autopack.store.ledger import ledger_for_run
 from autopack.store.runs import set_phase_approval
-from autopack.verify.base import Limits
-from autopack.verify.environment.registry import prepare_environment
-from autopack.verify.findings import verify_issues
-from autopack.verify.registry import profile_commands
-from autopack.verify.verifier import verify
 from autopack.workspace.base import StagedAttempt
 
 OUTPUT_CHARS = 6_000
@@ -204,51 +197,6 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
     move_run(database, run_id, RunEvent.GATE_PASSED, f"{phase_id} patch applied")
     move_phase(database, run_id, phase_id, PhaseEvent.GATE_PASS, "patch applied")
     return GateOutcome(applied=True, message="applied")
-
-
-def run_checks(services: RunServices, phase_id: str, attempt: int) -> VerifyOutcome:
-    phase = services.phase(phase_id)
-    services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="verify"))
-    integration = services.git.integration_worktree(services.run_id)
-    reports = services.run_dir / REPORTS_DIR / f"{phase_id}-a{attempt}"
-    reports.mkdir(parents=True, exist_ok=True)
-    # Built before the baseline; prepared again here (from its cache) for this worktree's paths.
-    environment = prepare_environment(
-        services.settings, integration.path, services.sandbox, check=False
-    )
-    result = verify(
-        integration.path,
-        profile_commands(services.settings, phase.ci_profile),
-        services.sandbox.reading(environment.readable),
-        Limits(wall_seconds=600),
-        reports,
-        baseline_failures=load_baseline(services.run_dir, phase.ci_profile.value),
-        env=environment.env,
-    )
-    services.record_issues(phase, verify_issues(result, services.run_id, Severity.MAJOR))
-    failing = [outcome for outcome in result.final if not outcome.passed]
-    output = "\n\n".join(
-        f"$ {outcome.command}\n(exit {outcome.exit_code}"
-        + (", timed out" if outcome.timed_out else "")
-        + f")\n{outcome.output_excerpt}"
-        for outcome in failing
-    )
-    services.emit(
-        Verified(
-            phase=phase_id,
-            attempt=attempt,
-            passed=result.passed,
-            failures=len(result.failures),
-            pre_existing=len(result.pre_existing),
-            seconds=sum(outcome.seconds for run in result.runs for outcome in run),
-        )
-    )
-    return VerifyOutcome(
-        passed=result.passed,
-        failures=result.failures,
-        output=_clip(output),
-        sandbox=result.sandbox,
-    )
 
 
 async def audit(

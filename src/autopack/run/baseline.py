@@ -15,12 +15,14 @@ from autopack.run.artefacts import BASELINE_FILE
 from autopack.run.events import BaselineMeasured
 from autopack.run.services import RunServices
 from autopack.store.runs import get_run
-from autopack.verify.base import Limits
+from autopack.verify.base import Limits, TestStatus
 from autopack.verify.environment.registry import prepare_environment
+from autopack.verify.junit import read_junit
 from autopack.verify.registry import profile_commands
 from autopack.verify.verifier import baseline_failures
 
 TEST_KEY = "test:"
+BASELINE_PASSING_FILE = "baseline_passing.json"
 LIMITS = Limits(wall_seconds=600)
 
 
@@ -29,6 +31,7 @@ def measure_baseline(services: RunServices) -> dict[str, list[str]]:
     run = get_run(services.database, services.run_id)
     base = run.base_commit or services.git.head_commit()
     measured: dict[str, list[str]] = {}
+    passing: dict[str, list[str]] = {}
     for profile in sorted({phase.ci_profile for phase in services.strategy.phases}):
         worktree = services.git.detached_worktree(
             services.run_id, f"baseline-{profile.value}", base
@@ -49,13 +52,17 @@ def measure_baseline(services: RunServices) -> dict[str, list[str]]:
                 commands,
                 services.sandbox.reading(environment.readable),
                 LIMITS,
-                services.run_dir / "reports" / "baseline",
+                services.run_dir / "reports" / "baseline" / profile.value,
                 env=environment.env,
             )
         finally:
             services.git.remove_worktree(worktree)
         measured[profile.value] = sorted(key for key in failing if key.startswith(TEST_KEY))
+        passing[profile.value] = _passing_reported(
+            services.run_dir / "reports" / "baseline" / profile.value
+        )
     write_json_atomic(services.run_dir / BASELINE_FILE, measured)
+    write_json_atomic(services.run_dir / BASELINE_PASSING_FILE, passing)
     services.emit(
         BaselineMeasured(failing={profile: len(keys) for profile, keys in measured.items()})
     )
@@ -64,6 +71,23 @@ def measure_baseline(services: RunServices) -> dict[str, list[str]]:
 
 def load_baseline(run_dir: Path, profile: str) -> set[str]:
     path = run_dir / BASELINE_FILE
+    if not path.exists():
+        return set()
+    return set(json.loads(path.read_text(encoding="utf-8")).get(profile, []))
+
+
+def _passing_reported(reports: Path) -> list[str]:
+    """The tests the baseline's runners reported passing (the pass-to-pass side of a phase)."""
+    return sorted(
+        f"{TEST_KEY}{test.test_id}"
+        for report in reports.glob("baseline-*.xml")
+        for test in read_junit(report)
+        if test.status is TestStatus.PASSED
+    )
+
+
+def load_baseline_passing(run_dir: Path, profile: str) -> set[str]:
+    path = run_dir / BASELINE_PASSING_FILE
     if not path.exists():
         return set()
     return set(json.loads(path.read_text(encoding="utf-8")).get(profile, []))

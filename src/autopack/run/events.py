@@ -103,9 +103,15 @@ class Verified(_Event):
     failures: int
     pre_existing: int
     seconds: float
+    # The verification ladder's rung that stopped the climb, and the bugfix evidence found.
+    stopped_at: str | None = None
+    fail_to_pass: int = 0
 
     def line(self) -> str:
-        return f"    checks {'passed' if self.passed else 'FAILED'}"
+        if self.passed:
+            evidence = f" ({self.fail_to_pass} fail-to-pass)" if self.fail_to_pass else ""
+            return f"    checks passed{evidence}"
+        return "    checks FAILED" + (f" at {self.stopped_at}" if self.stopped_at else "")
 
 
 class Audited(_Event):

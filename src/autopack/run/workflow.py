@@ -19,7 +19,8 @@ from autopack.builder.progress import AttemptFingerprint
 from autopack.config import settings_to_resume
 from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
-from autopack.run import attempt_steps, lifecycle
+from autopack.run import attempt_steps, checks, lifecycle
+from autopack.run.base_facts import measure_base_acceptance
 from autopack.run.baseline import measure_baseline
 from autopack.run.decide import STEPS, Attempt, Next, decide
 from autopack.run.outcomes import AuditStepOutcome, BuildOutcome
@@ -103,7 +104,9 @@ async def _perform(
         gated = await _step("gate", attempt_steps.gate, services, phase_id, number, built)
         return replace(attempt, gated=gated)
     if step is Next.VERIFY:
-        verified = await _step("verify", attempt_steps.run_checks, services, phase_id, number)
+        verified = await _step(
+            "verify", checks.run_checks, services, phase_id, number, built.changed_paths
+        )
         return replace(attempt, verified=verified)
     audited = await _step(
         "audit",
@@ -154,6 +157,7 @@ async def _drive(services: RunServices) -> str:
     if ended is not None:
         return ended
     await _step("baseline", measure_baseline, services)
+    await _step("base_acceptance", measure_base_acceptance, services)
     failure: FailureReason | None = None
     failed_at: tuple[str, int] | None = None
     for tier in services.strategy.tiers:

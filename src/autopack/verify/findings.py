@@ -12,7 +12,7 @@ from autopack.verify.verifier import VerifyResult
 _STATIC_CHECKS = ("lint", "typecheck", "types", "mypy", "ruff", "format", "vet", "clippy", "eslint")
 
 
-def _key(raw: str) -> str:
+def issue_key_of(raw: str) -> str:
     """Issue keys are lowercase and limited in alphabet and length; test ids are not."""
     cleaned = re.sub(r"[^a-z0-9_.:/-]+", "-", raw.lower()).strip("-")
     return cleaned[:200] or "unknown"
@@ -32,7 +32,7 @@ def verify_issues(result: VerifyResult, run_id: str, severity: Severity) -> list
         if test is not None:
             issues.append(
                 PhaseIssue(
-                    issue_key=_key(failure),
+                    issue_key=issue_key_of(failure),
                     severity=severity,
                     effective_severity=severity,
                     source=IssueSource.TEST,
@@ -50,7 +50,7 @@ def verify_issues(result: VerifyResult, run_id: str, severity: Severity) -> list
         excerpt = command.output_excerpt[-600:] if command else ""
         issues.append(
             PhaseIssue(
-                issue_key=_key(failure),
+                issue_key=issue_key_of(failure),
                 severity=severity,
                 effective_severity=severity,
                 source=IssueSource.STATIC_CHECK if static else IssueSource.CI,
@@ -61,18 +61,20 @@ def verify_issues(result: VerifyResult, run_id: str, severity: Severity) -> list
                 summary=f"{name} failed: {excerpt}"[:1000],
             )
         )
-    for flaky in result.flaky:
-        issues.append(
-            PhaseIssue(
-                issue_key=_key("flaky:" + flaky.removeprefix("test:")),
-                severity=Severity.MINOR,
-                effective_severity=Severity.MINOR,
-                source=IssueSource.TEST,
-                category="flaky_test",
-                first_seen_run=run_id,
-                last_seen_run=run_id,
-                evidence_refs=(flaky,),
-                summary=f"{flaky} failed and then passed on a rerun",
-            )
-        )
+    issues += [flaky_issue(flaky, run_id) for flaky in result.flaky]
     return issues
+
+
+def flaky_issue(failure: str, run_id: str) -> PhaseIssue:
+    """A test (`test:<id>`) or command (`ci:<name>`) that failed and then passed on a rerun."""
+    return PhaseIssue(
+        issue_key=issue_key_of("flaky:" + failure.removeprefix("test:")),
+        severity=Severity.MINOR,
+        effective_severity=Severity.MINOR,
+        source=IssueSource.TEST,
+        category="flaky_test",
+        first_seen_run=run_id,
+        last_seen_run=run_id,
+        evidence_refs=(failure,),
+        summary=f"{failure} failed and then passed on a rerun",
+    )

@@ -24,6 +24,8 @@ class Runner(StrEnum):
 class Launcher:
     runner: Runner
     words: tuple[str, ...]
+    # The profile command it came from: failures without per-test results are that command's.
+    name: str
 
     def command(self, test_ids: Sequence[str]) -> str:
         """A command running just these tests (`tests/test_x.py::Case::test_y` or test files)."""
@@ -39,7 +41,7 @@ def unittest_name(test_id: str) -> str:
     return ".".join([module, *parts])
 
 
-def _launcher(command: str) -> Launcher | None:
+def _launcher(name: str, command: str) -> Launcher | None:
     try:
         words = shlex.split(command)
     except ValueError:
@@ -47,18 +49,18 @@ def _launcher(command: str) -> Launcher | None:
     for index, word in enumerate(words):
         if word in _SHELL_OPERATORS:
             return None  # `cd x && pytest`: the launcher is not one simple command
-        name = word.rsplit("/", 1)[-1]
-        if name in ("pytest", "py.test"):
-            return Launcher(Runner.PYTEST, tuple(words[: index + 1]))
-        if name == "unittest" and index > 0 and words[index - 1] == "-m":
-            return Launcher(Runner.UNITTEST, tuple(words[: index + 1]))
+        program = word.rsplit("/", 1)[-1]
+        if program in ("pytest", "py.test"):
+            return Launcher(Runner.PYTEST, tuple(words[: index + 1]), name)
+        if program == "unittest" and index > 0 and words[index - 1] == "-m":
+            return Launcher(Runner.UNITTEST, tuple(words[: index + 1]), name)
     return None
 
 
 def launcher_for(commands: Mapping[str, str]) -> Launcher | None:
     """The first profile command that runs pytest or unittest, as a launcher; None when none does."""
-    for command in commands.values():
-        launcher = _launcher(command)
+    for name, command in commands.items():
+        launcher = _launcher(name, command)
         if launcher is not None:
             return launcher
     return None

@@ -47,13 +47,15 @@ def _tests(tree: ast.Module) -> dict[str, ast.AST]:
     """Test functions by qualified name (`Class.test_x` for methods)."""
     found: dict[str, ast.AST] = {}
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test"
+        ):
             found[node.name] = node
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith(
-                    "test"
-                ):
+                if isinstance(
+                    item, ast.FunctionDef | ast.AsyncFunctionDef
+                ) and item.name.startswith("test"):
                     found[f"{node.name}.{item.name}"] = item
     return found
 
