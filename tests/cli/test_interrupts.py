@@ -1,10 +1,10 @@
-"""Ctrl-C during a run, as a user presses it: the CI command in flight is killed with its whole
-process group at once, the CLI prints one line saying how to resume and exits 130, `status` says
+"""Ctrl-C during a run, as a user presses it: the CI command (or external Builder CLI) in flight is
+killed with its whole process group at once, the CLI prints one line saying how to resume and exits 130, `status` says
 the run was interrupted, and `resume` (or `sweep`) finishes it without paying again for the build.
 
-The CI command holds (a process whose command line names the script, so it can be found in
-/proc, inside the sandbox too) only once the Builder's edit is in the worktree and only while the
-script's .hold file exists: the test removes the file before resuming.
+The CI command holds (a process whose command line names the script's folder, so it can be found
+in /proc, inside the sandbox too) only once the Builder's edit is in the worktree and only while
+the script's .hold file exists: the test removes the file before resuming.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ if [ -f tests/test_subtract.py ] && [ -f "$0.hold" ]; then
   wait
 fi
 """
+# An external Builder CLI that works for ten minutes.
+HOLDING_AIDER = f"""#!/bin/sh
+{sys.executable} -c "import time; time.sleep(600)" "$0" &
+wait
+"""
 
 
 @dataclass
@@ -78,8 +83,8 @@ class Project:
         )
 
     def held(self) -> list[int]:
-        """The processes of the holding CI command (its shell and the sleeper it started)."""
-        name = str(self.check).encode()
+        """The processes of the holding commands (a shell and the sleeper it started)."""
+        name = f"{self.check.parent}{os.sep}".encode()
         found = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -90,14 +95,14 @@ class Project:
                     pass
         return found
 
-    def wait_for_ci(self, process: subprocess.Popen[str]) -> None:
+    def wait_for_hold(self, process: subprocess.Popen[str]) -> None:
         deadline = time.monotonic() + CI_STARTS_WITHIN
         while not self.held():
             if process.poll() is not None:
-                pytest.fail(f"the run ended before its CI command held: {process.communicate()}")
+                pytest.fail(f"the run ended before a command held: {process.communicate()}")
             if time.monotonic() > deadline:
                 process.kill()
-                pytest.fail("the CI command never started")
+                pytest.fail("no command held")
             time.sleep(0.1)
 
     def builder_calls(self) -> int:
@@ -112,9 +117,12 @@ def project(tmp_path: Path) -> Iterator[Project]:
     check.write_text(HOLDING_CHECK)
     check.chmod(0o755)
     (tools / "holding-check.hold").write_text("")
+    (tools / "aider").write_text(HOLDING_AIDER)
+    (tools / "aider").chmod(0o755)
     env = {
         **os.environ,
         "OPENAI_API_KEY": "test-key",
+        "ANTHROPIC_API_KEY": "test-key",
         # On PATH, so the sandbox binds the folder and the command sees the .hold file go.
         "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
         "AUTOPACK_HEARTBEAT_SECONDS": "0.5",
@@ -153,7 +161,7 @@ def _interrupted(
     gone_by = time.monotonic() + 2
     while project.held() and time.monotonic() < gone_by:
         time.sleep(0.05)
-    assert project.held() == [], "the CI command's process group outlived the interrupt"
+    assert project.held() == [], "the command's process group outlived the interrupt"
     for text in (stdout, stderr):
         assert "Traceback" not in text
         assert "WARNING" not in text
@@ -179,7 +187,7 @@ def test_ctrl_c_kills_the_ci_command_records_the_run_and_resume_finishes_it_with
     if sandboxed:  # the run below then uses bubblewrap: skipped (or failed where required) without
         request.getfixturevalue("sandbox")
     run = project.start("run", str(project.plan), *([] if sandboxed else ["--no-sandbox"]))
-    project.wait_for_ci(run)
+    project.wait_for_hold(run)
     paid = project.builder_calls()
     assert paid > 0
 
@@ -217,7 +225,7 @@ def test_ctrl_c_kills_the_ci_command_records_the_run_and_resume_finishes_it_with
 
 def test_a_second_ctrl_c_exits_at_once_and_quietly(project: Project) -> None:
     run = project.start("run", str(project.plan), "--no-sandbox", "--json")
-    project.wait_for_ci(run)
+    project.wait_for_hold(run)
 
     stdout, stderr = _interrupted(project, run, signal.SIGINT, signal.SIGINT)
 
@@ -231,7 +239,7 @@ def test_a_second_ctrl_c_exits_at_once_and_quietly(project: Project) -> None:
 
 def test_sigterm_interrupts_like_ctrl_c(project: Project) -> None:
     run = project.start("run", str(project.plan), "--no-sandbox")
-    project.wait_for_ci(run)
+    project.wait_for_hold(run)
 
     _, stderr = _interrupted(project, run, signal.SIGTERM)
 
@@ -264,3 +272,18 @@ def test_demo_says_where_its_project_is_before_the_run_starts_and_how_to_resume_
     (line,) = [line for line in stderr.splitlines() if line.startswith("interrupted")]
     run_id = line.split()[2].rstrip(":")
     assert line.endswith(f"`autopack resume {run_id} --repo {root}`")
+
+
+def test_ctrl_c_kills_an_external_builder_cli_at_once(project: Project, tmp_path: Path) -> None:
+    plan = tmp_path / "external.md"
+    plan.write_text(
+        ONE_PHASE_PLAN.replace("category: feature", "category: feature\nbuilder: aider")
+    )
+    run = project.start("run", str(plan), "--no-sandbox")
+    project.wait_for_hold(run)
+
+    _, stderr = _interrupted(project, run, signal.SIGINT)
+
+    assert stderr.startswith("interrupted run "), stderr
+    run_id = stderr.split()[2].rstrip(":")
+    assert _status(project, run_id)["interrupted_at"] is not None
