@@ -1,4 +1,8 @@
-"""Human tables for strategies and backlogs; JSON for scripts comes from the same typed values."""
+"""Human tables for strategies and backlogs; JSON for scripts comes from the same typed values.
+
+Plan titles, issue keys, test ids and commands are shown as written: every cell and title is a
+rich Text, never a string Rich would read as markup (`[/]` would crash, `list[int]` lose `[int]`).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from autopack.domain.issues import BacklogEntry
-from autopack.domain.strategy import Budget, Strategy, TierStrategy
 from autopack.domain.vocabulary import Role
 
 if TYPE_CHECKING:
+    from autopack.domain.issues import BacklogEntry
+    from autopack.domain.strategy import Budget, Strategy, TierStrategy
     from autopack.llm.catalog import AliasView
     from autopack.verify.verifier import VerifyResult
 
@@ -30,9 +34,13 @@ def budget_text(budget: Budget) -> str:
     return f"{compact_tokens(budget.tokens)} tok / ${budget.usd.quantize(Decimal('0.01'))}"
 
 
+def _add_row(table: Table, *cells: str | Text) -> None:
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
 def _tier_table(tier: TierStrategy) -> Table:
     table = Table(
-        title=(
+        title=Text(
             f"Tier {tier.tier_id}: {tier.name}  —  budget {budget_text(tier.budget)}, "
             f"CI runs ≤ {tier.ci_run_cap}, minors ≤ {tier.minor_issues_tolerated}, "
             f"majors ≤ {tier.major_issues_tolerated}"
@@ -59,7 +67,8 @@ def _tier_table(tier: TierStrategy) -> Table:
         budget = budget_text(phase.budget)
         if phase.incident_budget != phase.budget:
             budget += f"\nincident {budget_text(phase.incident_budget)}"
-        table.add_row(
+        _add_row(
+            table,
             str(phase.position),
             f"{phase.phase_id} {phase.title}",
             category,
@@ -99,7 +108,7 @@ def print_strategies(console: Console, strategies: Sequence[Strategy]) -> None:
 
 
 def backlog_table(entries: Sequence[BacklogEntry], project_id: str) -> Table:
-    table = Table(title=f"Issue backlog of {project_id}", title_justify="left")
+    table = Table(title=Text(f"Issue backlog of {project_id}"), title_justify="left")
     for column in (
         "Issue key",
         "Severity",
@@ -113,7 +122,8 @@ def backlog_table(entries: Sequence[BacklogEntry], project_id: str) -> Table:
         table.add_column(column, overflow="fold")
     for entry in entries:
         aged = entry.effective_severity != entry.severity
-        table.add_row(
+        _add_row(
+            table,
             entry.issue_key,
             entry.severity.value,
             Text(entry.effective_severity.value, style="bold red" if aged else ""),
@@ -142,8 +152,8 @@ def print_verify_result(console: Console, result: VerifyResult) -> None:
             if outcome.passed
             else Text("timed out" if outcome.timed_out else "failed", style="red")
         )
-        table.add_row(
-            f"{outcome.name}: {outcome.command}", verdict, tests, f"{outcome.seconds:.2f}"
+        _add_row(
+            table, f"{outcome.name}: {outcome.command}", verdict, tests, f"{outcome.seconds:.2f}"
         )
     console.print(table)
     for title, keys in (
@@ -152,7 +162,7 @@ def print_verify_result(console: Console, result: VerifyResult) -> None:
         ("Pre-existing", result.pre_existing),
     ):
         if keys:
-            console.print(f"{title}: " + ", ".join(keys))
+            console.print(Text(f"{title}: " + ", ".join(keys)))
     console.print(
         Text("gate passed", style="bold green")
         if result.passed
@@ -198,7 +208,13 @@ def models_table(views: Sequence[AliasView]) -> Table:
                 )
             )
         )
-        table.add_row(
-            view.alias, target, *prices, key, ", ".join(view.fallbacks), ", ".join(view.levels)
+        _add_row(
+            table,
+            view.alias,
+            target,
+            *prices,
+            key,
+            ", ".join(view.fallbacks),
+            ", ".join(view.levels),
         )
     return table
