@@ -359,14 +359,16 @@ async def cancel(
 
 @router.post("/{run_id}/resume", status_code=202, response_model=RunListing)
 def resume(run_id: RunId, request: Request, _: Writer) -> RunListing:
-    """Queue a run whose executor died for a worker to carry on from its last checkpoint."""
+    """Queue a run whose executor died (or was interrupted) for a worker to carry on from its last
+    checkpoint."""
     context = context_of(request)
     record = record_of(context, run_id)
     if record.state.is_terminal:
         raise Problem(409, "Conflict", f"run {run_id} already ended {record.state.value}")
     beat = last_heartbeat(context.database, run_id)
     stale_after = timedelta(seconds=context.settings.runtime.stale_seconds)
-    if beat is not None and utc_now() - beat < stale_after:
+    alive = beat is not None and utc_now() - beat < stale_after
+    if alive and record.interrupted_at is None:  # an interrupted executor beats no more
         raise Problem(
             409, "Conflict", f"run {run_id} is being executed (heartbeat {beat:%H:%M:%S})"
         )
