@@ -261,7 +261,7 @@ def test_a_failing_check_is_a_major_issue_resolved_when_the_next_attempt_lands(
     issues_run: Ran,
 ) -> None:
     # The phase's acceptance command (the ladder's first test rung) caught the wrong subtract.
-    entry = issues_run.entry("acceptance:python--m-unittest-tests.test_subtract")
+    entry = issues_run.entry("acceptance:tests/test_subtract.py")
     assert entry.phases == ("1.1",)
     assert entry.source is IssueSource.TEST
     assert entry.severity is Severity.MAJOR

@@ -48,7 +48,7 @@ PLAN = f"""# Calculator, deployed with {OPENAI}
 category: feature
 complexity: low
 scope: calc/ops.py, tests/test_subtract.py
-acceptance: python -m unittest tests.test_subtract
+acceptance: tests/test_subtract.py
 
 Add `subtract(a, b)` to calc/ops.py with a unit test. Deploy it with AWS key {AWS}, ask
 Claude with {ANTHROPIC}, and the provider key is {ENV_KEY}.

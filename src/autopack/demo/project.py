@@ -44,7 +44,7 @@ A tiny calculator grown in two tiers: the missing operations, then input safety 
 category: feature
 complexity: low
 scope: calc/ops.py, tests/test_subtract.py
-acceptance: python -m unittest tests.test_subtract
+acceptance: tests/test_subtract.py
 
 Add `subtract(a, b)` to calc/ops.py with a unit test.
 
@@ -52,7 +52,7 @@ Add `subtract(a, b)` to calc/ops.py with a unit test.
 category: feature
 complexity: low
 scope: calc/ops.py, tests/test_multiply.py
-acceptance: python -m unittest tests.test_multiply
+acceptance: tests/test_multiply.py
 
 Add `multiply(a, b)` to calc/ops.py with a unit test.
 
