@@ -2,8 +2,9 @@
 (uv.lock, else pyproject.toml and requirements files) and cached outside the worktree by a hash of
 what they declare, so runs and attempts share it until the declarations change.
 
-The project itself is not installed into it: the worktree's import roots come first on
-PYTHONPATH, so each attempt imports its own code without a build backend or a network.
+Each attempt imports its own code: the worktree's import roots come first on PYTHONPATH. The
+project itself is installed only for its metadata (editable, from the worktree the environment was
+built from, which is then removed), since tests ask `importlib.metadata` for its version.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ BUILD_SECONDS = 1_800
 # What of pyproject.toml decides the environment; a version bump or a linter setting does not.
 DECLARING_TABLES = ("dependencies", "optional-dependencies", "requires-python")
 # Bumped when the way environments are built changes, so old ones are not reused.
-RECIPE = "1"
+RECIPE = "2"
 
 
 def _declarations(worktree: Path) -> dict[str, object]:
@@ -94,7 +95,7 @@ class UvEnvironment:
                     f"Building the project environment with uv from {self.source(worktree)} "
                     f"in {venv} ..."
                 )
-                self._build(worktree, venv)
+                self._build(worktree, venv, on_progress)
                 on_progress("Project environment built")
         env = minimal_env()
         env["PATH"] = os.pathsep.join([str(venv / "bin"), env["PATH"]])
@@ -107,7 +108,7 @@ class UvEnvironment:
             f"{env['PYTHONPATH']}",
         )
 
-    def _build(self, worktree: Path, venv: Path) -> None:
+    def _build(self, worktree: Path, venv: Path, on_progress: Progress) -> None:
         shutil.rmtree(venv, ignore_errors=True)  # what an interrupted build left
         python = ["--python", self.python] if self.python else []
         self._uv(worktree, venv, ["venv", "--quiet", *python, str(venv)])
@@ -119,6 +120,7 @@ class UvEnvironment:
             )
         else:
             self._install_declared(worktree, venv)
+        self._install_project_metadata(worktree, venv, on_progress)
         (venv / COMPLETE_MARKER).write_text(self.source(worktree) + "\n", encoding="utf-8")
 
     def _install_declared(self, worktree: Path, venv: Path) -> None:
@@ -137,15 +139,35 @@ class UvEnvironment:
                 ["pip", "install", "--python", str(venv / "bin" / "python"), *sources],
             )
 
-    def _uv(self, worktree: Path, venv: Path, args: list[str]) -> None:
+    def _install_project_metadata(self, worktree: Path, venv: Path, on_progress: Progress) -> None:
+        """The project installed editable from the worktree it was built from, which is removed
+        afterwards: its metadata (`importlib.metadata.version`, entry points, console scripts)
+        stays, its code is reached only through PYTHONPATH. Needs the project's build backend;
+        without one (offline, say) the environment goes on without the metadata."""
+        if not any((worktree / name).is_file() for name in (PYPROJECT, "setup.py")):
+            return
+        python = str(venv / "bin" / "python")
+        done = self._run(
+            worktree, venv, ["pip", "install", "--python", python, "--no-deps", "-e", "."]
+        )
+        if done is None or done.returncode != 0:
+            why = "timed out" if done is None else (done.stderr or done.stdout).strip()[-300:]
+            on_progress(
+                "The project itself could not be installed in its environment, so its own "
+                f"metadata and console scripts are missing there: {why}"
+            )
+
+    def _run(
+        self, worktree: Path, venv: Path, args: list[str]
+    ) -> subprocess.CompletedProcess[str] | None:
+        """uv's answer, or None when it ran out of time."""
         # uv runs outside the sandbox with the caller's settings (index, proxy, cache), as the
         # user's own `uv sync` would; it writes only the environment and its cache.
         env = {k: v for k, v in self.caller_env.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
         env["UV_PROJECT_ENVIRONMENT"] = str(venv)
-        command = [self.uv, *args]
         try:
-            done = subprocess.run(
-                command,
+            return subprocess.run(
+                [self.uv, *args],
                 cwd=worktree,
                 env=env,
                 capture_output=True,
@@ -154,11 +176,16 @@ class UvEnvironment:
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
+            return None
+
+    def _uv(self, worktree: Path, venv: Path, args: list[str]) -> None:
+        done = self._run(worktree, venv, args)
+        if done is None:
             raise ProjectEnvironmentError(
                 f"uv did not build the project environment within {BUILD_SECONDS} s "
                 f'({" ".join(args)}); set [environment] python = "inherit" in autopack.toml '
                 "to use the caller's environment instead"
-            ) from None
+            )
         if done.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             raise ProjectEnvironmentError(
