@@ -16,15 +16,14 @@ from autopack.cli.chain_view import chain_lines, through_chain
 from autopack.cli.context import database_for, settings_for
 from autopack.cli.errors import reports_errors
 from autopack.cli.interrupts import interruptible, resume_command
-from autopack.domain.states import RunState
 from autopack.domain.vocabulary import Approval
 from autopack.errors import GitError, NotFound
-from autopack.run.events import describe
 
 # Running a plan imports the providers' SDKs, DBOS and the database layer: each command imports
 # what it needs when it runs, so `autopack --help` and the quick commands start at once.
 if TYPE_CHECKING:
     from autopack.config import Settings
+    from autopack.domain.states import RunState
     from autopack.run.execute import RunEnd
     from autopack.store.runs import PhaseRecord, RunRecord
     from autopack.workspace.base import CommitInfo
@@ -51,6 +50,8 @@ class LiveView:
         self.console = Console(stderr=False, highlight=False)
 
     def __call__(self, event: dict[str, Any]) -> None:
+        from autopack.run.events import describe
+
         if self.as_json:
             print(json.dumps(event, default=str), flush=True)
             return
@@ -60,6 +61,7 @@ class LiveView:
 
 
 def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:
+    from autopack.domain.states import RunState
     from autopack.run.artefacts import SUMMARY_FILE
 
     summary = settings_runs_dir / end.run_id / SUMMARY_FILE
@@ -205,6 +207,7 @@ def register(app: typer.Typer) -> None:
         Prints what `autopack run` prints and exits when the run ends: 0 on DONE_SUCCESS, 10
         otherwise.
         """
+        from autopack.domain.states import RunState
         from autopack.store.progress import progress_after
         from autopack.store.runs import get_run
 
