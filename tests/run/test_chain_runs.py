@@ -25,7 +25,7 @@ from autopack.demo.record import aliases_on
 from autopack.domain.states import RunState
 from autopack.domain.vocabulary import Approval
 from autopack.errors import ConfigError
-from autopack.run.execute import create_run
+from autopack.run.execute import create_run, execute_run
 from autopack.run.services import RunOptions
 from autopack.store.engine import database_url_for, open_database
 from autopack.store.runs import RunRecord, get_run, list_runs, set_phase_approval
@@ -201,6 +201,25 @@ def test_resume_of_a_part_finishes_it_and_carries_the_chain_on(
     again = _cli(root, "resume", first_id)
     assert again.exit_code == 0, again.output
     assert len(_runs(root)) == 2
+
+
+def test_resume_after_a_part_ended_starts_the_next_part_the_crash_never_created(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    root = tmp_path / "calc"
+    with fake_llm_server(demo_reply) as server:
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url) + TWO_PARTS)
+        settings = load_settings(root)
+        # As if `autopack run` died right after part 1 ended, before it created part 2.
+        first_id = create_run(settings, plan, RunOptions(), split=True)
+        assert execute_run(settings, first_id, RunOptions()).state is RunState.DONE_SUCCESS
+        assert len(_runs(root)) == 1
+        result = _cli(root, "resume", first_id)
+    assert result.exit_code == 0, result.output
+    first, second = _runs(root)
+    assert second.state is RunState.DONE_SUCCESS
+    assert second.plan_title == "Calculator (part 2/2)"
+    assert second.base_commit == _git(root, "rev-parse", f"autopack/{first.run_id}")
 
 
 def test_preflight_covers_every_part_before_the_first_exists(
