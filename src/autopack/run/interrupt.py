@@ -33,14 +33,16 @@ class DrivenRuns:
 
     @contextmanager
     def driving(self, settings: Settings, run_id: str) -> Iterator[None]:
-        database = open_database(settings.database_url)
-        try:
-            clear_interrupted(database, run_id)
-        finally:
-            database.close()
+        """While the block runs, this process drives the run (and the run is no longer marked)."""
+        # Registered first: an interrupt from here on names the run, whatever else is under way.
         with self._lock:
             self._runs[run_id] = DrivenRun(run_id, settings.repo_root, settings.database_url)
         try:
+            database = open_database(settings.database_url)
+            try:
+                clear_interrupted(database, run_id)
+            finally:
+                database.close()
             yield
         finally:
             with self._lock:
