@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +159,8 @@ class Ran:
 
 
 @pytest.fixture
-def key_in_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def key_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    yield
 
 
 def run(
@@ -205,7 +204,8 @@ def test_a_bugfix_commits_only_the_patch_that_turns_its_failing_acceptance_test_
         assert ladder["stopped_at"] == "acceptance", ladder
     assert ran.ladder(3)["stopped_at"] == "tests-kept"
     landed = ran.ladder(4)
-    assert landed["passed"] and landed["stopped_at"] is None
+    assert landed["passed"]
+    assert landed["stopped_at"] is None
     assert "acceptance:tests/test_mean.py::test_mean_of_two" in landed["fail_to_pass"]
     assert landed["vector"]["test:tests.test_mean::test_mean_of_two"] == "passed"
     assert landed["pass_to_pass"] == 1  # test_shape passed before and after

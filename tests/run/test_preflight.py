@@ -9,9 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from autopack.cli.main import app
+from autopack.config import load_settings
 from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
+from autopack.domain.states import RunState
+from autopack.run.execute import create_run, execute_run
+from autopack.run.services import RunOptions
 from autopack.testing.fake_llm import FakeLLMServer, fake_llm_server
 
 
@@ -90,3 +94,77 @@ def test_a_free_form_plan_without_the_planners_key_is_refused_before_the_planner
         assert "OPENAI_API_KEY is not set" in result.output
         assert "the planner" in result.output
         _nothing_left(root, server)
+
+
+def test_a_ci_command_that_fails_at_the_base_for_no_test_is_refused_with_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+        config = root / "autopack.toml"
+        config.write_text(
+            config.read_text().replace(
+                "[ci.normal.commands]\n", '[ci.normal.commands]\nlint = "no-such-linter --check"\n'
+            )
+        )
+        _commit(root)
+        result = CliRunner().invoke(app, ["run", str(plan), "--repo", str(root)])
+        assert result.exit_code == 2, result.output
+        assert "CI command 'lint' (`no-such-linter --check`) fails on the base commit" in (
+            result.output
+        )
+        assert "exit 127" in result.output
+        assert "not found" in result.output  # the command's own output, shown
+        _nothing_left(root, server)
+
+
+def test_an_acceptance_test_no_profile_command_can_run_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+        config = root / "autopack.toml"
+        text = config.read_text()
+        start = text.index("tests = ")
+        end = text.index("\n", start)
+        config.write_text(text[:start] + 'tests = "sh run-tests.sh"' + text[end:])
+        _commit(root)
+        result = CliRunner().invoke(app, ["run", str(plan), "--repo", str(root)])
+        assert result.exit_code == 2, result.output
+        assert "phase 1.1 names acceptance test tests/test_subtract.py" in result.output
+        _nothing_left(root, server)
+
+
+def _commit(root: Path) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "config"],
+        cwd=root,
+        check=True,
+    )
+
+
+def test_a_run_created_without_the_preflight_stops_at_its_baseline_before_any_paid_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the API and a chain's later parts create runs: the run's own baseline step refuses.
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+        config = root / "autopack.toml"
+        config.write_text(
+            config.read_text().replace(
+                "[ci.normal.commands]\n", '[ci.normal.commands]\nlint = "no-such-linter --check"\n'
+            )
+        )
+        _commit(root)
+        settings = load_settings(root)
+        run_id = create_run(settings, plan, RunOptions())
+        end = execute_run(settings, run_id, RunOptions())
+        assert end.state is RunState.DONE_FAILED_ENVIRONMENT
+        assert "CI command 'lint'" in end.message
+        assert sum(server.calls_per_model.values()) == 0

@@ -44,12 +44,14 @@ def test_the_launcher_is_the_profile_command_up_to_its_runner() -> None:
     pytest_launcher = launcher_for(
         {"lint": "ruff check .", "tests": "/v/bin/python -m pytest -x tests"}
     )
-    assert pytest_launcher is not None and pytest_launcher.runner is Runner.PYTEST
+    assert pytest_launcher is not None
+    assert pytest_launcher.runner is Runner.PYTEST
     assert pytest_launcher.command(["tests/test_a.py::T::test_b[x y]"]) == (
         "/v/bin/python -m pytest -q 'tests/test_a.py::T::test_b[x y]'"
     )
     unittest_launcher = launcher_for({"tests": "python -m unittest discover -s tests -t ."})
-    assert unittest_launcher is not None and unittest_launcher.runner is Runner.UNITTEST
+    assert unittest_launcher is not None
+    assert unittest_launcher.runner is Runner.UNITTEST
     assert unittest_launcher.command(["tests/test_a.py::T::test_b", "tests/test_c.py"]) == (
         "python -m unittest tests.test_a.T.test_b tests.test_c"
     )
@@ -156,5 +158,7 @@ def test_deleting_skipping_or_weakening_a_test_is_found(
 def test_only_existing_test_files_are_judged() -> None:
     assert weakenings("src/pkg/core.py", TESTS, None) == []
     assert weakenings("tests/test_new.py", None, TESTS) == []
-    assert is_test_file("tests/helpers.py") and is_test_file("pkg/foo_test.py")
-    assert not is_test_file("tests/conftest.py") and not is_test_file("src/pkg/testing.py")
+    assert is_test_file("tests/helpers.py")
+    assert is_test_file("pkg/foo_test.py")
+    assert not is_test_file("tests/conftest.py")
+    assert not is_test_file("src/pkg/testing.py")

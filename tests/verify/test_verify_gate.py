@@ -10,7 +10,7 @@ from autopack.domain.vocabulary import IssueSource, Severity
 from autopack.verify.base import Limits
 from autopack.verify.bubblewrap import BubblewrapSandbox
 from autopack.verify.findings import verify_issues
-from autopack.verify.verifier import baseline_failures, verify
+from autopack.verify.verifier import run_profile, verify
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 ENV = {"PATH": os.environ["PATH"], "HOME": "/tmp"}
@@ -69,7 +69,10 @@ def test_failures_already_on_the_base_commit_are_pre_existing(
 ) -> None:
     base = project(tmp_path / "base", BROKEN)
     worktree = project(tmp_path / "wt", BROKEN + "\ndef test_new():\n    assert True\n")
-    known = baseline_failures(base, {"tests": PYTEST}, sandbox, Limits(), tmp_path / "reports")
+    (at_base,) = run_profile(
+        base, {"tests": PYTEST}, sandbox, Limits(), tmp_path / "reports", label="base", env=ENV
+    )
+    known = at_base.failure_keys()
     assert known == {"test:test_app::test_broken"}
     result = verify(
         worktree,

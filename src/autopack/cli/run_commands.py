@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -58,6 +59,18 @@ class LiveView:
         line = describe(event)
         if line is not None:
             self.console.print(line, markup=False, soft_wrap=True)
+
+
+def preflight_progress(as_json: bool) -> Callable[[str], None]:
+    """Lines while the base commit is checked, before the run exists (it may take minutes)."""
+
+    def show(line: str) -> None:
+        if as_json:
+            print(json.dumps({"kind": "preflight", "message": line}), flush=True)
+        else:
+            print(f"preflight: {line}", flush=True)
+
+    return show
 
 
 def _finish(end: RunEnd, settings_runs_dir: Path, as_json: bool) -> None:
@@ -135,14 +148,23 @@ def register(app: typer.Typer) -> None:
         code 0 only on DONE_SUCCESS, 10 on any DONE_FAILED_* state. Kill it at any point and
         `autopack resume RUN_ID` carries on without paying again for finished model calls.
         A plan over run.max_phases runs as a chain of runs, one per part `autopack plan` shows,
-        each started only after the previous ended DONE_SUCCESS.
+        each started only after the previous ended DONE_SUCCESS. Before the run exists, the
+        keys, CI commands, sandbox and project environment are checked and every CI profile runs
+        on the base commit: what cannot work is refused (exit 2 or 6) with nothing left behind.
         """
         from autopack.run.execute import create_run, execute_run
         from autopack.run.services import RunOptions
 
         settings = settings_for(repo)
         options = RunOptions(llm=llm, no_sandbox=no_sandbox)
-        run_id = create_run(settings, plan_file, options, split=True)
+        run_id = create_run(
+            settings,
+            plan_file,
+            options,
+            split=True,
+            check_base=True,
+            on_progress=preflight_progress(as_json),
+        )
         end = execute_run(settings, run_id, options, LiveView(as_json))
         end = through_chain(settings, end, as_json, LiveView(as_json))
         _finish(end, settings.runs_dir, as_json)

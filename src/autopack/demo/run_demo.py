@@ -35,5 +35,5 @@ def run_demo(directory: Path | None, listener: Listener | None = None) -> tuple[
     options = RunOptions(
         llm=f"{REPLAY_PREFIX}{CASSETTE}", no_sandbox=sandbox_missing(), record=False
     )
-    run_id = create_run(settings, plan, options)
+    run_id = create_run(settings, plan, options, check_base=True)
     return root, execute_run(settings, run_id, options, listener)

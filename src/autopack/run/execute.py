@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,20 +15,24 @@ from pathlib import Path
 from autopack.config import Settings
 from autopack.domain.plan import PlanSpec
 from autopack.domain.states import RunState
+from autopack.domain.vocabulary import CIProfile
 from autopack.errors import AutopackError, ConfigError, PlanError, RepoError
 from autopack.llm.recorders import MemoryRecorder
 from autopack.plan.split_runs import split_plan
+from autopack.run.baseline import ProfileBaseline, write_baseline
 from autopack.run.create import create_run_from_plan, new_run_id, strategy_for
 from autopack.run.durable import Listener, durable_executor, sweep
 from autopack.run.interrupt import DRIVEN
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
-from autopack.run.preflight import check_keys, check_replay, routed_aliases
+from autopack.run.preflight import check_base as preflight_base
+from autopack.run.preflight import check_ci, check_keys, check_replay, routed_aliases
 from autopack.run.services import RunOptions
 from autopack.store.chains import ChainLink, create_chain, delete_chain_without_runs
 from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.queue import save_options, saved_options
 from autopack.store.runs import get_run
+from autopack.verify.environment.base import Progress, no_progress
 from autopack.workspace.registry import git_for
 
 
@@ -95,11 +100,16 @@ def create_run(
     *,
     queue: bool = False,
     split: bool = False,
+    check_base: bool = False,
+    on_progress: Progress = no_progress,
 ) -> str:
     """Phase 0 and RUN_CREATED: parse (or have the planner normalise) the plan, freeze the strategy.
 
     With `split`, a plan over `run.max_phases` becomes a chain (run/chain.py): every part is checked
     here, the chain is stored, and the first part's run is created; otherwise such a plan is refused.
+
+    With `check_base`, the sandbox, the project's environment and every CI profile are tried on the
+    base commit before the run exists (run/preflight.py), and the run keeps that baseline.
     """
     _check_sandbox(options)
     _check_llm(settings, options)
@@ -121,6 +131,38 @@ def create_run(
     if options.replay_file is None:
         aliases = {alias for strategy in compiled for alias in routed_aliases(strategy, options)}
         check_keys(settings, aliases, os.environ, "this run" if len(parts) == 1 else "this plan")
+    check_ci(settings, compiled)
+    measured: dict[CIProfile, ProfileBaseline] | None = None
+    reports = Path(tempfile.mkdtemp(prefix="autopack-preflight-"))
+    try:
+        if check_base:
+            measured = preflight_base(
+                settings, options, compiled[:1], base_commit, reports, on_progress
+            )
+        run_id = _stored(
+            settings, options, parts, run_id, branch, base_commit, planner_calls, queue
+        )
+        if measured is not None:
+            # The run's baseline step finds this and measures nothing again.
+            run_dir = settings.runs_dir / run_id
+            (run_dir / "reports").mkdir(parents=True, exist_ok=True)
+            shutil.move(reports, run_dir / "reports" / "baseline")
+            write_baseline(run_dir, measured)
+    finally:
+        shutil.rmtree(reports, ignore_errors=True)
+    return run_id
+
+
+def _stored(
+    settings: Settings,
+    options: RunOptions,
+    parts: list[PlanSpec],
+    run_id: str,
+    branch: str | None,
+    base_commit: str,
+    planner_calls: MemoryRecorder,
+    queue: bool,
+) -> str:
     database = open_database(settings.database_url)
     try:
         chain = _start_chain(database, settings, run_id, parts) if len(parts) > 1 else None

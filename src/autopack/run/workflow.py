@@ -21,7 +21,7 @@ from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
 from autopack.run import attempt_steps, checks, lifecycle
 from autopack.run.base_facts import measure_base_acceptance
-from autopack.run.baseline import measure_baseline
+from autopack.run.baseline import BrokenAtBase, measure_baseline
 from autopack.run.decide import STEPS, Attempt, Next, decide
 from autopack.run.outcomes import AuditStepOutcome, BuildOutcome
 from autopack.run.services import RunOptions, RunServices, run_services
@@ -133,7 +133,7 @@ def _incident(attempt: Attempt) -> dict[str, str]:
 async def drive(services: RunServices) -> str:
     try:
         return await _drive(services)
-    except ProjectEnvironmentError as error:  # the project's, not Autopack's: says what to do
+    except (ProjectEnvironmentError, BrokenAtBase) as error:  # the project's: says what to do
         reason = FailureReason(
             code="environment.project", message=services.redactor.text(str(error))[:1000]
         )

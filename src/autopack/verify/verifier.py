@@ -149,19 +149,3 @@ def verify(
         flaky=tuple(flaky),
         pre_existing=tuple(pre_existing),
     )
-
-
-def baseline_failures(
-    base_worktree: Path,
-    commands: Mapping[str, str],
-    sandbox: Sandbox,
-    limits: Limits,
-    reports_dir: Path,
-    env: Mapping[str, str] | None = None,
-) -> set[str]:
-    """What already fails on the base commit, so the phase is not blamed for it."""
-    return _failures(
-        run_profile(
-            base_worktree, commands, sandbox, limits, reports_dir, label="baseline", env=env
-        )
-    )
