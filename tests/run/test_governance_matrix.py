@@ -14,6 +14,8 @@ FILES = {
     "H": "tests/run/test_hostile_runs.py",
     "A": "tests/server/test_api_governance.py",
     "P": "tests/run/test_plan_secrets_runs.py",
+    "L": "tests/run/test_ladder_runs.py",
+    "F": "tests/run/test_preflight.py",
 }
 
 
