@@ -287,3 +287,51 @@ def test_ctrl_c_kills_an_external_builder_cli_at_once(project: Project, tmp_path
     assert stderr.startswith("interrupted run "), stderr
     run_id = stderr.split()[2].rstrip(":")
     assert _status(project, run_id)["interrupted_at"] is not None
+
+
+def test_ctrl_c_during_autopack_verify_kills_its_command(tmp_path: Path) -> None:
+    marker = str(tmp_path / "verify-holds")
+    (tmp_path / "autopack.toml").write_text(
+        f'[project]\nid = "v"\n\n[ci.normal.commands]\n'
+        f"held = '{sys.executable} -c \"import time; time.sleep(600)\" {marker}'\n"
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "autopack.toml"], check=True)
+    subprocess.run(
+        ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"],
+        check=True,
+    )  # fmt: skip
+
+    def holding() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+        return found
+
+    env = {**os.environ}
+    env.pop("AUTOPACK_DATABASE_URL", None)
+    verify = subprocess.Popen(
+        [AUTOPACK, "verify", "--no-sandbox"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + CI_STARTS_WITHIN
+    while not holding() and verify.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert holding(), verify.communicate()
+
+    verify.send_signal(signal.SIGINT)
+    _, stderr = verify.communicate(timeout=EXITS_WITHIN)
+
+    assert verify.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    gone_by = time.monotonic() + 2
+    while holding() and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    left = holding()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "the command outlived autopack verify"

@@ -102,7 +102,12 @@ def _write_line(line: str, *, to_stdout: bool) -> None:
 def exits_on_interrupt(as_json: bool) -> Iterator[None]:
     """While the block runs, Ctrl-C and SIGTERM interrupt as the module says."""
     handler = _OnInterrupt(as_json)
-    previous = {number: signal.signal(number, handler) for number in SIGNALS}
+    # A signal the process was started ignoring (a background job's Ctrl-C) stays ignored.
+    previous = {
+        number: signal.signal(number, handler)
+        for number in SIGNALS
+        if signal.getsignal(number) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:

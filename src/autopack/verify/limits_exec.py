@@ -102,6 +102,9 @@ def run_limited(
             timed_out = True
             _kill_group(process.pid)
             stdout, stderr = process.communicate()
+        except BaseException:  # Ctrl-C in this thread (`autopack verify`): it must not outlive us
+            _kill_group(process.pid)
+            raise
     return CommandResult(
         exit_code=process.returncode if not timed_out else 124,
         stdout=_clip(stdout, limits.output_bytes),
