@@ -76,7 +76,10 @@ def test_unwritable_sqlite_location_is_a_clear_error(tmp_path: Path) -> None:
         open_database(f"sqlite:///{blocker / 'sub' / 'autopack.db'}")
 
 
-def test_upgrading_an_older_database_keeps_its_runs(database_url: str) -> None:
+@pytest.mark.parametrize("revision", ["0001", "0008"])
+def test_upgrading_an_older_database_keeps_its_runs(database_url: str, revision: str) -> None:
+    # A run with a tier: tables that refer to runs must survive any rebuild of the runs table
+    # (SQLite checks foreign keys while a migration copies a table).
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import text
@@ -89,7 +92,7 @@ def test_upgrading_an_older_database_keeps_its_runs(database_url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+        command.upgrade(config, revision)
         connection.execute(
             text("INSERT INTO projects (project_id, created_at) VALUES ('demo', CURRENT_TIMESTAMP)")
         )
@@ -100,8 +103,15 @@ def test_upgrading_an_older_database_keeps_its_runs(database_url: str) -> None:
                 " 'DONE_SUCCESS', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
+        connection.execute(
+            text(
+                "INSERT INTO tiers (run_id, tier_id, name, position, state)"
+                " VALUES ('old-run', 't1', 'Tier', 1, 'PENDING')"
+            )
+        )
     engine.dispose()
     upgraded = open_database(database_url)
     run = get_run(upgraded, "old-run")
     assert (run.plan_title, run.base_branch, run.sandbox) == ("Old", None, None)
+    assert [tier.tier_id for tier in run.tiers] == ["t1"]
     upgraded.close()

@@ -26,6 +26,17 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["project_id"], ["projects.project_id"]),
         sa.PrimaryKeyConstraint("chain_id"),
     )
+    if op.get_bind().dialect.name == "sqlite":
+        # Adding a foreign key in batch mode rebuilds `runs` (copy, drop, rename), which SQLite
+        # refuses while tiers, phases and events refer to its rows; a nullable column may carry
+        # its REFERENCES clause in a plain ADD COLUMN, which rebuilds nothing.
+        op.execute(
+            "ALTER TABLE runs ADD COLUMN chain_id VARCHAR(64) "
+            "CONSTRAINT fk_runs_chain_id REFERENCES run_chains (chain_id)"
+        )
+        op.add_column("runs", sa.Column("chain_part", sa.Integer(), nullable=True))
+        op.create_index("ix_runs_chain_id", "runs", ["chain_id"], unique=False)
+        return
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chain_id", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("chain_part", sa.Integer(), nullable=True))
