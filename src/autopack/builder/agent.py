@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -39,6 +40,7 @@ from autopack.llm.budget import BudgetExhausted
 from autopack.llm.redact import Redactor
 from autopack.llm.resilience import ProviderUnavailable
 from autopack.verify.base import Limits, Sandbox, minimal_env
+from autopack.verify.environment.base import CommandEnvironment
 from autopack.workspace.base import Worktree
 from autopack.workspace.diffs import changed_paths, worktree_diff
 
@@ -197,6 +199,7 @@ class AgentBuilder:
         profiles: Mapping[BuilderMode, ModeProfile] = MODE_PROFILES,
         command_limits: Limits | None = None,
         env: Mapping[str, str] | None = None,
+        environment: Callable[[Path], CommandEnvironment] | None = None,
     ):
         self.model = model
         self.sandbox = sandbox
@@ -205,6 +208,9 @@ class AgentBuilder:
         self.profiles = profiles
         self.command_limits = command_limits or Limits(wall_seconds=300)
         self.env = dict(env) if env is not None else minimal_env()
+        # The project's environment for the attempt's worktree, so the Builder's own test runs
+        # import the worktree's code as the Verifier's do; `env` is used when there is none.
+        self.environment = environment
         self._agent = _agent()
 
     async def build(self, request: BuildRequest) -> BuilderResult:
@@ -217,13 +223,17 @@ class AgentBuilder:
             request.phase.scope,
             map_tokens_for(request),
         )
+        env, sandbox = self.env, self.sandbox
+        if self.environment is not None:
+            prepared = self.environment(root)
+            env, sandbox = prepared.env, self.sandbox.reading(prepared.readable)
         session = _Session(
             tools=WorktreeTools(
                 root=root,
-                sandbox=self.sandbox,
+                sandbox=sandbox,
                 policy=self.policy,
                 command_limits=self.command_limits,
-                env=self.env,
+                env=env,
                 repo_map=repo_map,
             ),
             worktree=request.worktree,

@@ -43,7 +43,9 @@ from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.progress import record_progress
 from autopack.store.runs import frozen_settings, get_run
-from autopack.verify.base import Sandbox, minimal_env
+from autopack.verify.base import Sandbox
+from autopack.verify.environment.base import CommandEnvironment
+from autopack.verify.environment.registry import prepare_environment
 from autopack.verify.registry import sandbox_for
 from autopack.workspace.base import GitAdapter
 from autopack.workspace.registry import git_for
@@ -196,7 +198,7 @@ class RunServices:
                 sandbox=self.sandbox,
                 policy=self.settings.policy,
                 redactor=self.redactor,
-                env=minimal_env(),
+                environment=self._command_environment,
             )
         if self.options.replay_file is not None:
             raise ConfigError(
@@ -215,6 +217,9 @@ class RunServices:
             redactor=self.redactor,
             env=self.env,
         )
+
+    def _command_environment(self, worktree: Path) -> CommandEnvironment:
+        return prepare_environment(self.settings, worktree, self.sandbox, check=False)
 
     def _llm_event(self, event: LLMEvent) -> None:
         self.emit(
