@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from autopack.demo.record import aliases_on
 from autopack.domain.states import RunState
 from autopack.run.execute import create_run, execute_run
 from autopack.run.services import RunOptions
+from autopack.testing.environments import caller_environment
 from autopack.testing.fake_llm import FakeLLMServer, fake_llm_server
 
 
@@ -168,3 +170,30 @@ def test_a_run_created_without_the_preflight_stops_at_its_baseline_before_any_pa
         assert end.state is RunState.DONE_FAILED_ENVIRONMENT
         assert "CI command 'lint'" in end.message
         assert sum(server.calls_per_model.values()) == 0
+
+
+def test_a_project_whose_package_would_not_be_the_worktrees_is_refused_before_anything_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    # The caller's environment has a calc installed; the project keeps its own in lib/, where no
+    # import root points, so its tests would import the installed copy.
+    caller = caller_environment(tmp_path / "caller", "calc", "VALUE = 1\n")
+    monkeypatch.setenv("PATH", f"{caller / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        plan = create_project(
+            root,
+            python="python",
+            extra_config=aliases_on(server.openai_base_url)
+            + '\n[environment]\npython = "inherit"\n',
+        )
+        (root / "lib").mkdir()
+        subprocess.run(["git", "mv", "calc", "lib/calc"], cwd=root, check=True)
+        (root / "pyproject.toml").write_text('[project]\nname = "calc"\nversion = "0.1"\n')
+        subprocess.run(["git", "add", "pyproject.toml"], cwd=root, check=True)
+        _commit(root)
+        result = CliRunner().invoke(app, ["run", str(plan), "--repo", str(root)])
+        assert result.exit_code == 6, result.output
+        assert "outside the worktree" in result.output
+        _nothing_left(root, server)

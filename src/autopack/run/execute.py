@@ -16,7 +16,7 @@ from autopack.config import Settings
 from autopack.domain.plan import PlanSpec
 from autopack.domain.states import RunState
 from autopack.domain.vocabulary import CIProfile
-from autopack.errors import AutopackError, ConfigError, PlanError, RepoError
+from autopack.errors import ConfigError, PlanError, RepoError
 from autopack.llm.recorders import MemoryRecorder
 from autopack.plan.split_runs import split_plan
 from autopack.run.baseline import ProfileBaseline, write_baseline
@@ -32,6 +32,7 @@ from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.queue import save_options, saved_options
 from autopack.store.runs import get_run
+from autopack.verify.bubblewrap import SandboxUnavailable
 from autopack.verify.environment.base import Progress, no_progress
 from autopack.workspace.registry import git_for
 
@@ -54,7 +55,7 @@ def _end(settings: Settings, run_id: str) -> RunEnd:
 
 def _check_sandbox(options: RunOptions) -> None:
     if not options.no_sandbox and shutil.which("bwrap") is None:
-        raise AutopackError(
+        raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed, and the Verifier runs checks only in its sandbox: "
             "install it (apt-get install bubblewrap) or pass --no-sandbox to run them unsandboxed"
         )
