@@ -33,10 +33,11 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def _kill_after(process: subprocess.Popen[str], lines: int) -> tuple[list[str], bool]:
-    """Read `lines` event lines, then SIGKILL; (lines read, whether it was killed alive)."""
+    """Read `lines` event lines of the run, then SIGKILL; (lines read, whether it was killed
+    alive). The preflight's lines come before the run exists, so they are not counted."""
     assert process.stdout is not None
     seen = []
-    while len(seen) < lines:
+    while sum(1 for line in seen if '"kind": "preflight"' not in line) < lines:
         line = process.stdout.readline()
         if not line:
             process.wait()

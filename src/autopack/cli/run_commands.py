@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # A run that ends in any DONE_FAILED_* state exits with this code; 0 only on DONE_SUCCESS.
 RUN_FAILED_EXIT = 10
 WATCH_POLL_SECONDS = 0.3
+WATCH_END_GRACE_SECONDS = 15
 
 RepoOption = Annotated[
     Path | None,
@@ -237,14 +238,22 @@ def register(app: typer.Typer) -> None:
         with database_for(settings_for(repo)) as database:
             state = get_run(database, run_id).state
             last = after
+            finished = False
+            ended_at: float | None = None
             while True:
                 events = progress_after(database, last, run_id=run_id)
                 for event in events:
-                    view(event.as_message())
+                    message = event.as_message()
+                    view(message)
+                    finished = finished or message.get("kind") == "run_finished"
                     last = event.id
                 state = get_run(database, run_id).state
                 if state.is_terminal and not events:
-                    break
+                    # The state turns terminal before the summary is written and the last event
+                    # sent; a run that never sent one (an older version's) is given a grace period.
+                    ended_at = ended_at if ended_at is not None else time.monotonic()
+                    if finished or time.monotonic() - ended_at > WATCH_END_GRACE_SECONDS:
+                        break
                 time.sleep(WATCH_POLL_SECONDS)
         if state is not RunState.DONE_SUCCESS:
             raise typer.Exit(RUN_FAILED_EXIT)
