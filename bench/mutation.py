@@ -100,6 +100,17 @@ MODULES: tuple[Module, ...] = (
         ("src/autopack/llm/aliases.py",),
         ("tests/llm/test_llm_pricing.py", "tests/llm/test_aliases_mutants.py", "tests/strategy/"),
     ),
+    # The verification ladder's rules that need no run: what weakens tests, what acceptance asks.
+    Module(
+        "verify/test_guard",
+        ("src/autopack/verify/test_guard.py",),
+        ("tests/verify/test_ladder_parts.py",),
+    ),
+    Module(
+        "verify/acceptance",
+        ("src/autopack/verify/acceptance.py", "src/autopack/verify/launchers.py"),
+        ("tests/verify/test_ladder_parts.py",),
+    ),
 )
 
 # Survivors with no observable behaviour change; the reasons are in docs/governance.md ("Mutation testing").
@@ -114,6 +125,13 @@ EQUIVALENT: dict[str, str] = {
     "autopack.issues.backlog_aging.x_write_backlog_file__mutmut_5": "python-mode dump, same JSON",
     "autopack.issues.backlog_aging.x_write_backlog_file__mutmut_11": "python-mode dump, same JSON",
     "autopack.issues.backlog_aging.x_write_backlog_file__mutmut_12": "python-mode dump, same JSON",
+    "autopack.verify.test_guard.x__skips__mutmut_2": "only compared: counting 2 each scales both",
+    "autopack.verify.test_guard.x__assertions__mutmut_2": "only compared: both counts start at 1",
+    "autopack.verify.test_guard.x__assertions__mutmut_10": "neither '' nor 'XXXX' starts with assert",
+    "autopack.verify.acceptance.x__is_command__mutmut_15": "rsplit's last part is the same",
+    "autopack.verify.acceptance.x__is_command__mutmut_18": "rsplit's last part is the same",
+    "autopack.verify.launchers.x__launcher__mutmut_9": "rsplit's last part is the same",
+    "autopack.verify.launchers.x__launcher__mutmut_12": "rsplit's last part is the same",
 }
 
 

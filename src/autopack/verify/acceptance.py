@@ -70,8 +70,3 @@ def runnable_checks(items: tuple[str, ...]) -> tuple[AcceptanceCheck, ...]:
     """The items the Verifier runs (tests and commands), in plan order."""
     checks = (acceptance_check(item) for item in items if item.strip())
     return tuple(check for check in checks if check.kind is not CheckKind.CRITERION)
-
-
-def test_file_of(check: AcceptanceCheck) -> str | None:
-    match = _TEST_ID.match(check.text) if check.kind is CheckKind.TEST else None
-    return match.group("file") if match else None

@@ -75,6 +75,10 @@ def _prefixes(name: str) -> Iterable[str]:
     return (".".join(parts[: index + 1]) for index in range(len(parts)))
 
 
+def test_files(root: Path) -> list[str]:
+    return [path for path in python_files(root) if is_test_file(path)]
+
+
 def affected_tests(root: Path, changed: Iterable[str]) -> list[str] | None:
     """Test files (relative paths) that import changed modules, directly or through others, and
     changed test files; None when the graph cannot judge (a changed conftest.py)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from autopack.domain.strategy import PhaseStrategy
 from autopack.domain.vocabulary import TaskCategory, TestChanges
 from autopack.verify.acceptance import AcceptanceCheck, CheckKind, runnable_checks
-from autopack.verify.affected import affected_tests
+from autopack.verify.affected import affected_tests, test_files
 from autopack.verify.base import Limits, Sandbox, TestStatus
 from autopack.verify.launchers import Launcher, Runner, launcher_for
 from autopack.verify.syntax import syntax_errors
@@ -214,21 +214,9 @@ class Ladder:
 
     def _targeted(self, launcher: Launcher | None) -> dict[str, str]:
         tests = affected_tests(self.worktree, self.changed)
-        if (
-            launcher is None
-            or not tests
-            or (launcher.runner is Runner.UNITTEST and self.base.failing)
-        ):
-            why = (
-                "no pytest or unittest command"
-                if launcher is None
-                else "the import graph cannot judge"
-                if tests is None
-                else "no test imports the changed code"
-                if not tests
-                else "unittest reports no per-test results to set the base failures aside"
-            )
-            self.rungs.append(Rung("targeted", True, why, skipped=True))
+        why = _no_targeted_rung(launcher, tests, self.base, len(test_files(self.worktree)))
+        if why is not None or launcher is None or not tests:
+            self.rungs.append(Rung("targeted", True, why or "", skipped=True))
             return {}
         (outcome,) = self._run_twice_on_failure({"targeted": launcher.command(tests)}, "targeted")
         failing = _failing_tests(outcome)
@@ -335,6 +323,25 @@ class Ladder:
             vector=vector or {},
             output="\n\n".join(self.outputs),
         )
+
+
+def _no_targeted_rung(
+    launcher: Launcher | None, tests: list[str] | None, base: BaseFacts, suite_files: int
+) -> str | None:
+    """Why the targeted rung would not save time, or None when it runs."""
+    if launcher is None:
+        return "no pytest or unittest command"
+    if tests is None:
+        return "the import graph cannot judge"
+    if not tests:
+        return "no test imports the changed code"
+    if launcher.runner is Runner.UNITTEST and base.failing:
+        return "unittest reports no per-test results to set the base failures aside"
+    if len(tests) * 2 >= suite_files:
+        # Measured (bench/verify.py, more-itertools): when the changed code's tests are most of
+        # the suite, running them first costs nearly a second full run on every passing attempt.
+        return f"the changed code's tests are {len(tests)} of the suite's {suite_files} files"
+    return None
 
 
 def _may_change_tests(phase: PhaseStrategy) -> bool:

@@ -52,7 +52,7 @@ def _launcher(name: str, command: str) -> Launcher | None:
         program = word.rsplit("/", 1)[-1]
         if program in ("pytest", "py.test"):
             return Launcher(Runner.PYTEST, tuple(words[: index + 1]), name)
-        if program == "unittest" and index > 0 and words[index - 1] == "-m":
+        if program == "unittest" and index > 1 and words[index - 1] == "-m":
             return Launcher(Runner.UNITTEST, tuple(words[: index + 1]), name)
     return None
 

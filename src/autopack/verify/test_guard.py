@@ -33,14 +33,10 @@ class Weakening:
 
 
 def is_test_file(path: str) -> bool:
+    """A file pytest and unittest discovery collect by default: `test_*.py` or `*_test.py`
+    (a helper or typing fixture under tests/ is not one, and naming it to pytest fails)."""
     pure = PurePosixPath(path)
-    if pure.suffix != ".py" or pure.name == "conftest.py":
-        return False
-    return (
-        pure.name.startswith("test_")
-        or pure.stem.endswith("_test")
-        or any(part in ("tests", "test") for part in pure.parts[:-1])
-    )
+    return pure.suffix == ".py" and (pure.name.startswith("test_") or pure.stem.endswith("_test"))
 
 
 def _tests(tree: ast.Module) -> dict[str, ast.AST]:
@@ -117,9 +113,17 @@ def weakenings(path: str, before: str | None, after: str | None) -> list[Weakeni
     gone = sorted(set(old_tests) - set(new_tests))
     if gone:
         found.append(Weakening(path, "tests:deleted-test", f"removes {', '.join(gone)}"))
-    if _skips(new) > _skips(old):
-        found.append(Weakening(path, "tests:skipped", "adds a skip or xfail"))
     kept = set(old_tests) & set(new_tests)
+    # Per test that already existed, and around them (class decorators, `pytestmark`): a new
+    # test carrying the same skipif as its neighbours skips nothing that ran before.
+    skipped = sorted(name for name in kept if _skips(new_tests[name]) > _skips(old_tests[name]))
+    around = _skips(new) - sum(map(_skips, new_tests.values()))
+    if around > _skips(old) - sum(map(_skips, old_tests.values())):
+        skipped.append("the tests around it")
+    if skipped:
+        found.append(
+            Weakening(path, "tests:skipped", f"adds a skip or xfail to {', '.join(skipped)}")
+        )
     before_count = Counter({name: _assertions(old_tests[name]) for name in kept})
     after_count = Counter({name: _assertions(new_tests[name]) for name in kept})
     fewer = sorted(name for name in kept if after_count[name] < before_count[name])
