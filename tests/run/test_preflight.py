@@ -197,3 +197,22 @@ def test_a_project_whose_package_would_not_be_the_worktrees_is_refused_before_an
         assert result.exit_code == 6, result.output
         assert "outside the worktree" in result.output
         _nothing_left(root, server)
+
+
+def test_a_profile_without_ci_commands_is_refused_before_anything_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
+        config = root / "autopack.toml"
+        text = config.read_text()
+        start = text.index("[ci.normal.commands]")
+        end = text.index("\n", text.index("tests = ", start))
+        config.write_text(text[:start] + text[end + 1 :])
+        _commit(root)
+        result = CliRunner().invoke(app, ["run", str(plan), "--repo", str(root)])
+        assert result.exit_code == 2, result.output
+        assert "no CI commands for profile normal" in result.output
+        _nothing_left(root, server)
