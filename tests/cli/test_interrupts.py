@@ -55,6 +55,13 @@ wait
 """
 
 
+def as_from_a_terminal() -> None:
+    """The command starts with Ctrl-C's default action, as from a shell prompt. A test run started
+    in the background (`cmd &` in a script: CI) ignores SIGINT, its children inherit that, and the
+    CLI rightly keeps a signal it was started ignoring ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Project:
     root: Path
@@ -71,6 +78,7 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=as_from_a_terminal,
         )
 
     def autopack(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -255,7 +263,7 @@ def test_demo_says_where_its_project_is_before_the_run_starts_and_how_to_resume_
     env.pop("AUTOPACK_DATABASE_URL", None)
     demo = subprocess.Popen(
         [AUTOPACK, "demo"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        text=True, preexec_fn=as_from_a_terminal,
     )  # fmt: skip
     assert demo.stdout is not None
     first = demo.stdout.readline().strip()
@@ -316,7 +324,7 @@ def test_ctrl_c_during_autopack_verify_kills_its_command(tmp_path: Path) -> None
     env.pop("AUTOPACK_DATABASE_URL", None)
     verify = subprocess.Popen(
         [AUTOPACK, "verify", "--no-sandbox"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + CI_STARTS_WITHIN
     while not holding() and verify.poll() is None and time.monotonic() < deadline:
