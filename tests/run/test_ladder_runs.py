@@ -209,6 +209,10 @@ def test_a_bugfix_commits_only_the_patch_that_turns_its_failing_acceptance_test_
     assert "acceptance:tests/test_mean.py::test_mean_of_two" in landed["fail_to_pass"]
     assert landed["vector"]["test:tests.test_mean::test_mean_of_two"] == "passed"
     assert landed["pass_to_pass"] == 1  # test_shape passed before and after
+    # Both test files import stats.core: running them first would be a second full run.
+    targeted = next(rung for rung in landed["rungs"] if rung["name"] == "targeted")
+    assert targeted["skipped"]
+    assert targeted["detail"] == "the changed code's tests are 2 of the suite's 2 files"
     assert ran.core_on_branch() == FIXED
     issues = ran.issues
     assert issues["acceptance:tests/test_mean.py::test_mean_of_two"]["issue_state"] == "resolved"
@@ -242,3 +246,19 @@ def test_a_bugfix_with_a_new_reproducing_test_has_its_evidence(
     ran = run(tmp_path / "stats", {1: [new_test, FIX]}, acceptance="", with_failing_test=False)
     assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
     assert ran.ladder(1)["fail_to_pass"] == ["test-file:tests/test_mean.py"]
+
+
+def test_a_bugfix_acceptance_test_already_green_at_the_base_is_a_weak_acceptance(
+    tmp_path: Path, key_in_env: None
+) -> None:
+    new_test = {"op": "create", "path": "tests/test_mean.py", "content": TEST_MEAN}
+    ran = run(
+        tmp_path / "stats",
+        {1: [new_test, FIX]},
+        acceptance="tests/test_shape.py::test_mean_is_a_float",
+        with_failing_test=False,
+    )
+    assert ran.end.state is RunState.DONE_SUCCESS, ran.end.message
+    weak = ran.issues["acceptance-weak:tests/test_shape.py::test_mean_is_a_float"]
+    assert (weak["severity"], weak["issue_state"]) == ("minor", "open")
+    assert ran.ladder(1)["weak_acceptance"] == ["tests/test_shape.py::test_mean_is_a_float"]

@@ -105,13 +105,7 @@ def test_a_ci_command_that_fails_at_the_base_for_no_test_is_refused_with_its_out
     with fake_llm_server(demo_reply) as server:
         root = tmp_path / "calc"
         plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
-        config = root / "autopack.toml"
-        config.write_text(
-            config.read_text().replace(
-                "[ci.normal.commands]\n", '[ci.normal.commands]\nlint = "no-such-linter --check"\n'
-            )
-        )
-        _commit(root)
+        _add_broken_linter(root)
         result = CliRunner().invoke(app, ["run", str(plan), "--repo", str(root)])
         assert result.exit_code == 2, result.output
         assert "CI command 'lint' (`no-such-linter --check`) fails on the base commit" in (
@@ -157,13 +151,7 @@ def test_a_run_created_without_the_preflight_stops_at_its_baseline_before_any_pa
     with fake_llm_server(demo_reply) as server:
         root = tmp_path / "calc"
         plan = create_project(root, extra_config=aliases_on(server.openai_base_url))
-        config = root / "autopack.toml"
-        config.write_text(
-            config.read_text().replace(
-                "[ci.normal.commands]\n", '[ci.normal.commands]\nlint = "no-such-linter --check"\n'
-            )
-        )
-        _commit(root)
+        _add_broken_linter(root)
         settings = load_settings(root)
         run_id = create_run(settings, plan, RunOptions())
         end = execute_run(settings, run_id, RunOptions())
@@ -216,3 +204,14 @@ def test_a_profile_without_ci_commands_is_refused_before_anything_exists(
         assert result.exit_code == 2, result.output
         assert "no CI commands for profile normal" in result.output
         _nothing_left(root, server)
+
+
+def _add_broken_linter(root: Path) -> None:
+    """A CI command that fails before any change: its program is not installed (exit 127)."""
+    config = root / "autopack.toml"
+    config.write_text(
+        config.read_text().replace(
+            "[ci.normal.commands]\n", '[ci.normal.commands]\nlint = "no-such-linter --check"\n'
+        )
+    )
+    _commit(root)

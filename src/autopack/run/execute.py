@@ -15,11 +15,10 @@ from pathlib import Path
 from autopack.config import Settings
 from autopack.domain.plan import PlanSpec
 from autopack.domain.states import RunState
-from autopack.domain.vocabulary import CIProfile
 from autopack.errors import ConfigError, PlanError, RepoError
 from autopack.llm.recorders import MemoryRecorder
 from autopack.plan.split_runs import split_plan
-from autopack.run.baseline import ProfileBaseline, write_baseline
+from autopack.run.baseline import write_baseline
 from autopack.run.create import create_run_from_plan, new_run_id, strategy_for
 from autopack.run.durable import Listener, durable_executor, sweep
 from autopack.run.interrupt import DRIVEN
@@ -133,22 +132,21 @@ def create_run(
         aliases = {alias for strategy in compiled for alias in routed_aliases(strategy, options)}
         check_keys(settings, aliases, os.environ, "this run" if len(parts) == 1 else "this plan")
     check_ci(settings, compiled)
-    measured: dict[CIProfile, ProfileBaseline] | None = None
+    if not check_base:
+        return _stored(settings, options, parts, run_id, branch, base_commit, planner_calls, queue)
     reports = Path(tempfile.mkdtemp(prefix="autopack-preflight-"))
     try:
-        if check_base:
-            measured = preflight_base(
-                settings, options, compiled[:1], base_commit, reports, on_progress
-            )
+        measured = preflight_base(
+            settings, options, compiled[:1], base_commit, reports, on_progress
+        )
         run_id = _stored(
             settings, options, parts, run_id, branch, base_commit, planner_calls, queue
         )
-        if measured is not None:
-            # The run's baseline step finds this and measures nothing again.
-            run_dir = settings.runs_dir / run_id
-            (run_dir / "reports").mkdir(parents=True, exist_ok=True)
-            shutil.move(reports, run_dir / "reports" / "baseline")
-            write_baseline(run_dir, measured)
+        # The run's baseline step finds this and measures nothing again.
+        run_dir = settings.runs_dir / run_id
+        (run_dir / "reports").mkdir(parents=True, exist_ok=True)
+        shutil.move(reports, run_dir / "reports" / "baseline")
+        write_baseline(run_dir, measured)
     finally:
         shutil.rmtree(reports, ignore_errors=True)
     return run_id

@@ -92,12 +92,16 @@ class Ladder:
     rungs: list[Rung] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     flaky: list[str] = field(default_factory=list)
+    launcher: Launcher | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.launcher = launcher_for(self.commands)
 
     def climb(self) -> LadderResult:
         failures = self._syntax() or self._tests_kept()
         if failures:
             return self._result(failures)
-        launcher = launcher_for(self.commands)
+        launcher = self.launcher
         checks = runnable_checks(self.phase.acceptance)
         failures = self._acceptance(checks, launcher) or self._targeted(launcher)
         if failures:
@@ -285,7 +289,7 @@ class Ladder:
 
     def _command_key(self, outcome: CommandOutcome) -> str:
         """A failure without per-test results is the profile command's whose runner ran it."""
-        launcher = launcher_for(self.commands)
+        launcher = self.launcher
         name = launcher.name if launcher and outcome.name == "targeted" else outcome.name
         return f"ci:{name}"
 
