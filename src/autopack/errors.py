@@ -16,7 +16,8 @@
 The CLI turns any of these into one sentence on stderr and the exit code of its class (the
 table is in docs/operations.md and `autopack --help`): 1 for an AutopackError of no class below,
 2 ConfigError, 3 PlanError, 4 RepoError, 5 StoreError; 6 the environment (the sandbox or the
-project's environment, verify/), 7 a refused promotion or approval (run/promote.py).
+project's environment, verify/), 7 a refused promotion or approval (run/promote.py), 9 a run
+another live process drives (run/lease.py).
 """
 
 from __future__ import annotations

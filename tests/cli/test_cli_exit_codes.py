@@ -21,6 +21,7 @@ from autopack.errors import (
     RepoError,
     StoreError,
 )
+from autopack.run.lease import RunBusy
 from autopack.run.promote import ApprovalRefused, PromotionRefused
 from autopack.verify.bubblewrap import SandboxUnavailable
 
@@ -104,6 +105,7 @@ def test_the_codes_are_those_of_the_error_classes_and_the_documented_table() -> 
     assert StoreError.exit_code == NotFound.exit_code == exit_codes.STORE
     assert SandboxUnavailable.exit_code == exit_codes.ENVIRONMENT
     assert PromotionRefused.exit_code == ApprovalRefused.exit_code == exit_codes.REFUSED
+    assert RunBusy.exit_code == exit_codes.BUSY
     assert RUN_FAILED_EXIT == exit_codes.RUN_FAILED
     table = [code for code, _, _ in exit_codes.TABLE]
     assert len(set(table)) == len(table)

@@ -8,7 +8,8 @@ from contextlib import closing
 
 import httpx2
 
-from autopack.store.checkpoints import beat, mark_interrupted
+from autopack.store.checkpoints import mark_interrupted
+from autopack.store.leases import beat
 from autopack.testing.api_server import Api
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from autopack.run.worker import work
-from autopack.store.checkpoints import beat
+from autopack.store.leases import beat
 from autopack.testing.api_server import Api
 
 AUTOPACK = str(Path(sys.executable).parent / "autopack")

@@ -20,6 +20,7 @@ STORE = 5  # StoreError, NotFound: the database, or a run or phase that does not
 ENVIRONMENT = 6  # the sandbox is missing, the project's environment cannot be built or used
 REFUSED = 7  # promote or approve refused: the run or phase is not eligible
 CHECK_FAILED = 8  # the check asked for ran and failed: verify's gate, models --check
+BUSY = 9  # another live process drives the run (run/lease.py)
 RUN_FAILED = 10  # the run ended in a DONE_FAILED_* state
 USAGE = 64  # bad flags or arguments (sysexits' EX_USAGE; click's own 2 is taken by CONFIG)
 INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
@@ -35,6 +36,7 @@ TABLE: tuple[tuple[int, str, str], ...] = (
     (ENVIRONMENT, "environment", "the sandbox is missing, or the project's environment failed"),
     (REFUSED, "refused", "promote or approve refused: the run or phase is not eligible"),
     (CHECK_FAILED, "check failed", "the check ran and failed: verify's gate, models --check"),
+    (BUSY, "busy", "another live process drives the run: watch it, or stop it and resume"),
     (RUN_FAILED, "run failed", "the run ended in a DONE_FAILED_* state"),
     (USAGE, "usage", "an unknown command or flag, a missing or bad argument"),
     (INTERRUPTED, "interrupted", "stopped by Ctrl-C"),

@@ -275,8 +275,9 @@ def _chain_lines(database: Database, run_id: str) -> list[str]:
     return [f"- Chain: part {chain.part} of {chain.of} of `{chain.chain_id}`{after}{later}"]
 
 
-def write_run_summary(services: RunServices) -> Path:
-    run = get_run(services.database, services.run_id)
+def write_run_summary(services: RunServices, run: RunRecord | None = None) -> Path:
+    """RUN_SUMMARY.md of the run as stored, or as `run` says it is about to end."""
+    run = run or get_run(services.database, services.run_id)
     calls = ledger_for_run(services.database, services.run_id)
     tokens = sum(c.input_tokens + c.output_tokens for c in calls)
     spent = sum((c.usd for c in calls), Decimal(0))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from autopack.config import Settings
 from autopack.domain.states import FailureReason, RunState
+from autopack.processes import executor_id
 from autopack.run import lifecycle
-from autopack.run.durable import executor_id
 from autopack.run.services import RunOptions, run_services
 from autopack.store.engine import Database
 from autopack.store.queue import claim_unstarted, request_cancel, saved_options

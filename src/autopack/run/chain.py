@@ -22,7 +22,7 @@ from autopack.run.services import RunOptions
 from autopack.store.chains import ChainLink, RunChain, chain_of, chain_plans
 from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
-from autopack.store.queue import save_options, saved_options
+from autopack.store.queue import saved_options
 from autopack.store.runs import frozen_settings, get_run
 from autopack.workspace.registry import git_for
 
@@ -131,6 +131,6 @@ def _create_part(
         sandbox=previous.sandbox,
         run_id=run_id,
         chain=ChainLink(chain_id=chain.chain_id, part=chain.part + 1),
+        options_json=options.model_dump_json(),
     )
-    save_options(database, run_id, options.model_dump_json(), queue=False)
     return run_id

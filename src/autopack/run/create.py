@@ -97,6 +97,12 @@ def strategy_for(
     )
 
 
+def freeze_strategy(runs_dir: Path, strategy: Strategy) -> None:
+    """strategy.json, written before the run moves to RUN_CREATED: a run in RUN_CREATED always has
+    it (a run killed in between writes it when it opens, run/lifecycle.py)."""
+    write_json_atomic(strategy_path(runs_dir, strategy.run_id), strategy.model_dump(mode="json"))
+
+
 def create_run_from_plan(
     settings: Settings,
     database: Database,
@@ -110,11 +116,14 @@ def create_run_from_plan(
     base_commit: str | None = None,
     sandbox: str | None = None,
     chain: ChainLink | None = None,
+    options_json: str | None = None,
+    queue: bool = False,
 ) -> Strategy:
     """Compile and freeze the strategy, then persist it; the run ends this in RUN_CREATED.
 
     `sandbox` names the Verifier's sandbox; "none" records a --no-sandbox opt-out for the summary.
-    `chain` places the run in a chain of runs (run/chain.py).
+    `chain` places the run in a chain of runs (run/chain.py). `options_json` (RunOptions) is how
+    it is executed, stored with it; `queue` puts it in line for a worker.
     """
     strategy = strategy_for(
         settings,
@@ -130,13 +139,12 @@ def create_run_from_plan(
             "settings_json": settings.model_dump_json(),
             "chain_id": chain.chain_id if chain else None,
             "chain_part": chain.part if chain else None,
+            "options_json": options_json,
+            "queued": queue,
         }
     )
     create_run(database, blueprint)
-    # The file is written before the state moves, so a run in RUN_CREATED always has its strategy.json.
-    write_json_atomic(
-        strategy_path(settings.runs_dir, strategy.run_id), strategy.model_dump(mode="json")
-    )
+    freeze_strategy(settings.runs_dir, strategy)
     transition_run(
         database,
         strategy.run_id,

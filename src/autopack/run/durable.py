@@ -1,5 +1,5 @@
-"""DBOS as the run's durable executor: its system database, the workflow start and resume, heartbeats
-and the sweeper that resumes runs whose executor went silent (open-source DBOS does not do that).
+"""DBOS as the run's durable executor: its system database, the workflow start and resume, and the
+sweeper that finds runs nobody drives (open-source DBOS does not resume another executor's work).
 
 Embedded by default: DBOS on SQLite in `<repo>/.autopack/dbos.sqlite`, beside Autopack's own
 database. With `AUTOPACK_DATABASE_URL` on PostgreSQL, DBOS keeps its tables in that database.
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,10 +25,11 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 from autopack import __version__
 from autopack.config import Settings
+from autopack.processes import executor_id
 from autopack.run.services import RunOptions
 from autopack.run.workflow import run_workflow
-from autopack.store.checkpoints import beat, silent_runs
 from autopack.store.engine import Database, open_database
+from autopack.store.leases import silent_runs
 from autopack.store.progress import last_progress_id, progress_after
 
 DBOS_SQLITE = Path(".autopack") / "dbos.sqlite"
@@ -48,10 +47,6 @@ def dbos_url(settings: Settings) -> str:
     path = settings.repo_root / DBOS_SQLITE
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
-
-
-def executor_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 @dataclass
@@ -86,10 +81,7 @@ class DurableExecutor:
     def _driving(self, run_id: str) -> Iterator[None]:
         database = open_database(self.settings.database_url)
         try:
-            with (
-                heartbeat(database, run_id, self.identity, self.settings.runtime.heartbeat_seconds),
-                watching(database, run_id, self.listeners),
-            ):
+            with watching(database, run_id, self.listeners):
                 yield
         finally:
             database.close()
@@ -129,26 +121,6 @@ def _console_log_to_current_stderr() -> None:
 
 
 @contextmanager
-def heartbeat(database: Database, run_id: str, identity: str, seconds: float) -> Iterator[None]:
-    """Say every `seconds` that this process still drives the run."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while True:
-            beat(database, run_id, identity)
-            if stop.wait(seconds):
-                return
-
-    thread = threading.Thread(target=loop, name=f"heartbeat-{run_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-@contextmanager
 def watching(database: Database, run_id: str, listeners: Sequence[Listener]) -> Iterator[None]:
     """Tell the listeners, in order, each progress event of the run stored from now on: the ones
     the run's workflow stores, wherever DBOS runs it, and the last ones before the block ends."""
@@ -182,9 +154,12 @@ def watching(database: Database, run_id: str, listeners: Sequence[Listener]) -> 
             pass
 
 
-def sweep(database: Database, stale_after: timedelta, *, interrupted: bool = False) -> list[str]:
-    """Runs whose executor has been silent for `stale_after`: the ones this process should adopt
-    (runs stopped by an interrupt too, with `interrupted`)."""
+def sweep(
+    database: Database, project_id: str, stale_after: timedelta, *, interrupted: bool = False
+) -> list[str]:
+    """The project's runs nobody has driven for `stale_after`: the ones this process should adopt
+    (runs stopped by an interrupt too, with `interrupted`). Another project's runs are never
+    taken: they would be driven in this project's repository."""
     mine = executor_id()
-    silent = silent_runs(database, stale_after, interrupted=interrupted)
+    silent = silent_runs(database, stale_after, project_id=project_id, interrupted=interrupted)
     return [run_id for run_id, owner in silent if owner != mine]

@@ -15,13 +15,15 @@ from pathlib import Path
 from autopack.config import Settings
 from autopack.domain.plan import PlanSpec
 from autopack.domain.states import RunState
-from autopack.errors import ConfigError, PlanError, RepoError
+from autopack.errors import ConfigError, GitError, PlanError, RepoError
 from autopack.llm.recorders import MemoryRecorder
 from autopack.plan.split_runs import split_plan
+from autopack.processes import executor_id
 from autopack.run.baseline import write_baseline
 from autopack.run.create import create_run_from_plan, new_run_id, strategy_for
 from autopack.run.durable import Listener, durable_executor, sweep
 from autopack.run.interrupt import DRIVEN
+from autopack.run.lease import RunBusy, holding
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
 from autopack.run.preflight import check_base as preflight_base
 from autopack.run.preflight import check_ci, check_keys, check_replay, routed_aliases
@@ -29,7 +31,7 @@ from autopack.run.services import RunOptions
 from autopack.store.chains import ChainLink, create_chain, delete_chain_without_runs
 from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
-from autopack.store.queue import save_options, saved_options
+from autopack.store.queue import saved_options
 from autopack.store.runs import get_run
 from autopack.verify.bubblewrap import SandboxUnavailable
 from autopack.verify.environment.base import Progress, no_progress
@@ -177,16 +179,41 @@ def _stored(
                     sandbox="none" if options.no_sandbox else "bubblewrap",
                     run_id=run_id,
                     chain=chain,
+                    options_json=options.model_dump_json(),
+                    queue=queue,
                 )
         except BaseException:
             if chain is not None:
                 delete_chain_without_runs(database, chain.chain_id)
             raise
         planner_calls.flush_to(database)
-        save_options(database, run_id, options.model_dump_json(), queue=queue)
     finally:
         database.close()
     return strategy.run_id
+
+
+def _has_commit(settings: Settings, commit: str) -> bool:
+    try:
+        git_for(settings).head_commit(commit)
+    except GitError:
+        return False
+    return True
+
+
+def _check_project(settings: Settings, database: Database, run_id: str) -> None:
+    """A run is driven only in its own repository: elsewhere its branch, commits and worktrees
+    would be made in a project they do not belong to."""
+    run = get_run(database, run_id)
+    if run.project_id != settings.project.id:
+        raise RepoError(
+            f"run {run_id} belongs to project {run.project_id!r}, and {settings.repo_root} is "
+            f"project {settings.project.id!r}: resume it with --repo pointing at its own repository"
+        )
+    if run.base_commit and not _has_commit(settings, run.base_commit):
+        raise RepoError(
+            f"run {run_id} started from commit {run.base_commit[:12]}, which {settings.repo_root} "
+            "does not have: resume it in the repository it was started in"
+        )
 
 
 def execute_run(
@@ -197,8 +224,25 @@ def execute_run(
     *,
     resume: bool = False,
 ) -> RunEnd:
+    """Drive the run to its end in this process, holding it exclusively (run/lease.py).
+
+    A resume runs with the options the run was stored with, not the caller's: a run killed before
+    its workflow started still answers from its cassette or its chosen model.
+    """
     listeners = [] if listener is None else [listener]
-    with DRIVEN.driving(settings, run_id), durable_executor(settings, listeners) as executor:
+    database = open_database(settings.database_url)
+    try:
+        _check_project(settings, database, run_id)
+        saved = saved_options(database, run_id) if resume else None
+    finally:
+        database.close()
+    if saved is not None:
+        options = RunOptions.model_validate_json(saved)
+    with (
+        holding(settings, run_id, executor_id()),
+        DRIVEN.driving(settings, run_id),
+        durable_executor(settings, listeners) as executor,
+    ):
         drive = executor.resume if resume else executor.start
         asyncio.run(drive(run_id, options))
     return _end(settings, run_id)
@@ -211,24 +255,21 @@ def sweep_and_resume(
     *,
     interrupted: bool = False,
 ) -> list[RunEnd]:
-    """Adopt every run whose executor went silent, and carry each to its end.
+    """Adopt every run of the project nobody drives, and carry each to its end.
 
     A run whose process was interrupted was stopped on purpose: only a person's `autopack sweep`
-    (`interrupted`) takes it on, never a worker on its own.
+    (`interrupted`) takes it on, never a worker on its own. A run another sweeper took first is
+    left to it.
     """
     database = open_database(settings.database_url)
     try:
-        silent = sweep(database, stale_after, interrupted=interrupted)
-        options = {run_id: saved_options(database, run_id) for run_id in silent}
+        silent = sweep(database, settings.project.id, stale_after, interrupted=interrupted)
     finally:
         database.close()
-    return [
-        execute_run(
-            settings,
-            run_id,
-            RunOptions.model_validate_json(options[run_id] or "{}"),
-            listener,
-            resume=True,
-        )
-        for run_id in silent
-    ]
+    ends = []
+    for run_id in silent:
+        try:
+            ends.append(execute_run(settings, run_id, RunOptions(), listener, resume=True))
+        except RunBusy:
+            continue
+    return ends

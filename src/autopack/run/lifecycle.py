@@ -9,7 +9,7 @@ import glob
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from autopack.domain.machines import PhaseEvent, RunEvent, TierEvent
+from autopack.domain.machines import RUN_MACHINE, PhaseEvent, RunEvent, TierEvent
 from autopack.domain.states import FailureReason, PhaseState, RunState, TierState
 from autopack.issues.backlog_aging import AgingThresholds
 from autopack.issues.phase_issue_file import read_phase_issue_file
@@ -22,6 +22,7 @@ from autopack.run.artefacts import (
     write_run_summary,
     write_tier_summary,
 )
+from autopack.run.create import freeze_strategy
 from autopack.run.events import (
     PhaseStarted,
     RunFinished,
@@ -31,8 +32,9 @@ from autopack.run.events import (
 )
 from autopack.run.services import RunServices
 from autopack.run.transitions import move_phase, move_run, move_tier
+from autopack.store.progress import progress_after
 from autopack.store.queue import cancel_reason
-from autopack.store.runs import get_run, set_tier_cleanliness
+from autopack.store.runs import RunRecord, get_run, set_tier_cleanliness
 
 # A cancelled run needs a person to decide what comes next, hence the review family.
 CANCELLED = "review.cancelled"
@@ -44,6 +46,10 @@ def open_run(services: RunServices) -> str | None:
     run = get_run(services.database, services.run_id)
     if run.state.is_terminal:
         return run.state.value
+    if run.state is RunState.PLAN_BOOTSTRAP:  # killed between storing the run and freezing it
+        freeze_strategy(services.settings.runs_dir, services.strategy)
+        move_run(services.database, services.run_id, RunEvent.STRATEGY_FROZEN, "strategy frozen")
+        run = get_run(services.database, services.run_id)
     base = run.base_commit or services.git.head_commit()
     services.git.ensure_integration_branch(services.run_id, base)
     if run.state is RunState.RUN_CREATED:
@@ -158,11 +164,31 @@ def finish_run(
     failure: FailureReason | None,
     failed_at: tuple[str, int] | None = None,
 ) -> str:
-    """Skip what never ran, settle issues, write the summary, and end in a terminal state."""
+    """Skip what never ran, settle issues, clean up and write the summary, then end in a terminal
+    state. A run found terminal (a replay after a kill) has its clean-up and summary done again,
+    so a terminal run always has both, whenever the process died."""
     database, run_id = services.database, services.run_id
     run = get_run(database, run_id)
-    if run.state.is_terminal:
-        return run.state.value
+    if not run.state.is_terminal:
+        _end_run(services, run, failure, failed_at)
+    else:
+        services.git.remove_run_worktrees(run_id)
+        write_run_summary(services)
+    ended = get_run(database, run_id)
+    told = any(event.kind == "run_finished" for event in progress_after(database, 0, run_id=run_id))
+    if not told:
+        reason = ended.failure.message if ended.failure else None
+        services.emit(RunFinished(state=ended.state.value, reason=reason))
+    return ended.state.value
+
+
+def _end_run(
+    services: RunServices,
+    run: RunRecord,
+    failure: FailureReason | None,
+    failed_at: tuple[str, int] | None,
+) -> None:
+    database, run_id = services.database, services.run_id
     for tier in run.tiers:
         for phase in tier.phases:
             if phase.state is PhaseState.QUEUED:
@@ -193,12 +219,10 @@ def finish_run(
         run_id,
         AgingThresholds(runs=aging.runs, tiers=aging.tiers),
     )
-    if failure is None:
-        move_run(database, run_id, RunEvent.ALL_PHASES_DONE, "every phase committed")
-    else:
+    event = RunEvent.ALL_PHASES_DONE if failure is None else failure_event(failure)
+    if failure is not None:
         if run.state is not RunState.RUN_CREATED:  # a run cancelled unstarted has no branch yet
             services.git.reset_integration(services.run_id)
-        move_run(database, run_id, failure_event(failure), failure.message, reason=failure)
         phase_id, attempt = failed_at or (None, 0)
         incident = (
             services.run_dir / "incidents" / (f"{phase_id}-a{attempt}" if phase_id else "run")
@@ -206,7 +230,12 @@ def finish_run(
         if not incident.exists():
             write_incident(services, phase_id, attempt, failure.message, {})
     services.git.remove_run_worktrees(run_id)
-    write_run_summary(services)
-    state = get_run(database, run_id).state
-    services.emit(RunFinished(state=state.value, reason=failure.message if failure else None))
-    return state.value
+    # Written as the run will be, before it is: a kill between the two leaves a run that is not
+    # terminal yet, and its replay writes both.
+    ending = get_run(database, run_id)
+    final = RUN_MACHINE.next_state(ending.state, event)
+    write_run_summary(services, ending.model_copy(update={"state": final, "failure": failure}))
+    if failure is None:
+        move_run(database, run_id, event, "every phase committed")
+    else:
+        move_run(database, run_id, event, failure.message, reason=failure)

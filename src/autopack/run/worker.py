@@ -12,7 +12,7 @@ import threading
 from datetime import timedelta
 
 from autopack.config import Settings
-from autopack.run.durable import executor_id
+from autopack.processes import executor_id
 from autopack.run.execute import RunEnd, execute_run, sweep_and_resume
 from autopack.run.services import RunOptions
 from autopack.store.engine import open_database

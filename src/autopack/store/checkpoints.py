@@ -1,10 +1,8 @@
-"""Model answers already paid for, by conversation and request number; heartbeats of run executors
-and their interrupts."""
+"""Model answers already paid for, by conversation and request number; interrupts of run executors."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -35,37 +33,6 @@ def save_checkpoint(
                     response_json=response_json,
                 )
             )
-
-
-def beat(database: Database, run_id: str, executor_id: str) -> None:
-    """The executor driving `run_id` is alive now."""
-    with database.transaction() as session:
-        row = session.get(RunRow, run_id)
-        if row is not None:
-            row.executor_id, row.heartbeat_at = executor_id, utc_now()
-
-
-def silent_runs(
-    database: Database, older_than: timedelta, *, interrupted: bool = False
-) -> list[tuple[str, str | None]]:
-    """(run_id, executor_id) of unfinished runs whose executor has not beaten for `older_than`;
-    runs whose executor was interrupted (stopped on purpose) only with `interrupted`."""
-    cutoff: datetime = utc_now() - older_than
-    query = select(RunRow.run_id, RunRow.executor_id, RunRow.heartbeat_at).where(
-        RunRow.ended_at.is_(None), RunRow.heartbeat_at.is_not(None)
-    )
-    if not interrupted:
-        query = query.where(RunRow.interrupted_at.is_(None))
-    with database.transaction() as session:
-        rows = session.execute(query).all()
-    silent = []
-    for run_id, executor_id, heartbeat in rows:
-        if heartbeat is None:
-            continue
-        moment = heartbeat if heartbeat.tzinfo else heartbeat.replace(tzinfo=cutoff.tzinfo)
-        if moment < cutoff:
-            silent.append((run_id, executor_id))
-    return silent
 
 
 def mark_interrupted(database: Database, run_ids: Sequence[str]) -> None:

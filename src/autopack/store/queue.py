@@ -11,17 +11,6 @@ from autopack.store.engine import Database
 from autopack.store.schema import RunRow, utc_now
 
 
-def save_options(database: Database, run_id: str, options_json: str, *, queue: bool) -> None:
-    """How the run is to be executed; `queue` puts it in line for a worker."""
-    with database.transaction() as session:
-        row = session.get(RunRow, run_id)
-        if row is None:
-            raise NotFound(f"no run {run_id!r}")
-        row.options_json = options_json
-        if queue:
-            row.queued_at, row.claimed_at = utc_now(), None
-
-
 def requeue(database: Database, run_id: str) -> None:
     """Put a run back in line for a worker, with the options it was started with."""
     with database.transaction() as session:

@@ -57,6 +57,10 @@ class RunBlueprint(_Value):
     # A part of a chain (store/chains.py): the chain and the part's place in it, from 1.
     chain_id: str | None = None
     chain_part: int | None = None
+    # How it is to be executed (RunOptions JSON), stored with the run so that no instant exists
+    # where a run is stored without them; `queued` puts it in line for a worker.
+    options_json: str | None = None
+    queued: bool = False
 
 
 class PhaseRecord(_Value):
@@ -142,6 +146,8 @@ def create_run(database: Database, blueprint: RunBlueprint) -> None:
                 settings_json=blueprint.settings_json,
                 chain_id=blueprint.chain_id,
                 chain_part=blueprint.chain_part,
+                options_json=blueprint.options_json,
+                queued_at=utc_now() if blueprint.queued else None,
             )
         )
         session.flush()

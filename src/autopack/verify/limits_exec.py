@@ -13,7 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from autopack.processes import executor_id
 from autopack.verify.base import CommandResult, Limits
+from autopack.verify.orphans import marked
 
 
 class CommandsStopped(BaseException):
@@ -86,7 +88,8 @@ def run_limited(
     process = subprocess.Popen(
         list(argv),
         cwd=cwd,
-        env=dict(env),
+        # Its own session outlives a SIGKILL of this process: the mark lets the next one reap it.
+        env=marked(env, executor_id()),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
