@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from autopack.errors import GitError
+from autopack.workspace import repair
 from autopack.workspace.base import (
     ApplyOutcome,
     CommitInfo,
@@ -46,9 +47,12 @@ class GitCli:
         self.worktree_root = worktree_root
         if shutil.which("git") is None:
             raise GitError("git is not installed or not on PATH")
-        top = self._git("rev-parse", "--show-toplevel", cwd=self.repo).strip()
+        top, common = self._git("rev-parse", "--show-toplevel", "--git-common-dir").splitlines()
         if Path(top).resolve() != self.repo:
             raise GitError(f"{repo} is not the top of a git work tree (that is {top})")
+        # Where every worktree's admin dir and every branch ref live, whichever worktree `repo` is
+        # (git prints it relative to `repo` or absolute).
+        self.common_dir = (self.repo / common).resolve()
 
     def _git(
         self, *args: str, cwd: Path | None = None, input_text: str | None = None, check: bool = True
@@ -101,12 +105,20 @@ class GitCli:
         return self.worktree_root / _check_name("run id", run_id)
 
     def integration_worktree(self, run_id: str) -> Worktree:
+        """The integration branch checked out at `<root>/<run_id>/integration`, remade when broken.
+
+        A worktree a kill left half-made, locked, or on another branch is replaced. The branch
+        ref is the truth and is never moved here, so no commit is lost: only the worktree's files
+        and admin dir are recreated, and its uncommitted files are disposable (reset_integration
+        discards them anyway).
+        """
         branch = self.integration_branch(run_id)
         path = self._run_root(run_id) / "integration"
-        if not (path / ".git").exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._git("worktree", "add", "--quiet", str(path), branch)
-        head = self._git("rev-parse", "HEAD", cwd=path).strip()
+        wanted = f"ref: refs/heads/{branch}"
+        try:
+            head, _ = self._checked_worktree(path, wanted)
+        except GitError:
+            head, _ = self._add_worktree(path, branch, wanted)
         return Worktree(path=path, base_commit=head, branch=branch)
 
     def create_attempt_worktree(self, run_id: str, name: str) -> Worktree:
@@ -114,49 +126,109 @@ class GitCli:
         return self.detached_worktree(run_id, name, f"refs/heads/{self.integration_branch(run_id)}")
 
     def detached_worktree(self, group: str, name: str, ref: str) -> Worktree:
-        """A detached worktree of `ref` at `<root>/<group>/<name>`, replacing a stale one."""
+        """A fresh detached worktree of `ref` at `<root>/<group>/<name>`, replacing any left there."""
         head = self._git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
         path = self._run_root(group) / _check_name("worktree", name)
-        if path.exists():
-            self.remove_worktree(Worktree(path=path, base_commit=head))
+        _, admin = self._add_worktree(path, head, head, detach=True)
+        return Worktree(path=path, base_commit=head, git_dir=admin)
+
+    def _checked_worktree(self, path: Path, wanted_head: str) -> tuple[str, Path]:
+        """The commit and admin dir of the worktree at `path`, after checking that git finished
+        making it: registered, not locked, HEAD as `wanted_head` says and resolving, index present."""
+        admin = repair.admin_dir_named_by(self.common_dir, path)
+        if admin is None:
+            raise GitError(f"{path} is not a registered worktree of this repository")
+        problem = repair.worktree_problem(path, admin, wanted_head)
+        if problem is not None:
+            raise GitError(problem)
+        resolved = self._run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], path)
+        if resolved.returncode != 0:
+            raise GitError(f"{path} has a HEAD that does not resolve to a commit")
+        return resolved.stdout.strip(), admin
+
+    def _add_worktree(
+        self, path: Path, target: str, wanted_head: str, *, detach: bool = False
+    ) -> tuple[str, Path]:
+        """`git worktree add` on a cleared `path`, its result checked; its commit and admin dir."""
+        self._discard_worktree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._git("worktree", "add", "--quiet", "--detach", str(path), head)
-        git_dir = Path(self._git("rev-parse", "--absolute-git-dir", cwd=path).strip())
-        return Worktree(path=path, base_commit=head, git_dir=git_dir)
+        flags = ("--detach",) if detach else ()
+        added = self._run(["worktree", "add", "--quiet", *flags, str(path), target], self.repo)
+        if added.returncode == 0:
+            try:
+                return self._checked_worktree(path, wanted_head)
+            except GitError as error:
+                problem = str(error)
+        else:
+            lines = (added.stderr or added.stdout).strip().splitlines()
+            # git's own reason is its fatal: or error: line; advice follows it.
+            reasons = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            problem = (reasons or lines or [f"exit status {added.returncode}"])[0]
+        self._discard_worktree(path)
+        raise GitError(f"git worktree add of {target} at {path} failed: {problem}")
+
+    def _discard_worktree(self, path: Path) -> None:
+        """Remove one of our worktrees whatever state a kill left it in: locked, half-checked-out,
+        or registered with its folder gone. Only a folder under the worktree root is accepted,
+        and only the admin dir registering that very folder is unlocked and dropped."""
+        if not path.resolve().is_relative_to(self.worktree_root.resolve()):
+            raise GitError(f"{path} is not under Autopack's worktree root {self.worktree_root}")
+        admins = repair.admin_dirs_of(self.common_dir, path)
+        for admin in admins:
+            # `worktree remove` without a second -f, and `prune`, both skip a locked worktree.
+            (admin / repair.LOCKED_MARKER).unlink(missing_ok=True)
+        self._run(["worktree", "remove", "-f", "-f", str(path)], self.repo)
+        shutil.rmtree(path, ignore_errors=True)
+        for admin in admins:
+            # A worktree too broken for `worktree remove` keeps its admin dir; `prune` would drop
+            # it, but also every other missing worktree's, the user's included.
+            repair.drop_admin_dir(admin)
 
     def remove_worktree(self, worktree: Worktree) -> None:
-        self._run(["worktree", "remove", "--force", str(worktree.path)], self.repo)
-        shutil.rmtree(worktree.path, ignore_errors=True)
-        self._git("worktree", "prune")
+        self._discard_worktree(worktree.path)
 
     def remove_run_worktrees(self, run_id: str) -> int:
-        """Crash recovery and clean-up: every worktree of the run, whatever state it was left in."""
+        """Crash recovery and clean-up: every worktree of the run, whatever state it was left in.
+
+        Locked and half-made worktrees go too, and so do entries whose folder is already gone:
+        afterwards git lists none of the run's worktrees and its folder does not exist.
+        """
         root = self._run_root(run_id)
-        removed = 0
-        if root.exists():
-            for child in sorted(root.iterdir()):
-                self.remove_worktree(Worktree(path=child, base_commit=""))
-                removed += 1
-            shutil.rmtree(root, ignore_errors=True)
-        return removed
+        folders = {child.resolve() for child in root.iterdir()} if root.is_dir() else set()
+        for admin in repair.admin_dirs_under(self.common_dir, root):
+            folder = repair.registered_folder(admin)
+            if folder is not None:
+                folders.add(folder)
+        for folder in sorted(folders):
+            self._discard_worktree(folder)
+        shutil.rmtree(root, ignore_errors=True)
+        return len(folders)
 
     def recover_run_worktrees(self, run_id: str) -> list[Path]:
-        """After a kill: the index locks a dead git process left in this run's worktrees, removed.
+        """After a kill: every lock a dead git process left on this run's worktrees and refs, removed.
 
-        Only locks of worktrees under this run's own folder are touched, never the user's.
+        Cleared are the `locked` marker and every `*.lock` (index, HEAD, ORIG_HEAD...) of each
+        worktree registered under this run's own folder, the lock of its integration branch
+        `refs/heads/autopack/<run_id>` and those of its tags under `refs/tags/autopack/<run_id>/`;
+        the entries of its worktrees whose folder is gone are dropped. Nothing of the user's or
+        of another run is touched. Repository-wide locks (`packed-refs.lock`, the main worktree's
+        `HEAD.lock`) are left alone: they are not the run's, and neither stops its commits or tags.
+
+        Safe only for the process holding the run exclusively (its lease), at resume, before it
+        runs any git of its own: a lock file records no owner, so a lock is known to be stale
+        only because no other process may be working on this run; called anywhere else, this
+        would pull a lock from under a live git. Half-made worktrees are left for
+        integration_worktree and detached_worktree, which check every worktree they hand out and
+        remake what is broken.
         """
-        root = self._run_root(run_id).resolve()
-        removed = []
-        for lock in (self.repo / ".git" / "worktrees").glob("*/index.lock"):
-            gitdir = lock.parent / "gitdir"
-            try:
-                worktree = Path(gitdir.read_text(encoding="utf-8").strip()).parent.resolve()
-            except OSError:
-                continue
-            if worktree.is_relative_to(root):
-                lock.unlink(missing_ok=True)
-                removed.append(lock)
-        self._git("worktree", "prune")
+        root = self._run_root(run_id)
+        removed: list[Path] = []
+        for admin in repair.admin_dirs_under(self.common_dir, root):
+            removed += repair.clear_locks(admin)
+            folder = repair.registered_folder(admin)
+            if folder is not None and not folder.exists():
+                repair.drop_admin_dir(admin)
+        removed += repair.clear_ref_locks(self.common_dir, self.integration_branch(run_id))
         return removed
 
     def stage_attempt(self, worktree: Worktree) -> StagedAttempt:
@@ -307,10 +379,7 @@ class GitCli:
         temporary = where is None
         if where is None:
             where = self._run_root(run_id) / "promote"
-            if where.exists():
-                self.remove_worktree(Worktree(path=where, base_commit=""))
-            where.parent.mkdir(parents=True, exist_ok=True)
-            self._git("worktree", "add", "--quiet", str(where), into)
+            self._add_worktree(where, into, f"ref: refs/heads/{into}")
         try:
             if self._git("status", "--porcelain", "--untracked-files=no", cwd=where).strip():
                 raise GitError(
