@@ -14,6 +14,7 @@ from autopack.domain.plan import PlanSpec
 from autopack.domain.strategy import Strategy
 from autopack.domain.vocabulary import RunScope, SafetyProfile
 from autopack.issues.atomic_json import write_json_atomic
+from autopack.killpoints import reached
 from autopack.plan.bootstrap import bootstrap_plan
 from autopack.store.chains import ChainLink
 from autopack.store.engine import Database
@@ -144,6 +145,7 @@ def create_run_from_plan(
         }
     )
     create_run(database, blueprint)
+    reached("run:inserted")
     freeze_strategy(settings.runs_dir, strategy)
     transition_run(
         database,

@@ -16,6 +16,7 @@ from autopack.config import Settings
 from autopack.domain.plan import PlanSpec
 from autopack.domain.states import RunState
 from autopack.errors import ConfigError, GitError, PlanError, RepoError
+from autopack.killpoints import reached
 from autopack.llm.recorders import MemoryRecorder
 from autopack.plan.split_runs import split_plan
 from autopack.processes import executor_id
@@ -189,6 +190,7 @@ def _stored(
         planner_calls.flush_to(database)
     finally:
         database.close()
+    reached("run:stored")  # stored, its workflow not started
     return strategy.run_id
 
 

@@ -15,6 +15,7 @@ from autopack.issues.backlog_aging import AgingThresholds
 from autopack.issues.phase_issue_file import read_phase_issue_file
 from autopack.issues.promotion import TierTolerance, distinct_open_counts, tier_cleanliness
 from autopack.issues.settle import settle_run_issues
+from autopack.killpoints import reached
 from autopack.llm.budget import Level
 from autopack.run.artefacts import (
     REPORTS_DIR,
@@ -235,7 +236,9 @@ def _end_run(
     ending = get_run(database, run_id)
     final = RUN_MACHINE.next_state(ending.state, event)
     write_run_summary(services, ending.model_copy(update={"state": final, "failure": failure}))
+    reached("run:summary-written")
     if failure is None:
         move_run(database, run_id, event, "every phase committed")
     else:
         move_run(database, run_id, event, failure.message, reason=failure)
+    reached("run:terminal")

@@ -19,6 +19,7 @@ from autopack.builder.progress import AttemptFingerprint
 from autopack.config import settings_to_resume
 from autopack.domain.states import FailureReason
 from autopack.domain.strategy import PhaseStrategy
+from autopack.killpoints import reached
 from autopack.run import attempt_steps, checks, lifecycle
 from autopack.run.base_facts import measure_base_acceptance
 from autopack.run.baseline import BrokenAtBase, measure_baseline
@@ -32,10 +33,30 @@ WORKFLOW_NAME = "autopack.run"
 
 async def _step(name: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run `func` as the workflow's next checkpointed step (a plain call outside a workflow)."""
+    reached(f"step:{name}")  # the step before is recorded; this one has not begun
     if DBOS.workflow_id is None:
         result = func(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
-    return await DBOS.run_step_async({"name": name}, func, *args, **kwargs)
+    return await DBOS.run_step_async({"name": name}, _reporting(name, func), *args, **kwargs)
+
+
+def _reporting(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func`, passing the kill point between its return and DBOS recording what it returned."""
+    if inspect.iscoroutinefunction(func):
+
+        async def returning_async(*args: Any, **kwargs: Any) -> Any:
+            result = await func(*args, **kwargs)
+            reached(f"step:{name}:returned")
+            return result
+
+        return returning_async
+
+    def returning(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        reached(f"step:{name}:returned")
+        return result
+
+    return returning
 
 
 async def _run_phase(

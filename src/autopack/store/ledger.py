@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from autopack.domain.vocabulary import Role
+from autopack.killpoints import reached
 from autopack.store.engine import Database
 from autopack.store.schema import LlmCallRow
 
@@ -50,10 +51,11 @@ class LedgerTotals(BaseModel):
 def record_llm_call(database: Database, call: LlmCallRecord) -> None:
     with database.transaction() as session:
         session.add(LlmCallRow(**call.model_dump(exclude={"created_at"}, mode="python")))
+    reached("ledger:row")
 
 
 def ledger_for_run(database: Database, run_id: str) -> list[LlmCallRecord]:
-    with database.transaction() as session:
+    with database.reading() as session:
         rows = session.scalars(
             select(LlmCallRow).where(LlmCallRow.run_id == run_id).order_by(LlmCallRow.id)
         )
