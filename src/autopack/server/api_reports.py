@@ -67,7 +67,7 @@ def ready(request: Request) -> Readiness:
     """Readiness: the database answers and, where this process runs one, the worker lives."""
     context = context_of(request)
     try:
-        with context.database.transaction() as session:
+        with context.database.reading() as session:
             session.execute(text("SELECT 1"))
         depth = queue_depth(context.database)
     except Exception as error:

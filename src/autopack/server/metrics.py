@@ -77,7 +77,7 @@ class StoreCollector(Collector):
                 LlmCallRow.role, LlmCallRow.provider, LlmCallRow.model, category, LlmCallRow.outcome
             )
         )
-        with self.database.transaction() as session:
+        with self.database.reading() as session:
             rows = session.execute(query).all()
         for role, provider, model, task_category, outcome, count, token_sum, usd_sum in rows:
             key = [role, provider, model, task_category]
@@ -93,7 +93,7 @@ class StoreCollector(Collector):
             func.sum(case((LlmCallRow.latency_ms <= bound, 1), else_=0))
             for bound in LATENCY_BUCKETS_MS
         ]
-        with self.database.transaction() as session:
+        with self.database.reading() as session:
             row = session.execute(
                 select(
                     func.count(LlmCallRow.id),
@@ -114,7 +114,7 @@ class StoreCollector(Collector):
         return histogram
 
     def _from_progress(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
-        with self.database.transaction() as session:
+        with self.database.reading() as session:
             rows = session.execute(
                 select(ProgressEventRow.kind, ProgressEventRow.payload).where(
                     ProgressEventRow.kind.in_(("llm", "verified"))

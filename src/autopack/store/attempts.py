@@ -72,7 +72,7 @@ def finish_attempt(
 
 
 def attempts_of_phase(database: Database, run_id: str, phase_id: str) -> list[AttemptRecord]:
-    with database.transaction() as session:
+    with database.reading() as session:
         rows = session.scalars(
             select(AttemptRow)
             .where(AttemptRow.run_id == run_id, AttemptRow.phase_id == phase_id)

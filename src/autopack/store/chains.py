@@ -82,7 +82,7 @@ def delete_chain_without_runs(database: Database, chain_id: str) -> None:
 
 def chain_plans(database: Database, chain_id: str) -> list[PlanSpec]:
     """Every part's plan, in order."""
-    with database.transaction() as session:
+    with database.reading() as session:
         row = session.get(RunChainRow, chain_id)
         if row is None:
             raise NotFound(f"no chain {chain_id!r}")
@@ -91,7 +91,7 @@ def chain_plans(database: Database, chain_id: str) -> list[PlanSpec]:
 
 def chain_of(database: Database, run_id: str) -> RunChain | None:
     """The run's chain, or None for a run on its own."""
-    with database.transaction() as session:
+    with database.reading() as session:
         run = session.get(RunRow, run_id)
         if run is None:
             raise NotFound(f"no run {run_id!r}")

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from autopack.errors import StoreError
@@ -18,6 +18,10 @@ from autopack.errors import StoreError
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE = Path(".autopack") / "autopack.db"
 _SUPPORTED = ("sqlite", "postgresql")
+# The execution option that marks the connections of Database.reading().
+_READING = "autopack_reading"
+SQLITE_READONLY = 8  # sqlite3's result code for a write refused by PRAGMA query_only
+PG_READ_ONLY_TRANSACTION = "25006"  # read_only_sql_transaction
 
 
 def database_url_for(repo_root: Path, env: Mapping[str, str]) -> str:
@@ -48,9 +52,23 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    # SQLite's deferred BEGIN lets two writers read the same state; IMMEDIATE takes the write lock first.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin(connection: Connection) -> None:
+    reading = bool(connection.get_execution_options().get(_READING, False))
+    # query_only belongs to the pooled connection and outlives a transaction, so it is set before
+    # every BEGIN where it differs (BEGIN IMMEDIATE itself is refused under it): a connection used
+    # for a read never carries it into a write, and a write inside a read transaction is refused
+    # by SQLite itself, whatever issued it.
+    if connection.info.get("query_only") is not reading:
+        connection.exec_driver_sql(f"PRAGMA query_only={'ON' if reading else 'OFF'}")
+        connection.info["query_only"] = reading
+    if reading:
+        # Deferred: under WAL a reader takes no lock at all and sees the database as of its first
+        # SELECT, so it never waits for a writer nor makes one wait.
+        connection.exec_driver_sql("BEGIN")
+    else:
+        # SQLite's deferred BEGIN lets two writers read the same state; IMMEDIATE takes the write
+        # lock first.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -60,6 +78,12 @@ class Database:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # The same pool; on PostgreSQL the transaction is READ ONLY, so a write is refused by the
+        # server there as SQLite's query_only refuses it (see _begin).
+        readonly = {"postgresql_readonly": True} if engine.dialect.name == "postgresql" else {}
+        self._reads = sessionmaker(
+            engine.execution_options(**{_READING: True}, **readonly), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -70,6 +94,25 @@ class Database:
         """One unit of work: committed when the block ends, rolled back entirely if it raises."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction: on SQLite it takes no lock, so it never waits for a writer.
+
+        Its reads see one snapshot of the database. Any write in it is refused with a StoreError
+        and nothing is written; code that reads then writes must use `transaction()`, whose lock
+        is what keeps two writers from both acting on the same state.
+        """
+        try:
+            with self._reads() as session, session.begin():
+                yield session
+        except DBAPIError as error:
+            if not _refused_as_read_only(error):
+                raise
+            raise StoreError(
+                "a write inside a read transaction (Database.reading) was refused and nothing "
+                "was written; write in Database.transaction()"
+            ) from error
 
     def close(self) -> None:
         self.engine.dispose()
@@ -94,13 +137,21 @@ def engine_for(url: str) -> Engine:
                 ) from None
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _enable_sqlite_pragmas)
-        # Take over BEGIN from pysqlite so the IMMEDIATE lock applies to every transaction.
+        # Take over BEGIN from pysqlite: IMMEDIATE for transaction(), deferred for reading().
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def _refused_as_read_only(error: DBAPIError) -> bool:
+    driver_error = error.orig
+    return (
+        getattr(driver_error, "sqlite_errorcode", None) == SQLITE_READONLY
+        or getattr(driver_error, "sqlstate", None) == PG_READ_ONLY_TRANSACTION
+    )
 
 
 def migrate(engine: Engine) -> None:

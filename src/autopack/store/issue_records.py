@@ -16,7 +16,7 @@ from autopack.store.schema import (
 
 
 def load_backlog(database: Database, project_id: str) -> list[BacklogEntry]:
-    with database.transaction() as session:
+    with database.reading() as session:
         rows = session.scalars(
             select(BacklogIssueRow)
             .where(BacklogIssueRow.project_id == project_id)

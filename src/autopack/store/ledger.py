@@ -70,7 +70,7 @@ def ledger_totals(database: Database, run_id: str) -> LedgerTotals:
         func.coalesce(func.sum(LlmCallRow.output_tokens), 0),
         func.coalesce(func.sum(LlmCallRow.usd), 0),
     ).where(LlmCallRow.run_id == run_id)
-    with database.transaction() as session:
+    with database.reading() as session:
         calls, inputs, cached, outputs, usd = session.execute(query).one()
     return LedgerTotals(
         calls=calls,

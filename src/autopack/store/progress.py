@@ -44,7 +44,7 @@ def progress_after(
     query = select(ProgressEventRow).where(ProgressEventRow.id > after_id)
     if run_id is not None:
         query = query.where(ProgressEventRow.run_id == run_id)
-    with database.transaction() as session:
+    with database.reading() as session:
         rows = session.scalars(query.order_by(ProgressEventRow.id).limit(limit))
         return [
             ProgressEvent(
@@ -59,5 +59,5 @@ def progress_after(
 
 
 def last_progress_id(database: Database) -> int:
-    with database.transaction() as session:
+    with database.reading() as session:
         return session.scalar(select(func.max(ProgressEventRow.id))) or 0

@@ -94,7 +94,7 @@ def list_run_listings(
         query = query.where(RunRow.project_id == project_id)
     if states:
         query = query.where(RunRow.state.in_([state.value for state in states]))
-    with database.transaction() as session:
+    with database.reading() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = list(
             session.scalars(
@@ -172,7 +172,7 @@ def spend_by(database: Database, dimension: str, *, run_id: str | None = None) -
     # Tiers and phases are named by run/tier across runs, by their own id within one run.
     skip_run = 1 if dimension in ("tier", "phase") and run_id is not None else 0
     separator = "/" if dimension in ("tier", "phase") else ":"
-    with database.transaction() as session:
+    with database.reading() as session:
         slices = [
             SpendSlice(
                 key=separator.join(str(part) for part in row[skip_run : len(columns)]),
@@ -184,7 +184,7 @@ def spend_by(database: Database, dimension: str, *, run_id: str | None = None) -
 
 
 def runs_by_state(database: Database) -> dict[str, int]:
-    with database.transaction() as session:
+    with database.reading() as session:
         return {
             state: int(count)
             for state, count in session.execute(
@@ -194,7 +194,7 @@ def runs_by_state(database: Database) -> dict[str, int]:
 
 
 def phases_by_state(database: Database) -> dict[str, int]:
-    with database.transaction() as session:
+    with database.reading() as session:
         return {
             state: int(count)
             for state, count in session.execute(

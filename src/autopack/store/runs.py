@@ -209,7 +209,7 @@ def _phase_record(row: PhaseRow) -> PhaseRecord:
 
 
 def get_run(database: Database, run_id: str) -> RunRecord:
-    with database.transaction() as session:
+    with database.reading() as session:
         run = session.get(RunRow, run_id)
         if run is None:
             raise NotFound(f"no run {run_id!r}")
@@ -273,7 +273,7 @@ def list_runs(
         query = query.where(RunRow.project_id == project_id)
     if state is not None:
         query = query.where(RunRow.state == state.value)
-    with database.transaction() as session:
+    with database.reading() as session:
         return [
             RunLine(run_id, RunState(value), created, interrupted)
             for run_id, value, created, interrupted in session.execute(query)
@@ -281,7 +281,7 @@ def list_runs(
 
 
 def list_events(database: Database, run_id: str) -> list[EventRecord]:
-    with database.transaction() as session:
+    with database.reading() as session:
         rows = session.scalars(
             select(EventRow).where(EventRow.run_id == run_id).order_by(EventRow.id)
         ).all()
@@ -316,7 +316,7 @@ def set_phase_approval(
 
 def frozen_settings(database: Database, run_id: str) -> str | None:
     """The settings the run was created with, as JSON (None for runs created before they were kept)."""
-    with database.transaction() as session:
+    with database.reading() as session:
         row = session.get(RunRow, run_id)
         if row is None:
             raise NotFound(f"no run {run_id!r}")

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from autopack.domain.vocabulary import TokenScope
@@ -81,7 +81,9 @@ def verify_token(database: Database, presented: str) -> TokenInfo | None:
     if len(parts) != 3 or parts[0] != PREFIX:
         return None
     token_id, secret = parts[1], parts[2]
-    with database.transaction() as session:
+    # Checked in a read transaction: every API request passes here, and on SQLite a write
+    # transaction would make it wait for any worker writing.
+    with database.reading() as session:
         row = session.get(ApiTokenRow, token_id)
         if row is None or row.revoked_at is not None:
             # Still hash, so a wrong id costs the same as a wrong secret.
@@ -89,19 +91,26 @@ def verify_token(database: Database, presented: str) -> TokenInfo | None:
             return None
         if not hmac.compare_digest(_digest(secret), row.secret_sha256):
             return None
-        now = utc_now()
-        last = row.last_used_at
-        # Recorded to the minute: a write on every request would serialise reads on SQLite.
-        if (
-            last is None
-            or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > USE_RESOLUTION
-        ):
-            row.last_used_at = now
-        return _info(row)
+        info = _info(row)
+    now = utc_now()
+    last = info.last_used_at
+    # Recorded to the minute, so a write transaction is needed about once a minute per token.
+    if (
+        last is None
+        or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > USE_RESOLUTION
+    ):
+        with database.transaction() as session:
+            session.execute(
+                update(ApiTokenRow)
+                .where(ApiTokenRow.token_id == token_id, ApiTokenRow.revoked_at.is_(None))
+                .values(last_used_at=now)
+            )
+        info = info.model_copy(update={"last_used_at": now})
+    return info
 
 
 def list_tokens(database: Database) -> list[TokenInfo]:
-    with database.transaction() as session:
+    with database.reading() as session:
         return [
             _info(row) for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.name))
         ]
