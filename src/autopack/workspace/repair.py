@@ -12,6 +12,7 @@ could point a clean-up at the user's own worktree.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -61,13 +62,23 @@ def admin_dirs_of(common_dir: Path, folder: Path) -> list[Path]:
     return [admin for admin in admin_dirs(common_dir) if registered_folder(admin) == target]
 
 
+def _lock_files(folder: Path) -> list[Path]:
+    # os.walk skips a folder that vanishes or cannot be read instead of raising, as rglob would.
+    return sorted(
+        Path(top) / name
+        for top, _, names in os.walk(folder)
+        for name in names
+        if name.endswith(".lock")
+    )
+
+
 def clear_locks(admin: Path) -> list[Path]:
     """Remove the `locked` marker and every `*.lock` file (index, HEAD, ORIG_HEAD, refs) of one
     worktree's admin dir; the files removed."""
     removed = []
     marker = admin / LOCKED_MARKER
     candidates = [marker] if marker.is_file() else []
-    candidates += sorted(path for path in admin.rglob("*.lock") if path.is_file())
+    candidates += _lock_files(admin)
     for path in candidates:
         path.unlink(missing_ok=True)
         removed.append(path)
@@ -81,8 +92,7 @@ def clear_ref_locks(common_dir: Path, branch: str) -> list[Path]:
     branch_lock = common_dir / "refs" / "heads" / f"{branch}.lock"
     candidates = [branch_lock] if branch_lock.is_file() else []
     tags = common_dir / "refs" / "tags" / branch
-    if tags.is_dir():
-        candidates += sorted(path for path in tags.rglob("*.lock") if path.is_file())
+    candidates += _lock_files(tags)
     for path in candidates:
         path.unlink(missing_ok=True)
         removed.append(path)
