@@ -21,20 +21,15 @@ from autopack.domain.states import RunState
 from autopack.store.engine import database_url_for, open_database
 from autopack.store.runs import get_run, list_runs
 from autopack.testing.fake_llm import fake_llm_server
-from autopack.testing.kills import KILLED, leftovers, resume_run, start_run, sweep_runs, trace_run
-
-ONE_PHASE_PLAN = """# Calculator
-
-## Tier 1: Operations
-
-### Phase 1.1: Add subtraction
-category: feature
-complexity: low
-scope: calc/ops.py, tests/test_subtract.py
-acceptance: tests/test_subtract.py
-
-Add `subtract(a, b)` to calc/ops.py with a unit test.
-"""
+from autopack.testing.kills import (
+    KILLED,
+    ONE_PHASE_PLAN,
+    leftovers,
+    resume_run,
+    start_run,
+    sweep_runs,
+    trace_run,
+)
 
 
 def _git(root: Path, *args: str) -> str:

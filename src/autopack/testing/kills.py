@@ -21,6 +21,20 @@ from autopack.killpoints import KILL_AT, TRACE
 from autopack.processes import executor_dead
 from autopack.verify.orphans import OWNER_VARIABLE
 
+# The demo's first phase alone: the shortest plan whose run passes every kind of step.
+ONE_PHASE_PLAN = """# Calculator
+
+## Tier 1: Operations
+
+### Phase 1.1: Add subtraction
+category: feature
+complexity: low
+scope: calc/ops.py, tests/test_subtract.py
+acceptance: tests/test_subtract.py
+
+Add `subtract(a, b)` to calc/ops.py with a unit test.
+"""
+
 _PRELOAD = ["autopack.run.execute", "autopack.config", "autopack.testing.warm"]
 
 
