@@ -62,6 +62,10 @@ def test_of_two_resumes_at_once_exactly_one_drives_the_run_the_other_names_it(
         ends = [(p.wait(timeout=600), *p.communicate()) for p in resumes]
     codes = sorted(code for code, _, _ in ends)
     assert codes == [0, 9], ends
+    # Each says at once what it is doing, before the store, DBOS or the run's services are up.
+    assert all(
+        out.startswith(f"resuming {run_id} from its last checkpoint\n") for _, out, _ in ends
+    )
     refused = next(err for code, _, err in ends if code == 9)
     assert f"run {run_id} is being driven by" in refused
     assert f"autopack watch {run_id}" in refused

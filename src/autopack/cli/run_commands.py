@@ -183,6 +183,11 @@ def register(app: typer.Typer) -> None:
         from autopack.run.services import RunOptions
 
         settings = settings_for(repo)
+        # Said before anything slow (the store, DBOS, the run's services): the run is on its way.
+        if as_json:
+            print(json.dumps({"kind": "resuming", "run_id": run_id}), flush=True)
+        else:
+            print(f"resuming {run_id} from its last checkpoint", flush=True)
         end = execute_run(settings, run_id, RunOptions(), LiveView(as_json), resume=True)
         end = through_chain(settings, end, as_json, LiveView(as_json))
         _finish(end, settings.runs_dir, as_json)
