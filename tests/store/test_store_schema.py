@@ -39,7 +39,7 @@ def test_opening_twice_is_harmless(database_url: str) -> None:
     for _ in range(2):
         opened = open_database(database_url)
         with opened.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0010"
+            assert MigrationContext.configure(connection).get_current_revision() == "0011"
         opened.close()
 
 
@@ -76,7 +76,7 @@ def test_unwritable_sqlite_location_is_a_clear_error(tmp_path: Path) -> None:
         open_database(f"sqlite:///{blocker / 'sub' / 'autopack.db'}")
 
 
-@pytest.mark.parametrize("revision", ["0001", "0008"])
+@pytest.mark.parametrize("revision", ["0001", "0008", "0010"])
 def test_upgrading_an_older_database_keeps_its_runs(database_url: str, revision: str) -> None:
     # A run with a tier: tables that refer to runs must survive any rebuild of the runs table
     # (SQLite checks foreign keys while a migration copies a table).

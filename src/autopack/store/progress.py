@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from autopack.store.engine import Database
-from autopack.store.schema import ProgressEventRow, utc_now
+from autopack.store.schema import ProgressEventRow, RunRow, utc_now
 
 
 class ProgressEvent(BaseModel):
@@ -38,12 +39,24 @@ def record_progress(database: Database, run_id: str, kind: str, details: dict[st
 
 
 def progress_after(
-    database: Database, after_id: int, *, run_id: str | None = None, limit: int = 500
+    database: Database,
+    after_id: int,
+    *,
+    run_id: str | None = None,
+    project_ids: Sequence[str] | None = None,
+    limit: int = 500,
 ) -> list[ProgressEvent]:
-    """Events newer than `after_id`, oldest first; of one run, or of every run."""
+    """Events newer than `after_id`, oldest first; of one run, or of every run (of these
+    projects only, with `project_ids`)."""
     query = select(ProgressEventRow).where(ProgressEventRow.id > after_id)
     if run_id is not None:
         query = query.where(ProgressEventRow.run_id == run_id)
+    if project_ids is not None:
+        query = query.where(
+            ProgressEventRow.run_id.in_(
+                select(RunRow.run_id).where(RunRow.project_id.in_(project_ids))
+            )
+        )
     with database.reading() as session:
         rows = session.scalars(query.order_by(ProgressEventRow.id).limit(limit))
         return [

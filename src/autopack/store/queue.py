@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from autopack.errors import NotFound
 from autopack.store.engine import Database
-from autopack.store.schema import RunRow, utc_now
+from autopack.store.schema import ProjectRow, RunRow, utc_now
 
 
 def requeue(database: Database, run_id: str) -> None:
@@ -26,31 +26,44 @@ def saved_options(database: Database, run_id: str) -> str | None:
 
 
 def claim_next(database: Database, executor_id: str) -> tuple[str, str] | None:
-    """(run_id, options_json) of the oldest queued run this worker now owns, or None.
+    """(run_id, options_json) of the queued run this worker now owns, or None.
 
-    The claim is a compare-and-set on `claimed_at`, so two workers never take the same run.
+    Fair across projects: the oldest queued run of the project whose last claim is oldest (never
+    claimed first), so one project's long queue does not starve another's. The claim is a
+    compare-and-set on `claimed_at`, so two workers never take the same run.
     """
     while True:
         with database.transaction() as session:
             candidate = session.execute(
-                select(RunRow.run_id, RunRow.options_json)
+                select(RunRow.run_id, RunRow.options_json, RunRow.project_id)
+                .join(ProjectRow, ProjectRow.project_id == RunRow.project_id)
                 .where(
                     RunRow.queued_at.is_not(None),
                     RunRow.claimed_at.is_(None),
                     RunRow.ended_at.is_(None),
                 )
-                .order_by(RunRow.queued_at)
+                .order_by(
+                    ProjectRow.last_claimed_at.asc().nulls_first(),
+                    RunRow.queued_at,
+                    RunRow.run_id,
+                )
                 .limit(1)
             ).first()
             if candidate is None:
                 return None
-            run_id, options_json = candidate
+            run_id, options_json, project_id = candidate
+            now = utc_now()
             taken = session.execute(
                 update(RunRow)
                 .where(RunRow.run_id == run_id, RunRow.claimed_at.is_(None))
-                .values(claimed_at=utc_now(), executor_id=executor_id, heartbeat_at=utc_now())
+                .values(claimed_at=now, executor_id=executor_id, heartbeat_at=now)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
+                session.execute(
+                    update(ProjectRow)
+                    .where(ProjectRow.project_id == project_id)
+                    .values(last_claimed_at=now)
+                )
                 return run_id, options_json or "{}"
 
 

@@ -33,10 +33,19 @@ class Base(DeclarativeBase):
 
 
 class ProjectRow(Base):
+    """A project: its runs, chains and backlog. A registered one has its repository's path, so a
+    server and its workers can run it; rows made implicitly by a run have none."""
+
     __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_repo_path", "repo_path", unique=True),)
 
     project_id: Mapped[str] = mapped_column(ID, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # Absolute, resolved: the top of the repository's git work tree.
+    repo_path: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When a worker last took one of its queued runs: the project waiting longest goes first.
+    last_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RunChainRow(Base):
@@ -249,3 +258,12 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiTokenProjectRow(Base):
+    """A project a limited token may see; a token with no rows here sees every project."""
+
+    __tablename__ = "api_token_projects"
+
+    token_id: Mapped[str] = mapped_column(ForeignKey("api_tokens.token_id"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.project_id"), primary_key=True)

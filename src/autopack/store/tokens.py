@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from autopack.domain.vocabulary import TokenScope
 from autopack.errors import ConfigError
 from autopack.store.engine import Database
-from autopack.store.schema import ApiTokenRow, utc_now
+from autopack.store.schema import ApiTokenProjectRow, ApiTokenRow, ProjectRow, utc_now
 
 PREFIX = "apk"
 USE_RESOLUTION = timedelta(minutes=1)
@@ -33,13 +35,25 @@ class TokenInfo(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    # The projects the token may see and act on; None: every project.
+    projects: tuple[str, ...] | None = None
+
+    def sees(self, project_id: str) -> bool:
+        return self.projects is None or project_id in self.projects
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _info(row: ApiTokenRow) -> TokenInfo:
+def _info(session: Session, row: ApiTokenRow) -> TokenInfo:
+    projects = tuple(
+        session.scalars(
+            select(ApiTokenProjectRow.project_id)
+            .where(ApiTokenProjectRow.token_id == row.token_id)
+            .order_by(ApiTokenProjectRow.project_id)
+        )
+    )
     return TokenInfo(
         token_id=row.token_id,
         name=row.name,
@@ -47,11 +61,15 @@ def _info(row: ApiTokenRow) -> TokenInfo:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        projects=projects or None,
     )
 
 
-def create_token(database: Database, name: str, scope: TokenScope) -> tuple[str, TokenInfo]:
-    """The new token (to show once) and what is stored about it."""
+def create_token(
+    database: Database, name: str, scope: TokenScope, projects: Sequence[str] = ()
+) -> tuple[str, TokenInfo]:
+    """The new token (to show once) and what is stored about it. With `projects`, the token sees
+    and acts on those projects only; each must exist."""
     if not name.strip() or len(name) > 100:
         raise ConfigError("a token name must be 1-100 characters")
     token_id = secrets.token_hex(8)
@@ -67,7 +85,15 @@ def create_token(database: Database, name: str, scope: TokenScope) -> tuple[str,
             )
             session.add(row)
             session.flush()
-            info = _info(row)
+            for project_id in sorted(set(projects)):
+                if session.get(ProjectRow, project_id) is None:
+                    raise ConfigError(
+                        f"no project {project_id!r} to limit the token to "
+                        "(`autopack project add PATH` registers one; `autopack project list`)"
+                    )
+                session.add(ApiTokenProjectRow(token_id=token_id, project_id=project_id))
+            session.flush()
+            info = _info(session, row)
     except IntegrityError:
         raise ConfigError(
             f"a token named {name!r} exists already; revoke it or pick another name"
@@ -91,7 +117,7 @@ def verify_token(database: Database, presented: str) -> TokenInfo | None:
             return None
         if not hmac.compare_digest(_digest(secret), row.secret_sha256):
             return None
-        info = _info(row)
+        info = _info(session, row)
     now = utc_now()
     last = info.last_used_at
     # Recorded to the minute, so a write transaction is needed about once a minute per token.
@@ -112,7 +138,8 @@ def verify_token(database: Database, presented: str) -> TokenInfo | None:
 def list_tokens(database: Database) -> list[TokenInfo]:
     with database.reading() as session:
         return [
-            _info(row) for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.name))
+            _info(session, row)
+            for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.name))
         ]
 
 
@@ -123,4 +150,4 @@ def revoke_token(database: Database, name: str) -> TokenInfo:
             raise ConfigError(f"no token named {name!r} (see `autopack token list`)")
         if row.revoked_at is None:
             row.revoked_at = utc_now()
-        return _info(row)
+        return _info(session, row)
