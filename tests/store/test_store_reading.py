@@ -247,3 +247,15 @@ def test_a_token_use_is_still_recorded_about_once_a_minute(database: Database) -
     assert _utc(later.last_used_at) > long_ago + timedelta(minutes=4)
     [stored] = list_tokens(database)
     assert _utc(stored.last_used_at) == _utc(later.last_used_at)
+
+
+def test_a_run_listing_is_the_runs_entry_in_the_listing_pages(database: Database) -> None:
+    Seeded(database)
+    record_progress(database, RUN, "verified", {"phase": "a", "seconds": 1.0})
+    create_run(database, blueprint("run-2"))
+    pages, _ = list_run_listings(database)
+    assert [run_listing(database, entry.run_id) for entry in pages] == pages
+    by_id = {entry.run_id: entry for entry in pages}
+    assert (by_id[RUN].spend.calls, by_id[RUN].ci_runs) == (1, 1)
+    assert (by_id["run-2"].spend.calls, by_id["run-2"].ci_runs) == (0, 0)
+    assert run_listing(database, "no-such-run") is None
