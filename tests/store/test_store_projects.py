@@ -100,7 +100,7 @@ def _bad_config(path: Path) -> Path:
 
 def test_an_id_registered_for_another_path_is_refused(database: Database, tmp_path: Path) -> None:
     first = register_project(database, repository(tmp_path / "one", "same"))
-    with pytest.raises(ProjectClash, match="registered already for .*one"):
+    with pytest.raises(ProjectClash, match=r"registered already for .*one"):
         register_project(database, repository(tmp_path / "two", "same"))
     assert list_projects(database) == [first]
     # A registered repository whose autopack.toml now names another project is refused too.

@@ -30,19 +30,49 @@ def token_create(
         TokenScope,
         typer.Option("--scope", help="read: look only; write: also start, cancel, promote."),
     ] = TokenScope.READ,
+    project: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--project",
+            help="Limit the token to this project's runs, events and reports (repeatable; "
+            "default: every project).",
+        ),
+    ] = None,
     repo: RepoOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a token and print it once; only its hash is kept."""
+    """Create a token and print it once; only its hash is kept.
+
+    With --project, the token sees and acts on those projects only (`autopack project list`):
+    other projects' runs are absent to it, and it cannot register projects.
+    """
+    from autopack.store.projects import register_project
     from autopack.store.tokens import create_token
 
-    with database_for(settings_for(repo)) as database:
-        token, info = create_token(database, name, scope)
+    settings = settings_for(repo)
+    with database_for(settings) as database:
+        if project:
+            # The repository here is a project the token may name before any server started.
+            register_project(database, settings.repo_root)
+        token, info = create_token(database, name, scope, project or ())
     if as_json:
-        print(json.dumps({"token": token, "name": info.name, "scope": info.scope.value}))
+        print(
+            json.dumps(
+                {
+                    "token": token,
+                    "name": info.name,
+                    "scope": info.scope.value,
+                    "projects": list(info.projects) if info.projects else None,
+                }
+            )
+        )
         return
     print(token)
-    typer.echo(f"token {info.name!r} ({info.scope.value}) created; it is shown only now", err=True)
+    limited = f", projects {', '.join(info.projects)}" if info.projects else ""
+    typer.echo(
+        f"token {info.name!r} ({info.scope.value}{limited}) created; it is shown only now",
+        err=True,
+    )
 
 
 @token_app.command("list")
@@ -58,7 +88,8 @@ def token_list(repo: RepoOption = None, as_json: JsonOption = False) -> None:
         return
     for t in tokens:
         state = "revoked" if t.revoked_at else f"last used {t.last_used_at or 'never'}"
-        print(f"{t.name}\t{t.scope.value}\t{state}")
+        reach = ",".join(t.projects) if t.projects else "all projects"
+        print(f"{t.name}\t{t.scope.value}\t{reach}\t{state}")
 
 
 @token_app.command("revoke")
@@ -101,7 +132,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Serve the REST API, live events, dashboard and /metrics for this project.
+        """Serve the REST API, live events, dashboard and /metrics for this project and every
+        registered one (`autopack project add`).
 
         Runs started over the API execute on a worker in this process unless --no-worker.
         Open http://HOST:PORT/ui/ and sign in with a token; API docs at /docs.
@@ -142,8 +174,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Execute queued runs one at a time; adopt runs whose executor went silent.
 
-        Start as many as you like against one PostgreSQL (AUTOPACK_DATABASE_URL); each run is
-        taken by exactly one worker.
+        Runs of every registered project (`autopack project list`) execute in their own
+        repository, taken fairly across projects. Start as many as you like against one
+        PostgreSQL (AUTOPACK_DATABASE_URL); each run is taken by exactly one worker.
         """
         from autopack.run.worker import work
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from autopack.server.api_runs import RunId
+from autopack.server.api_runs import RunId, record_of
 from autopack.server.auth import Reader
 from autopack.server.context import context_of
 from autopack.store.engine import Database
@@ -46,10 +46,16 @@ def _start(after: int | None, last_event_id: str | None, default: int) -> int:
 
 
 async def _stream(
-    database: Database, request: Request, after: int, run_id: str | None
+    database: Database,
+    request: Request,
+    after: int,
+    run_id: str | None,
+    project_ids: Sequence[str] | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     while not await request.is_disconnected():
-        events = await run_in_threadpool(progress_after, database, after, run_id=run_id)
+        events = await run_in_threadpool(
+            progress_after, database, after, run_id=run_id, project_ids=project_ids
+        )
         for event in events:
             after = event.id
             yield _message(event)
@@ -73,15 +79,17 @@ async def _stream(
 async def run_events(
     run_id: RunId,
     request: Request,
-    _: Reader,
+    caller: Reader,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_EVENT_ID, description="Replay events after this id")
     ] = 0,
     last_event_id: Annotated[str | None, Header(pattern=EVENT_ID)] = None,
 ) -> EventSourceResponse:
     """The run's events from the start (or after an id), then live until it ends."""
-    database = context_of(request).database
-    await run_in_threadpool(get_run, database, run_id)  # 404 before the stream opens
+    context = context_of(request)
+    database = context.database
+    # 404 before the stream opens, for a run that is absent or of a project the token cannot see.
+    await run_in_threadpool(record_of, context, run_id, caller)
     start = _start(after, last_event_id, 0)
     return EventSourceResponse(_stream(database, request, start, run_id), ping=PING_SECONDS)
 
@@ -89,14 +97,16 @@ async def run_events(
 @router.get("/events", response_class=EventSourceResponse)
 async def all_events(
     request: Request,
-    _: Reader,
+    caller: Reader,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_EVENT_ID, description="Replay events after this id")
     ] = None,
     last_event_id: Annotated[str | None, Header(pattern=EVENT_ID)] = None,
 ) -> EventSourceResponse:
-    """Every run's events from now on (or after an id)."""
+    """Every run's events from now on (or after an id); a token limited to projects gets theirs."""
     database = context_of(request).database
     now = await run_in_threadpool(last_progress_id, database)
     start = _start(after, last_event_id, now)
-    return EventSourceResponse(_stream(database, request, start, None), ping=PING_SECONDS)
+    return EventSourceResponse(
+        _stream(database, request, start, None, caller.projects), ping=PING_SECONDS
+    )

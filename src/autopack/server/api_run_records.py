@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from autopack.domain.states import RunState
 from autopack.run.artefacts import INCIDENTS_DIR, SUMMARY_FILE
-from autopack.server.api_runs import RunId, TierId, record_of, strategy_of
+from autopack.server.api_runs import RunId, TierId, record_of, settings_of_run, strategy_of
 from autopack.server.auth import Reader
 from autopack.server.context import context_of
 from autopack.server.problems import Problem
@@ -68,13 +68,13 @@ class TierMetrics(BaseModel):
 
 
 @router.get("/{run_id}/integration", response_model=IntegrationStatus)
-def integration(run_id: RunId, request: Request, _: Reader) -> IntegrationStatus:
+def integration(run_id: RunId, request: Request, caller: Reader) -> IntegrationStatus:
     """The integration branch: its base, head and the commits the run made on it."""
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     if record.base_commit is None:
         raise Problem(409, "Conflict", f"run {run_id} recorded no base commit")
-    git = git_for(context.settings)
+    git = git_for(settings_of_run(context, record))
     try:
         return git.integration_status(run_id, record.base_commit)
     except Exception:
@@ -84,9 +84,9 @@ def integration(run_id: RunId, request: Request, _: Reader) -> IntegrationStatus
 
 
 @router.get("/{run_id}/ledger", response_model=Ledger)
-def ledger(run_id: RunId, request: Request, _: Reader) -> Ledger:
+def ledger(run_id: RunId, request: Request, caller: Reader) -> Ledger:
     context = context_of(request)
-    record_of(context, run_id)
+    record_of(context, run_id, caller)
     calls = ledger_for_run(context.database, run_id)
     return Ledger(
         run_id=run_id,
@@ -107,9 +107,9 @@ def _count(items: list[str]) -> dict[str, int]:
 
 
 @router.get("/{run_id}/metrics", response_model=Metrics)
-def run_metrics(run_id: RunId, request: Request, _: Reader) -> Metrics:
+def run_metrics(run_id: RunId, request: Request, caller: Reader) -> Metrics:
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     listing = run_listing(context.database, run_id)
     assert listing is not None
     end = record.ended_at or utc_now()
@@ -134,9 +134,9 @@ def run_metrics(run_id: RunId, request: Request, _: Reader) -> Metrics:
 
 
 @router.get("/{run_id}/tiers/{tier_id}/metrics", response_model=TierMetrics)
-def tier_metrics(run_id: RunId, tier_id: TierId, request: Request, _: Reader) -> TierMetrics:
+def tier_metrics(run_id: RunId, tier_id: TierId, request: Request, caller: Reader) -> TierMetrics:
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     tier = next((t for t in record.tiers if t.tier_id == tier_id), None)
     planned = next((t for t in strategy_of(record).tiers if t.tier_id == tier_id), None)
     if tier is None or planned is None:
@@ -160,11 +160,11 @@ def tier_metrics(run_id: RunId, tier_id: TierId, request: Request, _: Reader) ->
 
 
 @router.get("/{run_id}/summary", response_class=Response)
-def summary(run_id: RunId, request: Request, _: Reader) -> Response:
+def summary(run_id: RunId, request: Request, caller: Reader) -> Response:
     """RUN_SUMMARY.md as written at the run's end."""
     context = context_of(request)
-    record = record_of(context, run_id)
-    path = context.settings.runs_dir / run_id / SUMMARY_FILE
+    record = record_of(context, run_id, caller)
+    path = settings_of_run(context, record).runs_dir / run_id / SUMMARY_FILE
     if not path.exists():
         raise Problem(
             409, "Conflict", f"run {run_id} is {record.state.value}; its summary comes at its end"
@@ -173,10 +173,10 @@ def summary(run_id: RunId, request: Request, _: Reader) -> Response:
 
 
 @router.get("/{run_id}/incidents", response_model=list[str])
-def incidents(run_id: RunId, request: Request, _: Reader) -> list[str]:
+def incidents(run_id: RunId, request: Request, caller: Reader) -> list[str]:
     context = context_of(request)
-    record_of(context, run_id)
-    folder = context.settings.runs_dir / run_id / INCIDENTS_DIR
+    record = record_of(context, run_id, caller)
+    folder = settings_of_run(context, record).runs_dir / run_id / INCIDENTS_DIR
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
@@ -185,12 +185,12 @@ def incident_pack(
     run_id: RunId,
     name: Annotated[str, PathParam(pattern=INCIDENT_NAME)],
     request: Request,
-    _: Reader,
+    caller: Reader,
 ) -> Response:
     """One incident pack as a zip: diff, test output, trajectory, ledger, findings, replay."""
     context = context_of(request)
-    record_of(context, run_id)
-    folder = context.settings.runs_dir / run_id / INCIDENTS_DIR / name
+    record = record_of(context, run_id, caller)
+    folder = settings_of_run(context, record).runs_dir / run_id / INCIDENTS_DIR / name
     if not folder.is_dir():
         raise Problem(404, "Not found", f"run {run_id} has no incident {name!r}")
     buffer = io.BytesIO()

@@ -18,11 +18,13 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from autopack.config import PROJECT_ID_PATTERN, Settings
 from autopack.domain.issues import PhaseIssue
 from autopack.domain.plan import ID_PATTERN
 from autopack.domain.states import RunState
 from autopack.domain.strategy import PhaseStrategy, Strategy
 from autopack.domain.vocabulary import IssueSource, IssueState, Severity
+from autopack.errors import NotFound
 from autopack.issues.phase_issue_file import (
     PhaseIssueFile,
     phase_issue_file,
@@ -35,15 +37,17 @@ from autopack.run.cancel import cancel_run
 from autopack.run.execute import create_run
 from autopack.run.promote import ApprovalRefused, PromotionRefused, approve_phase, promote_run
 from autopack.run.services import RunOptions
-from autopack.server.auth import Reader, Writer
+from autopack.server.auth import Reader, Writer, may_act_on
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
 from autopack.store.attempts import AttemptRecord, attempts_of_phase
 from autopack.store.chains import RunChain, chain_of
+from autopack.store.projects import run_ids_of_projects
 from autopack.store.queue import last_heartbeat, requeue
 from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
 from autopack.store.schema import utc_now
+from autopack.store.tokens import TokenInfo
 from autopack.workspace.registry import git_for
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -59,8 +63,13 @@ class _Body(BaseModel):
 
 
 class StartRun(_Body):
-    """A plan file inside the project, or the plan's text; how to run it."""
+    """A plan file inside the project, or the plan's text; how to run it; in which project."""
 
+    project: str | None = Field(
+        default=None,
+        pattern=PROJECT_ID_PATTERN,
+        description="A registered project's id (GET /projects); default: the server's own",
+    )
     plan: str | None = Field(
         default=None,
         min_length=1,
@@ -155,8 +164,17 @@ def _links(run_id: str) -> dict[str, str]:
     }
 
 
-def record_of(context: ServerContext, run_id: str) -> RunRecord:
-    return get_run(context.database, run_id)  # NotFound -> 404
+def record_of(context: ServerContext, run_id: str, caller: TokenInfo) -> RunRecord:
+    """The run, if the caller's token may see its project; else 404, as if it did not exist."""
+    record = get_run(context.database, run_id)  # NotFound -> 404
+    if not caller.sees(record.project_id):
+        raise NotFound(f"no run {run_id!r}")
+    return record
+
+
+def settings_of_run(context: ServerContext, record: RunRecord) -> Settings:
+    """The settings of the run's project: its folders and repository are the run's."""
+    return context.settings_of(record.project_id)
 
 
 def strategy_of(record: RunRecord) -> Strategy:
@@ -182,10 +200,18 @@ def _inside(root: Path, relative: str) -> Path:
 
 
 @router.post("", status_code=202, response_model=RunStarted)
-async def start_run(body: StartRun, request: Request, response: Response, _: Writer) -> RunStarted:
-    """Phase 0 and the frozen strategy now; the run itself is queued for a worker."""
+async def start_run(
+    body: StartRun, request: Request, response: Response, caller: Writer
+) -> RunStarted:
+    """Phase 0 and the frozen strategy now, with the project's settings; the run itself is queued
+    for a worker."""
     context = context_of(request)
-    settings = context.settings
+    project_id = body.project or context.project_id
+    may_act_on(caller, project_id)
+    try:
+        settings = await run_in_threadpool(context.settings_of, project_id)
+    except NotFound as missing:
+        raise Problem(422, "Invalid input", f"project: {missing}") from None
     if body.llm is not None and body.llm not in settings.aliases:
         raise Problem(
             422,
@@ -212,7 +238,7 @@ async def start_run(body: StartRun, request: Request, response: Response, _: Wri
     response.headers["Location"] = f"/runs/{run_id}"
     return RunStarted(
         run_id=run_id,
-        state=record_of(context, run_id).state,
+        state=record_of(context, run_id, caller).state,
         queued=True,
         links=_links(run_id),
     )
@@ -221,7 +247,10 @@ async def start_run(body: StartRun, request: Request, response: Response, _: Wri
 @router.get("", response_model=RunPage)
 def list_runs(
     request: Request,
-    _: Reader,
+    caller: Reader,
+    project: Annotated[
+        str | None, Query(pattern=PROJECT_ID_PATTERN, description="Only this project's runs")
+    ] = None,
     state: Annotated[list[RunState] | None, Query(description="Only runs in these states")] = None,
     created_after: Annotated[datetime | None, Query(description="Created at or after")] = None,
     created_before: Annotated[datetime | None, Query(description="Created before")] = None,
@@ -236,9 +265,16 @@ def list_runs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RunPage:
     context = context_of(request)
+    run_ids = None
+    if project is None and caller.projects is not None:
+        # A limited token lists its projects' runs only.
+        run_ids = run_ids_of_projects(context.database, caller.projects)
+    elif project is not None and not caller.sees(project):
+        run_ids = []
     runs, total = list_run_listings(
         context.database,
-        project_id=context.project_id,
+        project_id=project,
+        run_ids=run_ids,
         states=state or (),
         created_after=_aware(created_after),
         created_before=_aware(created_before),
@@ -257,9 +293,9 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 @router.get("/{run_id}", response_model=RunView)
-def get_run_view(run_id: RunId, request: Request, _: Reader) -> RunView:
+def get_run_view(run_id: RunId, request: Request, caller: Reader) -> RunView:
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     listing = run_listing(context.database, run_id)
     assert listing is not None  # the record exists
     return RunView(
@@ -274,8 +310,8 @@ def get_run_view(run_id: RunId, request: Request, _: Reader) -> RunView:
 
 
 @router.get("/{run_id}/strategy", response_model=Strategy)
-def get_strategy(run_id: RunId, request: Request, _: Reader) -> Strategy:
-    return strategy_of(record_of(context_of(request), run_id))
+def get_strategy(run_id: RunId, request: Request, caller: Reader) -> Strategy:
+    return strategy_of(record_of(context_of(request), run_id, caller))
 
 
 def _phase_strategy(record: RunRecord, phase_id: str) -> PhaseStrategy:
@@ -288,14 +324,18 @@ def _phase_strategy(record: RunRecord, phase_id: str) -> PhaseStrategy:
 def _phase_file(context: ServerContext, record: RunRecord, phase_id: str) -> PhaseIssueFile:
     phase = _phase_strategy(record, phase_id)
     return phase_issue_file(
-        context.settings.runs_dir, record.run_id, phase.tier_id, phase_id, phase.position
+        settings_of_run(context, record).runs_dir,
+        record.run_id,
+        phase.tier_id,
+        phase_id,
+        phase.position,
     )
 
 
 @router.get("/{run_id}/phases/{phase_id}", response_model=PhaseView)
-def get_phase(run_id: RunId, phase_id: PhaseId, request: Request, _: Reader) -> PhaseView:
+def get_phase(run_id: RunId, phase_id: PhaseId, request: Request, caller: Reader) -> PhaseView:
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     phase = next((p for t in record.tiers for p in t.phases if p.phase_id == phase_id), None)
     if phase is None:
         raise Problem(404, "Not found", f"no phase {phase_id!r} in run {run_id}")
@@ -309,11 +349,11 @@ def get_phase(run_id: RunId, phase_id: PhaseId, request: Request, _: Reader) -> 
 
 @router.post("/{run_id}/phases/{phase_id}/issues", status_code=201, response_model=PhaseIssue)
 def record_issue(
-    run_id: RunId, phase_id: PhaseId, body: NewIssue, request: Request, _: Writer
+    run_id: RunId, phase_id: PhaseId, body: NewIssue, request: Request, caller: Writer
 ) -> PhaseIssue:
     """An issue seen in the phase (by a person or another tool), merged by issue_key."""
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     phase = _phase_strategy(record, phase_id)
     issue = PhaseIssue(
         issue_key=body.issue_key,
@@ -328,17 +368,17 @@ def record_issue(
         paths=tuple(body.paths),
     )
     # The same locked read-merge-write as the run's own issues: concurrent posts lose nothing.
-    recorded = record_issues(context.settings.runs_dir, run_id, phase, [issue])
+    recorded = record_issues(settings_of_run(context, record).runs_dir, run_id, phase, [issue])
     return next(i for i in recorded.file.issues if i.issue_key == body.issue_key)
 
 
 @router.get("/{run_id}/issues", response_model=RunIssueIndex)
-def run_issues(run_id: RunId, request: Request, _: Reader) -> RunIssueIndex:
+def run_issues(run_id: RunId, request: Request, caller: Reader) -> RunIssueIndex:
     """The run's issues by issue_key, folded from its phase files (so issues recorded over the
     API after the run ended show too)."""
     context = context_of(request)
-    record_of(context, run_id)
-    run_dir = context.settings.runs_dir / run_id
+    record = record_of(context, run_id, caller)
+    run_dir = settings_of_run(context, record).runs_dir / run_id
     files = [read_phase_issue_file(path) for path in sorted(run_dir.glob("phase_*_issues.json"))]
     return build_run_index(run_id, files)
 
@@ -349,20 +389,21 @@ async def cancel(
 ) -> RunListing:
     """End the run with a reason: now if no executor has it, else before its next attempt."""
     context = context_of(request)
-    record_of(context, run_id)
+    record = record_of(context, run_id, caller)
+    settings = settings_of_run(context, record)
     reason = f"{(body or CancelRequest()).reason} (by token {caller.name})"
-    await run_in_threadpool(cancel_run, context.settings, context.database, run_id, reason)
+    await run_in_threadpool(cancel_run, settings, context.database, run_id, reason)
     listing = run_listing(context.database, run_id)
     assert listing is not None
     return listing
 
 
 @router.post("/{run_id}/resume", status_code=202, response_model=RunListing)
-def resume(run_id: RunId, request: Request, _: Writer) -> RunListing:
+def resume(run_id: RunId, request: Request, caller: Writer) -> RunListing:
     """Queue a run whose executor died (or was interrupted) for a worker to carry on from its last
     checkpoint."""
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     if record.state.is_terminal:
         raise Problem(409, "Conflict", f"run {run_id} already ended {record.state.value}")
     beat = last_heartbeat(context.database, run_id)
@@ -380,12 +421,12 @@ def resume(run_id: RunId, request: Request, _: Writer) -> RunListing:
 
 @router.post("/{run_id}/promote", response_model=Promoted)
 def promote(
-    run_id: RunId, request: Request, _: Writer, body: PromoteRequest | None = None
+    run_id: RunId, request: Request, caller: Writer, body: PromoteRequest | None = None
 ) -> Promoted:
     """Merge the integration branch into its base (or `into`), if the run is eligible."""
     context = context_of(request)
-    record_of(context, run_id)
-    git = git_for(context.settings)
+    record = record_of(context, run_id, caller)
+    git = git_for(settings_of_run(context, record))
     try:
         target, head = promote_run(context.database, git, run_id, (body or PromoteRequest()).into)
     except PromotionRefused as refused:
@@ -400,11 +441,11 @@ def approve(run_id: RunId, phase_id: PhaseId, request: Request, caller: Writer) 
     """Approve a committed phase with auto_apply = false for promotion (recorded with the token's
     name and the time; the first approval stands)."""
     context = context_of(request)
-    record_of(context, run_id)
+    record = record_of(context, run_id, caller)
     try:
         return approve_phase(
             context.database,
-            context.settings.runs_dir,
+            settings_of_run(context, record).runs_dir,
             run_id,
             phase_id,
             by=f"token {caller.name}",

@@ -17,6 +17,7 @@ from autopack.run.worker import work
 from autopack.server import (
     api_docs,
     api_events,
+    api_projects,
     api_reports,
     api_run_records,
     api_runs,
@@ -28,6 +29,7 @@ from autopack.server.body_limit import BodyLimit
 from autopack.server.context import ServerContext
 from autopack.server.headers import SecurityHeaders
 from autopack.server.http_protocol import header_deadline_protocol
+from autopack.store.projects import register_project
 
 DESCRIPTION = """Start, watch and steer Autopack runs. Every endpoint but `/health` needs a bearer
 token (`autopack token create --name N --scope read|write`); read tokens cannot start, cancel,
@@ -35,6 +37,10 @@ resume or promote runs. Errors are RFC 9457 problem documents."""
 
 
 def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
+    # The server's own repository is a registered project like any other, so its runs, backlog
+    # and tokens' limits name it; registering it again changes nothing.
+    register_project(context.database, context.settings.repo_root)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
@@ -76,6 +82,7 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
     app.include_router(api_reports.router)
+    app.include_router(api_projects.router)
     app.include_router(api_runs.router)
     app.include_router(api_run_records.router)
     app.include_router(api_events.router)

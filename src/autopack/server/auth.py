@@ -1,5 +1,9 @@
 """Bearer tokens on every endpoint but health: read tokens look, write tokens also act.
 
+A token may be limited to some projects: another project's runs, events and reports are absent to
+it (404, and listings leave them out), starting a run there is forbidden (403), and it can neither
+register projects nor read the server-wide /metrics.
+
 The dashboard sends the same token from an HttpOnly cookie it sets at sign-in, so pages work
 without JavaScript; scripts send `Authorization: Bearer <token>`. The cookie opens reads only:
 every endpoint that acts wants the header, so no other site can act through a signed-in browser.
@@ -58,5 +62,40 @@ async def writer(request: Request) -> TokenInfo:
     return info
 
 
+async def registrar(request: Request) -> TokenInfo:
+    # Registering a repository lets workers run model-written code in it: a token limited to some
+    # projects must not widen its own reach.
+    info = await writer(request)
+    if info.projects is not None:
+        raise Problem(
+            403,
+            "Forbidden",
+            f"token {info.name!r} is limited to projects {', '.join(info.projects)}; "
+            "registering a project needs a write token limited to none",
+        )
+    return info
+
+
+async def server_wide(request: Request) -> TokenInfo:
+    info = await reader(request)
+    if info.projects is not None:
+        raise Problem(
+            403, "Forbidden", f"token {info.name!r} is limited to projects; this covers them all"
+        )
+    return info
+
+
+def may_act_on(caller: TokenInfo, project_id: str) -> None:
+    """Refuse (403) an action on a project the caller's token is not limited to."""
+    if not caller.sees(project_id):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"token {caller.name!r} is limited to projects {', '.join(caller.projects or ())}",
+        )
+
+
 Reader = Annotated[TokenInfo, Depends(reader)]
 Writer = Annotated[TokenInfo, Depends(writer)]
+Registrar = Annotated[TokenInfo, Depends(registrar)]
+ServerWide = Annotated[TokenInfo, Depends(server_wide)]

@@ -1,4 +1,5 @@
-"""What every request handler works with: the project's settings, its database, its worker."""
+"""What every request handler works with: the server's own project's settings, the database every
+registered project shares, its worker; and the settings of any registered project."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Request
 
 from autopack.config import Settings
 from autopack.store.engine import Database
+from autopack.store.projects import get_project, project_settings
 
 
 @dataclass
@@ -22,6 +24,15 @@ class ServerContext:
     @property
     def project_id(self) -> str:
         return self.settings.project.id
+
+    def settings_of(self, project_id: str) -> Settings:
+        """A registered project's settings, read from its autopack.toml now, on this database.
+
+        NotFound for a project that is not registered.
+        """
+        if project_id == self.project_id:
+            return self.settings
+        return project_settings(get_project(self.database, project_id), self.settings)
 
     @property
     def worker_alive(self) -> bool | None:

@@ -18,13 +18,13 @@ from starlette.concurrency import run_in_threadpool
 
 from autopack.run.events import describe
 from autopack.server import api_reports
-from autopack.server.api_runs import RunId, record_of, run_issues, strategy_of
+from autopack.server.api_runs import RunId, record_of, run_issues, settings_of_run, strategy_of
 from autopack.server.auth import COOKIE, identify
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
 from autopack.store.progress import progress_after
+from autopack.store.projects import run_ids_of_projects
 from autopack.store.reports import list_run_listings, run_listing, spend_by
-from autopack.store.runs import get_run
 from autopack.store.tokens import TokenInfo, verify_token
 from autopack.workspace.registry import git_for
 
@@ -112,18 +112,22 @@ def sign_out(request: Request) -> Response:
 
 @router.get("/")
 async def runs_page(request: Request) -> HTMLResponse:
-    await _viewer(request)
-    return _page(request, "runs.html", **_runs(context_of(request)))
+    info = await _viewer(request)
+    return _page(request, "runs.html", **_runs(context_of(request), info))
 
 
 @router.get("/fragments/runs")
 async def runs_fragment(request: Request) -> HTMLResponse:
-    await _viewer(request)
-    return _page(request, "_runs_table.html", **_runs(context_of(request)))
+    info = await _viewer(request)
+    return _page(request, "_runs_table.html", **_runs(context_of(request), info))
 
 
-def _runs(context: ServerContext) -> dict[str, Any]:
-    runs, total = list_run_listings(context.database, project_id=context.project_id, limit=100)
+def _runs(context: ServerContext, info: TokenInfo) -> dict[str, Any]:
+    """Every project's runs the token may see."""
+    run_ids = None
+    if info.projects is not None:
+        run_ids = run_ids_of_projects(context.database, info.projects)
+    runs, total = list_run_listings(context.database, run_ids=run_ids, limit=100)
     return {"runs": runs, "total": total}
 
 
@@ -131,7 +135,7 @@ def _runs(context: ServerContext) -> dict[str, Any]:
 async def run_page(run_id: RunId, request: Request) -> HTMLResponse:
     info = await _viewer(request)
     values = await run_in_threadpool(_run_values, request, run_id, info)
-    values["commits"] = await run_in_threadpool(_commits, context_of(request), run_id)
+    values["commits"] = await run_in_threadpool(_commits, context_of(request), run_id, info)
     return _page(request, "run.html", **values)
 
 
@@ -144,15 +148,15 @@ async def run_fragment(run_id: RunId, request: Request) -> HTMLResponse:
 
 @router.get("/fragments/runs/{run_id}/commits")
 async def commits_fragment(run_id: RunId, request: Request) -> HTMLResponse:
-    await _viewer(request)
-    commits = await run_in_threadpool(_commits, context_of(request), run_id)
+    info = await _viewer(request)
+    commits = await run_in_threadpool(_commits, context_of(request), run_id, info)
     return _page(request, "_run_commits.html", commits=commits)
 
 
 def _run_values(request: Request, run_id: str, info: TokenInfo) -> dict[str, Any]:
     """Everything the run page shows, from one read of the run (it is re-read on every event)."""
     context = context_of(request)
-    record = record_of(context, run_id)
+    record = record_of(context, run_id, info)
     listing = run_listing(context.database, run_id)
     strategy = strategy_of(record)
     events = progress_after(context.database, 0, run_id=run_id, limit=100_000)
@@ -176,11 +180,11 @@ def _run_values(request: Request, run_id: str, info: TokenInfo) -> dict[str, Any
     }
 
 
-def _commits(context: ServerContext, run_id: str) -> list[dict[str, str]]:
-    record = get_run(context.database, run_id)
+def _commits(context: ServerContext, run_id: str, info: TokenInfo) -> list[dict[str, str]]:
+    record = record_of(context, run_id, info)
     if record.base_commit is None:
         return []
-    git = git_for(context.settings)
+    git = git_for(settings_of_run(context, record))
     try:
         status = git.integration_status(run_id, record.base_commit)
     except Exception:  # the run has not made its branch yet
@@ -194,14 +198,14 @@ def _commits(context: ServerContext, run_id: str) -> list[dict[str, str]]:
 @router.get("/backlog")
 async def backlog_page(request: Request) -> HTMLResponse:
     info = await _viewer(request)
-    summary = api_reports.backlog_report(request, info, top=20)
+    summary = api_reports.backlog_report(request, info, top=20, project=None)
     return _page(request, "backlog.html", summary=summary)
 
 
 @router.get("/budget")
 async def budget_page(request: Request) -> HTMLResponse:
     info = await _viewer(request)
-    report = api_reports.budget_report(request, info, top=10)
+    report = api_reports.budget_report(request, info, top=10, project=None)
     return _page(request, "budget.html", report=report)
 
 

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 
-from autopack.server.auth import Reader
+from autopack.server.auth import ServerWide
 from autopack.server.context import context_of
 from autopack.store.engine import Database
 from autopack.store.queue import queue_depth
@@ -148,7 +148,7 @@ class StoreCollector(Collector):
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(request: Request, _: Reader) -> Response:
+def metrics(request: Request, _: ServerWide) -> Response:
     """Prometheus text format: runs, phases, tokens and USD, latency, retries, CI, queue depth."""
     registry = CollectorRegistry()
     registry.register(StoreCollector(context_of(request).database))
