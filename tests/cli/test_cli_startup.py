@@ -48,6 +48,7 @@ def imported_by(*arguments: str, heavy: tuple[str, ...] = HEAVY) -> dict[str, ob
         ("status", "--help"),
         ("serve", "--help"),
         ("token", "create", "--help"),
+        ("project", "add", "--help"),
         ("help", "exit-codes"),
     ],
     ids=" ".join,
