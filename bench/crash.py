@@ -41,13 +41,17 @@ from autopack.testing.kills import (
 ENV = {"OPENAI_API_KEY": "test-key", "AUTOPACK_HEARTBEAT_SECONDS": "0.5"}
 
 
-def _only_run(root: Path) -> str:
+def _runs(root: Path) -> list[str]:
     database = open_database(database_url_for(root, {}))
     try:
-        (run,) = list_runs(database)
-        return run.run_id
+        return [run.run_id for run in list_runs(database)]
     finally:
         database.close()
+
+
+def _only_run(root: Path) -> str:
+    (run_id,) = _runs(root)
+    return run_id
 
 
 def _outcome(root: Path, run_id: str) -> tuple[str, str, list[str], bool]:
@@ -109,6 +113,8 @@ def main() -> None:
                 killed = start_run(root, trial_plan, ENV, kill_at=point)
                 if killed != KILLED:
                     return point, f"not killed there (exit {killed})", 0, 0.0
+                if not _runs(root):  # killed in the preflight, before the run existed
+                    start_run(root, trial_plan, ENV)  # the next run starts clean
                 run_id = _only_run(root)
                 resumed = (
                     sweep_runs(root, ENV)

@@ -8,8 +8,8 @@ from datetime import timedelta
 from autopack.domain.machines import RunEvent
 from autopack.domain.states import FailureReason, RunState
 from autopack.store.checkpoints import clear_interrupted, mark_interrupted
-from autopack.store.leases import beat, silent_runs
 from autopack.store.engine import Database
+from autopack.store.leases import beat, silent_runs
 from autopack.store.reports import run_listing
 from autopack.store.runs import create_run, get_run, list_runs
 from autopack.store.state_changes import transition_run

@@ -3,7 +3,9 @@ branch, worktree or paid call, with one sentence saying what to fix."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -12,12 +14,14 @@ from autopack.domain.strategy import Strategy
 from autopack.domain.vocabulary import CIProfile
 from autopack.errors import ConfigError
 from autopack.llm.keys import api_key
+from autopack.processes import executor_dead
 from autopack.run.baseline import ProfileBaseline, measure_profile, refuse_broken
 from autopack.run.services import RunOptions
 from autopack.verify.acceptance import CheckKind, runnable_checks
 from autopack.verify.environment.base import Progress
 from autopack.verify.launchers import launcher_for
 from autopack.verify.registry import profile_commands, sandbox_for
+from autopack.workspace.base import GitAdapter
 from autopack.workspace.registry import git_for
 
 
@@ -68,6 +72,18 @@ def check_ci(settings: Settings, strategies: Iterable[Strategy]) -> None:
                 )
 
 
+PREFLIGHT = "preflight-"
+
+
+def _clear_dead_preflights(git: GitAdapter, worktree_root: Path) -> None:
+    """The worktrees of a preflight whose process was killed: no run owns them, so nobody else
+    would ever remove them."""
+    for folder in sorted(worktree_root.glob(f"{PREFLIGHT}*")):
+        pid = folder.name.removeprefix(PREFLIGHT).partition("-")[0]
+        if pid.isdigit() and executor_dead(f"{socket.gethostname()}-{pid}"):
+            git.remove_run_worktrees(folder.name)
+
+
 def check_base(
     settings: Settings,
     options: RunOptions,
@@ -81,7 +97,9 @@ def check_base(
     sandbox = sandbox_for(options.no_sandbox, settings)
     git = git_for(settings)
     profiles = sorted({phase.ci_profile for s in strategies for phase in s.phases})
-    group = f"preflight-{secrets.token_hex(4)}"
+    _clear_dead_preflights(git, settings.worktree_root)
+    # Named by its process, so a later preflight knows whether it was left by a dead one.
+    group = f"{PREFLIGHT}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         measured = {
             profile: measure_profile(

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from autopack.errors import GitError
+from autopack.killpoints import reached
 from autopack.workspace import repair
 from autopack.workspace.base import (
     ApplyOutcome,
@@ -153,7 +154,18 @@ class GitCli:
         self._discard_worktree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         flags = ("--detach",) if detach else ()
-        added = self._run(["worktree", "add", "--quiet", *flags, str(path), target], self.repo)
+        adding = subprocess.Popen(
+            git_argv("worktree", "add", "--quiet", *flags, str(path), target, config=_PROTECTIVE),
+            cwd=self.repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=git_env(),
+        )
+        # A crash test kills git and this process here, once git has begun making the worktree.
+        reached("git:worktree-add", child=adding, when=(path / ".git").exists)
+        stdout, stderr = adding.communicate()
+        added = subprocess.CompletedProcess(adding.args, adding.returncode, stdout, stderr)
         if added.returncode == 0:
             try:
                 return self._checked_worktree(path, wanted_head)
