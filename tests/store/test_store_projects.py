@@ -12,6 +12,7 @@ from autopack.config import load_settings
 from autopack.domain.vocabulary import TokenScope
 from autopack.errors import ConfigError, NotFound, RepoError
 from autopack.store.engine import Database
+from autopack.store.progress import progress_after, record_progress
 from autopack.store.projects import (
     ProjectClash,
     get_project,
@@ -164,3 +165,18 @@ def test_a_token_limited_to_projects_knows_them(database: Database, tmp_path: Pa
         create_token(database, "nowhere", TokenScope.READ, ["alpha", "gamma"])
     # Refused whole: no token row without its limits.
     assert [t.name for t in list_tokens(database)] == ["all", "alpha-only"]
+
+
+def test_the_all_runs_stream_of_a_limited_token_holds_its_projects_runs_only(
+    database: Database,
+) -> None:
+    _queue(database, "mine", "alpha")
+    _queue(database, "theirs", "beta")
+    for run_id in ("mine", "theirs", "mine"):
+        record_progress(database, run_id, "run_started", {})
+    assert [e.run_id for e in progress_after(database, 0, project_ids=["alpha"])] == [
+        "mine",
+        "mine",
+    ]
+    assert [e.run_id for e in progress_after(database, 0)] == ["mine", "theirs", "mine"]
+    assert progress_after(database, 0, project_ids=[]) == []
