@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from autopack.errors import NotFound
 from autopack.store.engine import Database
@@ -53,15 +53,11 @@ def take_lease(
 def beat(database: Database, run_id: str, executor_id: str) -> bool:
     """The executor driving `run_id` is alive now; False when another executor holds the run."""
     with database.transaction() as session:
-        renewed = session.execute(
-            update(RunRow)
-            .where(
-                RunRow.run_id == run_id,
-                or_(RunRow.executor_id == executor_id, RunRow.executor_id.is_(None)),
-            )
-            .values(executor_id=executor_id, heartbeat_at=utc_now())
-        )
-        return bool(renewed.rowcount)  # type: ignore[attr-defined]
+        row = session.get(RunRow, run_id, with_for_update=True)
+        if row is None or row.executor_id not in (None, executor_id):
+            return False
+        row.executor_id, row.heartbeat_at = executor_id, utc_now()
+        return True
 
 
 def release_lease(database: Database, run_id: str, executor_id: str) -> None:
