@@ -179,15 +179,15 @@ def register(app: typer.Typer) -> None:
         A part of a chain then carries the chain on: the later parts run here, as `autopack run`
         would have run them.
         """
-        from autopack.run.execute import execute_run
-        from autopack.run.services import RunOptions
-
-        settings = settings_for(repo)
-        # Said before anything slow (the store, DBOS, the run's services): the run is on its way.
+        # Said before anything slow (the run's code, the store, DBOS): the run is on its way.
         if as_json:
             print(json.dumps({"kind": "resuming", "run_id": run_id}), flush=True)
         else:
             print(f"resuming {run_id} from its last checkpoint", flush=True)
+        from autopack.run.execute import execute_run
+        from autopack.run.services import RunOptions
+
+        settings = settings_for(repo)
         end = execute_run(settings, run_id, RunOptions(), LiveView(as_json), resume=True)
         end = through_chain(settings, end, as_json, LiveView(as_json))
         _finish(end, settings.runs_dir, as_json)
