@@ -89,6 +89,13 @@ def test_bad_registrations_are_refused_and_nothing_is_written(
             ("/tmp/\x01", 422, "body.path"),
         ):
             _problem(client.post("/projects", json={"path": path}), status, words)
+        # A lone surrogate is valid JSON but no filesystem's name.
+        surrogate = client.post(
+            "/projects",
+            content=b'{"path": "/tmp/\\ud800"}',
+            headers={"content-type": "application/json"},
+        )
+        _problem(surrogate, 422, "body.path")
         assert client.get("/projects").json() == before
 
 

@@ -71,6 +71,8 @@ def repository_top(path: Path) -> Path:
             raise RepoError(f"{path} is not the top of a git work tree (no .git there)")
     except OSError as error:  # missing, a loop of links, a name over the filesystem's limits
         raise RepoError(f"{path} cannot be used: {error.strerror or error}") from None
+    except ValueError:  # a NUL byte, or text the filesystem cannot encode (a lone surrogate)
+        raise RepoError(f"{str(path)[:80]!r} is not a usable path") from None
     # git itself says where the work tree's top is; a .git file of a submodule or worktree counts.
     GitCli(resolved, resolved / ".autopack" / "worktrees")
     return resolved
