@@ -6,11 +6,14 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from autopack.domain.machines import RunEvent
+from autopack.domain.states import FailureReason
 from autopack.store.checkpoints import mark_interrupted
 from autopack.store.engine import Database
 from autopack.store.leases import beat, release_lease, silent_runs, take_lease
 from autopack.store.runs import create_run
 from autopack.store.schema import RunRow, utc_now
+from autopack.store.state_changes import transition_run
 from autopack.testing.runs import blueprint
 
 MINUTE = timedelta(minutes=1)
@@ -64,6 +67,11 @@ def test_a_live_holder_keeps_the_run_until_it_goes_silent_dies_is_interrupted_or
     release_lease(database, "run-1", "host-4")
     assert _holder(database, "run-1") is None
     assert take_lease(database, "run-1", "host-5", MINUTE, _alive) is None
+
+    failure = FailureReason(code="environment.internal", message="ended")
+    transition_run(database, "run-1", RunEvent.ENVIRONMENT_FAILED, cause="ended", reason=failure)
+    release_lease(database, "run-1", "host-5")
+    assert _holder(database, "run-1") == "host-5"  # who drove it to its end stays on record
 
 
 def test_silent_runs_are_the_silent_and_the_never_started_of_the_project_not_the_queued(

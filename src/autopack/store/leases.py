@@ -61,11 +61,16 @@ def beat(database: Database, run_id: str, executor_id: str) -> bool:
 
 
 def release_lease(database: Database, run_id: str, executor_id: str) -> None:
-    """Give the run back; its last heartbeat stays as the moment it was last driven."""
+    """Give an unfinished run back, for anyone to take at once; its last heartbeat stays as the
+    moment it was last driven. A finished run keeps the executor that drove it to its end."""
     with database.transaction() as session:
         session.execute(
             update(RunRow)
-            .where(RunRow.run_id == run_id, RunRow.executor_id == executor_id)
+            .where(
+                RunRow.run_id == run_id,
+                RunRow.executor_id == executor_id,
+                RunRow.ended_at.is_(None),
+            )
             .values(executor_id=None)
         )
 
