@@ -35,9 +35,16 @@ from autopack.store.progress import last_progress_id, progress_after
 DBOS_SQLITE = Path(".autopack") / "dbos.sqlite"
 DBOS_LOGGER = "dbos"
 WATCH_SECONDS = 0.1  # how soon a listener hears of a stored progress event
+QUEUE_POLL_SECONDS = 0.2  # how soon a resumed run leaves this executor's queue
+RESULT_POLL_SECONDS = 0.2  # how soon a driven run's end is noticed
 
 # Whoever watches a run this process drives (the CLI's live view), told each stored progress event.
 Listener = Callable[[dict[str, Any]], None]
+
+
+def own_queue(identity: str) -> str:
+    """The DBOS queue only this executor dequeues from: where it puts a run it resumes."""
+    return f"autopack-executor-{identity}"
 
 
 def dbos_url(settings: Settings) -> str:
@@ -75,7 +82,10 @@ class DurableExecutor:
         with self._driving(run_id):
             if status.status == "SUCCESS":
                 return str(await (await DBOS.retrieve_workflow_async(run_id)).get_result())
-            return str(await (await DBOS.resume_workflow_async(run_id)).get_result())
+            # On this process's own queue: on DBOS's shared internal queue, any other launched
+            # process could take the run, though this one holds its lease.
+            resumed = await DBOS.resume_workflow_async(run_id, queue_name=own_queue(self.identity))
+            return str(await resumed.get_result(polling_interval_sec=RESULT_POLL_SECONDS))
 
     @contextmanager
     def _driving(self, run_id: str) -> Iterator[None]:
@@ -104,7 +114,9 @@ def durable_executor(
         "log_level": "WARNING",
     }
     DBOS(config=config)
+    DBOS.listen_queues([own_queue(identity)])
     DBOS.launch()
+    DBOS.register_queue(own_queue(identity), polling_interval_sec=QUEUE_POLL_SECONDS)
     try:
         yield DurableExecutor(settings, identity, list(listeners))
     finally:
