@@ -99,9 +99,10 @@ class Database:
     def reading(self) -> Iterator[Session]:
         """A read-only transaction: on SQLite it takes no lock, so it never waits for a writer.
 
-        Its reads see one snapshot of the database. Any write in it is refused with a StoreError
-        and nothing is written; code that reads then writes must use `transaction()`, whose lock
-        is what keeps two writers from both acting on the same state.
+        On SQLite its reads see one snapshot, the database as of its first read; on PostgreSQL
+        each statement sees what was committed before it, as in `transaction()`. Any write in it
+        is refused with a StoreError and nothing is written; code that reads then writes must use
+        `transaction()`, whose lock keeps two writers from both acting on the same state.
         """
         try:
             with self._reads() as session, session.begin():
