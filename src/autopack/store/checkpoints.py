@@ -11,7 +11,7 @@ from autopack.store.schema import LlmCheckpointRow, RunRow, utc_now
 
 
 def load_checkpoints(database: Database, run_id: str, conversation: str) -> dict[int, str]:
-    with database.transaction() as session:
+    with database.reading() as session:
         rows = session.scalars(
             select(LlmCheckpointRow).where(
                 LlmCheckpointRow.run_id == run_id, LlmCheckpointRow.conversation == conversation

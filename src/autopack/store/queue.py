@@ -21,7 +21,7 @@ def requeue(database: Database, run_id: str) -> None:
 
 
 def saved_options(database: Database, run_id: str) -> str | None:
-    with database.transaction() as session:
+    with database.reading() as session:
         return session.scalar(select(RunRow.options_json).where(RunRow.run_id == run_id))
 
 
@@ -84,7 +84,7 @@ def claim_unstarted(database: Database, run_id: str, executor_id: str) -> bool:
 
 
 def queue_depth(database: Database) -> int:
-    with database.transaction() as session:
+    with database.reading() as session:
         return (
             session.scalar(
                 select(func.count())
@@ -112,13 +112,13 @@ def request_cancel(database: Database, run_id: str, reason: str) -> bool:
 
 
 def cancel_reason(database: Database, run_id: str) -> str | None:
-    with database.transaction() as session:
+    with database.reading() as session:
         return session.scalar(select(RunRow.cancel_requested).where(RunRow.run_id == run_id))
 
 
 def last_heartbeat(database: Database, run_id: str) -> datetime | None:
     """When the run's executor last said it was alive (timezone-aware), if one ever did."""
-    with database.transaction() as session:
+    with database.reading() as session:
         beat = session.scalar(select(RunRow.heartbeat_at).where(RunRow.run_id == run_id))
     if beat is not None and beat.tzinfo is None:
         beat = beat.replace(tzinfo=UTC)
