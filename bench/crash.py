@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,53 +24,21 @@ from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
 from autopack.domain.states import RunState
-from autopack.store.engine import database_url_for, open_database
-from autopack.store.runs import get_run, list_runs
 from autopack.testing.fake_llm import fake_llm_server
 from autopack.testing.kills import (
     KILLED,
     ONE_PHASE_PLAN,
     leftovers,
+    only_run,
+    outcome,
     resume_run,
+    run_ids,
     start_run,
     sweep_runs,
     trace_run,
 )
 
 ENV = {"OPENAI_API_KEY": "test-key", "AUTOPACK_HEARTBEAT_SECONDS": "0.5"}
-
-
-def _runs(root: Path) -> list[str]:
-    database = open_database(database_url_for(root, {}))
-    try:
-        return [run.run_id for run in list_runs(database)]
-    finally:
-        database.close()
-
-
-def _only_run(root: Path) -> str:
-    (run_id,) = _runs(root)
-    return run_id
-
-
-def _outcome(root: Path, run_id: str) -> tuple[str, str, list[str], bool]:
-    database = open_database(database_url_for(root, {}))
-    try:
-        state = get_run(database, run_id).state.value
-    finally:
-        database.close()
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    branch = f"autopack/{run_id}"
-    phases = git("log", "--format=%(trailers:key=Autopack-Phase,valueonly)", f"main..{branch}")
-    summary = (root / ".autonomous_runs" / run_id / "RUN_SUMMARY.md").is_file()
-    # What the run changed, not its tree: each trial's config names its own fake server's port.
-    change = git("diff", "--no-ext-diff", "--full-index", f"main..{branch}")
-    return state, change, sorted(phases.split()), summary
 
 
 def main() -> None:
@@ -93,8 +60,8 @@ def main() -> None:
         points = trace_run(reference, plan, ENV, tmp / "trace.txt")
         clean_seconds = time.perf_counter() - started
         calls = sum(server.calls_per_model.values())
-        expected = _outcome(reference, _only_run(reference))
-        assert expected[0] == RunState.DONE_SUCCESS.value, expected
+        expected = outcome(reference, only_run(reference))
+        assert expected.state == RunState.DONE_SUCCESS.value, expected
         chosen = args.only or points
         print(
             f"{len(points)} kill points in a kill-free {args.plan} run ({calls} model calls, "
@@ -113,9 +80,9 @@ def main() -> None:
                 killed = start_run(root, trial_plan, ENV, kill_at=point)
                 if killed != KILLED:
                     return point, f"not killed there (exit {killed})", 0, 0.0
-                if not _runs(root):  # killed in the preflight, before the run existed
+                if not run_ids(root):  # killed in the preflight, before the run existed
                     start_run(root, trial_plan, ENV)  # the next run starts clean
-                run_id = _only_run(root)
+                run_id = only_run(root)
                 resumed = (
                     sweep_runs(root, ENV)
                     if point == "run:stored#1"
@@ -123,18 +90,18 @@ def main() -> None:
                 )
                 seconds = time.perf_counter() - begun
                 repaid = sum(own.calls_per_model.values()) - calls
-            outcome = _outcome(root, run_id)
+            ended = outcome(root, run_id)
             left = leftovers(root)
             problems = []
             if resumed != 0:
                 problems.append(f"resume exit {resumed}")
-            if outcome[0] != expected[0]:
-                problems.append(f"state {outcome[0]}")
-            if outcome[1] != expected[1]:
+            if ended.state != expected.state:
+                problems.append(f"state {ended.state}")
+            if ended.change != expected.change:
                 problems.append("another change")
-            if outcome[2] != expected[2]:
-                problems.append(f"phases {outcome[2]}")
-            if not outcome[3]:
+            if ended.phases != expected.phases:
+                problems.append(f"phases {ended.phases}")
+            if not ended.summary:
                 problems.append("no summary")
             if left:
                 problems.append(f"left {left}")

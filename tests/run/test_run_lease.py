@@ -19,25 +19,23 @@ from autopack.demo.record import aliases_on
 from autopack.domain.states import RunState
 from autopack.processes import executor_dead
 from autopack.run.lease import holding
-from autopack.store.engine import database_url_for, open_database
-from autopack.store.runs import create_run, get_run, list_runs
+from autopack.store.engine import open_database
+from autopack.store.runs import create_run, get_run
 from autopack.testing.fake_llm import fake_llm_server
-from autopack.testing.kills import KILLED, ONE_PHASE_PLAN, leftovers, start_run, sweep_runs
+from autopack.testing.kills import (
+    KILLED,
+    ONE_PHASE_PLAN,
+    committed_phases,
+    leftovers,
+    only_run,
+    start_run,
+    sweep_runs,
+)
 from autopack.testing.runs import blueprint
 from autopack.verify.orphans import OWNER_VARIABLE, reap_orphans
 
 AUTOPACK = str(Path(sys.executable).parent / "autopack")
 ENV = {"OPENAI_API_KEY": "test-key", "AUTOPACK_HEARTBEAT_SECONDS": "0.5"}
-
-
-def _only_run(root: Path, url: str | None = None) -> str:
-    database = open_database(url or database_url_for(root, {}))
-    try:
-        runs = list_runs(database)
-    finally:
-        database.close()
-    assert len(runs) == 1, runs
-    return runs[0].run_id
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -57,7 +55,7 @@ def test_of_two_resumes_at_once_exactly_one_drives_the_run_the_other_names_it(
         plan = tmp_path / "plan.md"
         plan.write_text(ONE_PHASE_PLAN, encoding="utf-8")
         assert start_run(root, plan, ENV, kill_at="step:verify#1") == KILLED
-        run_id = _only_run(root)
+        run_id = only_run(root)
         resumes = [_cli("resume", run_id, "--repo", str(root), env=env) for _ in range(2)]
         ends = [(p.wait(timeout=600), *p.communicate()) for p in resumes]
     codes = sorted(code for code, _, _ in ends)
@@ -70,19 +68,7 @@ def test_of_two_resumes_at_once_exactly_one_drives_the_run_the_other_names_it(
     assert f"run {run_id} is being driven by" in refused
     assert f"autopack watch {run_id}" in refused
     assert "Traceback" not in refused
-    log = subprocess.run(
-        [
-            "git",
-            "log",
-            "--format=%(trailers:key=Autopack-Phase,valueonly)",
-            f"main..autopack/{run_id}",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert log == ["1.1"]  # driven once: the phase committed once
+    assert committed_phases(root, run_id) == ["1.1"]  # driven once: the phase committed once
     assert not leftovers(root)
 
 
@@ -104,7 +90,7 @@ def test_a_run_is_not_resumed_in_another_projects_repository_nor_swept_by_it(
             ours, plan, {**ENV, "AUTOPACK_DATABASE_URL": shared}, kill_at="step:build#1"
         )
         assert killed == KILLED
-        run_id = _only_run(ours, shared)
+        run_id = only_run(ours, shared)
 
         refused = _cli("resume", run_id, "--repo", str(theirs), env=env)
         code, _, err = refused.wait(timeout=300), *refused.communicate()

@@ -26,6 +26,7 @@ from autopack.store.engine import open_database
 from autopack.store.projects import register_project
 from autopack.store.schema import RunRow
 from autopack.testing.fake_llm import fake_llm_server
+from autopack.testing.kills import committed_phases
 from autopack.testing.postgres import PostgresServer
 
 AUTOPACK = str(Path(sys.executable).parent / "autopack")
@@ -45,21 +46,6 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def _phases(root: Path, run_id: str) -> list[str]:
-    return subprocess.run(
-        [
-            "git",
-            "log",
-            "--format=%(trailers:key=Autopack-Phase,valueonly)",
-            f"main..autopack/{run_id}",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
 
 
 def test_a_worker_killed_mid_phase_leaves_no_run_lost_or_doubled(
@@ -147,7 +133,7 @@ def test_a_worker_killed_mid_phase_leaves_no_run_lost_or_doubled(
         paid = sum(llm.calls_per_model.values())
     assert set(states.values()) == {RunState.DONE_SUCCESS.value}, states
     for run_id, root in owner.items():
-        assert sorted(_phases(root, run_id)) == ["1.1", "1.2", "2.1", "2.2"]  # each once
+        assert sorted(committed_phases(root, run_id)) == ["1.1", "1.2", "2.1", "2.2"]  # each once
         other = roots[1] if root == roots[0] else roots[0]
         assert not subprocess.run(  # and only in its own repository
             ["git", "branch", "--list", f"autopack/{run_id}"],

@@ -107,6 +107,71 @@ def sweep_runs(repo_root: Path, env: Mapping[str, str]) -> int:
     return _child(_sweep, str(repo_root), dict(env))
 
 
+def run_ids(repo_root: Path, database_url: str | None = None) -> list[str]:
+    """The runs stored for the repository (in its own SQLite file unless a URL is given)."""
+    from autopack.store.engine import database_url_for, open_database
+    from autopack.store.runs import list_runs
+
+    database = open_database(database_url or database_url_for(repo_root, {}))
+    try:
+        return [run.run_id for run in list_runs(database)]
+    finally:
+        database.close()
+
+
+def only_run(repo_root: Path, database_url: str | None = None) -> str:
+    runs = run_ids(repo_root, database_url)
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def _git(repo_root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo_root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def committed_phases(repo_root: Path, run_id: str) -> list[str]:
+    """The phase of each commit on the run's integration branch, newest first."""
+    trailers = _git(
+        repo_root,
+        "log",
+        "--format=%(trailers:key=Autopack-Phase,valueonly)",
+        f"main..autopack/{run_id}",
+    )
+    return trailers.split()
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    state: str
+    tree: str
+    # What the run changed from main: equal for runs whose configs differ (a fake server's port).
+    change: str
+    phases: list[str]
+    summary: bool
+
+
+def outcome(repo_root: Path, run_id: str) -> RunOutcome:
+    """How a run ended, as a kill-free run's is compared with a killed and resumed one's."""
+    from autopack.store.engine import database_url_for, open_database
+    from autopack.store.runs import get_run
+
+    database = open_database(database_url_for(repo_root, {}))
+    try:
+        state = get_run(database, run_id).state.value
+    finally:
+        database.close()
+    branch = f"autopack/{run_id}"
+    return RunOutcome(
+        state=state,
+        tree=_git(repo_root, "rev-parse", f"{branch}^{{tree}}"),
+        change=_git(repo_root, "diff", "--no-ext-diff", "--full-index", f"main..{branch}"),
+        phases=sorted(committed_phases(repo_root, run_id)),
+        summary=(repo_root / ".autonomous_runs" / run_id / "RUN_SUMMARY.md").is_file(),
+    )
+
+
 @dataclass(frozen=True)
 class Leftovers:
     worktrees: list[str]

@@ -3,11 +3,10 @@ first model call, loaded once, so each forked child starts where a warm process 
 
 from __future__ import annotations
 
+import pydantic_ai.models.openai  # noqa: F401  (imported to be loaded)
 from genai_prices.data_snapshot import get_snapshot
-from pydantic_ai.models.openai import OpenAIChatModel
 
 from autopack.llm.tokens import o200k
 
 o200k()
 get_snapshot()
-WARMED = (OpenAIChatModel,)
