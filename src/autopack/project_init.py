@@ -169,6 +169,7 @@ id = {_toml_string(project_id)}
 # max_phases = {rules.run.max_phases}
 # max_duration_minutes = {rules.run.max_duration_minutes}
 # minor_issues_per_phase = {rules.run.minor_issues_per_phase}   # max_minor_issues_total = phases x this
+# max_parallel_phases = {rules.run.max_parallel_phases}   # phases of a tier built at once
 
 [ruleset.complexity]   # per-phase budgets by complexity
 {complexity}

@@ -93,6 +93,7 @@ class RunLimits(_Frozen):
     max_phases: int = Field(ge=1)
     max_duration_minutes: int = Field(ge=1)
     max_minor_issues_total: int = Field(ge=0)
+    max_parallel_phases: int = Field(default=1, ge=1)
 
 
 class Strategy(_Frozen):

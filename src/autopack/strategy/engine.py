@@ -103,6 +103,7 @@ def compile_strategy(inputs: StrategyInputs) -> Strategy:
             max_phases=ruleset.run.max_phases,
             max_duration_minutes=ruleset.run.max_duration_minutes,
             max_minor_issues_total=phase_count * ruleset.run.minor_issues_per_phase,
+            max_parallel_phases=ruleset.run.max_parallel_phases,
         ),
         tiers=tuple(tier_strategies),
         model_aliases={

@@ -25,6 +25,8 @@ class RunLimits(_Section):
     usd_cap: Decimal = Field(default=Decimal("50"), gt=0)
     max_phases: int = Field(default=25, gt=0)
     max_duration_minutes: int = Field(default=120, gt=0)
+    # Phases of one tier built at once (their depends_on met); 1 builds them in plan order.
+    max_parallel_phases: int = Field(default=1, gt=0, le=32)
     # max_minor_issues_total = phases x this factor
     minor_issues_per_phase: int = Field(default=3, ge=0)
 
