@@ -208,12 +208,15 @@ def test_ctrl_c_kills_the_ci_command_records_the_run_and_resume_finishes_it_with
     assert lines[0] == f"interrupted run {run_id}: resume with `autopack resume {run_id}`"
     status = _status(project, run_id)
     assert status["interrupted_at"] is not None
-    assert status["state"] == "CI_RUNNING"
+    assert status["state"] == "PHASE_EXECUTION"
+    assert next(phase["state"] for tier in status["tiers"] for phase in tier["phases"]) == (
+        "CI_RUNNING"
+    )
     human = project.autopack("status", run_id).stdout.splitlines()[0]
-    assert human.startswith(f"{run_id}  interrupted (CI_RUNNING)")
+    assert human.startswith(f"{run_id}  interrupted (PHASE_EXECUTION)")
     assert human.endswith(f"resume with `autopack resume {run_id}`")
     listed = project.autopack("runs").stdout
-    assert "interrupted (CI_RUNNING)" in listed
+    assert "interrupted (PHASE_EXECUTION)" in listed
 
     (project.check.parent / "holding-check.hold").unlink()
     if carry_on == "resume":

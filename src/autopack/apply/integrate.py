@@ -44,20 +44,35 @@ def stage(git: GitAdapter, attempt: Worktree) -> StagedAttempt:
         raise unstageable_refusal(error, attempt.path) from None
 
 
+def merge_staged(
+    git: GitAdapter, run_id: str, staged: StagedAttempt, policy: WritePolicy
+) -> tuple[str, str | None, ApplyOutcome]:
+    """The integration branch's head, and the tree it would hold with the attempt on top (None
+    when the attempt cannot go there); raises PolicyViolation for what git would record there.
+    Nothing is written: no worktree, no ref."""
+    head = git.integration_worktree(run_id).base_commit
+    if not staged.paths:
+        return head, None, ApplyOutcome(applied=False, message="the attempt changed nothing")
+    tree, merged = git.merge_attempt(run_id, staged)
+    if tree is None:
+        return head, None, merged
+    entries = git.tree_entries(head, tree, policy.max_bytes)
+    if not entries:
+        return (
+            head,
+            None,
+            ApplyOutcome(applied=False, message="the attempt changes nothing the branch lacks"),
+        )
+    judge_entries(entries, policy)
+    return head, tree, merged
+
+
 def integrate_staged(
     git: GitAdapter, run_id: str, staged: StagedAttempt, policy: WritePolicy
 ) -> ApplyOutcome:
     """Raises PolicyViolation before anything reaches the integration worktree."""
     git.reset_integration(run_id)
-    if not staged.paths:
-        return ApplyOutcome(applied=False, message="the attempt changed nothing")
-    tree, merged = git.merge_attempt(run_id, staged)
-    if tree is None:
-        return merged
-    head = git.integration_worktree(run_id).base_commit
-    entries = git.tree_entries(head, tree, policy.max_bytes)
-    if not entries:
-        return ApplyOutcome(applied=False, message="the attempt changes nothing the branch lacks")
-    judge_entries(entries, policy)
-    git.land_tree(run_id, tree)
+    _, tree, merged = merge_staged(git, run_id, staged, policy)
+    if tree is not None:
+        git.land_tree(run_id, tree)
     return merged

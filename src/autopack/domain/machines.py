@@ -24,13 +24,6 @@ class RunEvent(StrEnum):
     STRATEGY_FROZEN = "STRATEGY_FROZEN"
     QUEUE_OPENED = "QUEUE_OPENED"
     PHASE_STARTED = "PHASE_STARTED"
-    PATCH_PROPOSED = "PATCH_PROPOSED"
-    GATE_PASSED = "GATE_PASSED"
-    GATE_REJECTED = "GATE_REJECTED"
-    CI_PASSED = "CI_PASSED"
-    CI_FAILED = "CI_FAILED"
-    SNAPSHOT_TAKEN = "SNAPSHOT_TAKEN"
-    PHASE_ABANDONED = "PHASE_ABANDONED"
     ALL_PHASES_DONE = "ALL_PHASES_DONE"
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
     POLICY_VIOLATED = "POLICY_VIOLATED"
@@ -52,6 +45,8 @@ class PhaseEvent(StrEnum):
     GATE_REJECT = "GATE_REJECT"
     CI_PASS = "CI_PASS"
     CI_FAIL = "CI_FAIL"
+    # The branch moved on while the phase's merged tree was checked: merged onto the new head.
+    REMERGE = "REMERGE"
     FAIL = "FAIL"
     SKIP = "SKIP"
 
@@ -86,6 +81,8 @@ _RUN_FAILURES: dict[RunEvent, RunState] = {
     RunEvent.ENVIRONMENT_FAILED: RunState.DONE_FAILED_ENVIRONMENT,
 }
 
+# Several phases may be live at once (run.max_parallel_phases), so the run only says whether its
+# phases have begun; each phase's own machine tracks its attempts, gate, checks and commit.
 _RUN_PROGRESS: dict[RunState, dict[RunEvent, RunState]] = {
     RunState.PLAN_BOOTSTRAP: {RunEvent.STRATEGY_FROZEN: RunState.RUN_CREATED},
     RunState.RUN_CREATED: {RunEvent.QUEUE_OPENED: RunState.PHASE_QUEUEING},
@@ -93,21 +90,11 @@ _RUN_PROGRESS: dict[RunState, dict[RunEvent, RunState]] = {
         RunEvent.PHASE_STARTED: RunState.PHASE_EXECUTION,
         RunEvent.ALL_PHASES_DONE: RunState.DONE_SUCCESS,
     },
-    RunState.PHASE_EXECUTION: {
-        RunEvent.PATCH_PROPOSED: RunState.GATE,
-        RunEvent.PHASE_ABANDONED: RunState.PHASE_QUEUEING,
-    },
-    RunState.GATE: {
-        RunEvent.GATE_PASSED: RunState.CI_RUNNING,
-        RunEvent.GATE_REJECTED: RunState.PHASE_EXECUTION,
-        RunEvent.PHASE_ABANDONED: RunState.PHASE_QUEUEING,
-    },
-    RunState.CI_RUNNING: {
-        RunEvent.CI_PASSED: RunState.SNAPSHOT_CREATED,
-        RunEvent.CI_FAILED: RunState.PHASE_EXECUTION,
-        RunEvent.PHASE_ABANDONED: RunState.PHASE_QUEUEING,
-    },
-    RunState.SNAPSHOT_CREATED: {RunEvent.SNAPSHOT_TAKEN: RunState.PHASE_QUEUEING},
+    RunState.PHASE_EXECUTION: {RunEvent.ALL_PHASES_DONE: RunState.DONE_SUCCESS},
+    # Runs stored by versions that moved the run through each attempt's steps can still end.
+    RunState.GATE: {},
+    RunState.CI_RUNNING: {},
+    RunState.SNAPSHOT_CREATED: {},
 }
 
 RUN_MACHINE: StateMachine[RunState, RunEvent] = StateMachine(
@@ -149,6 +136,7 @@ PHASE_MACHINE: StateMachine[PhaseState, PhaseEvent] = StateMachine(
         PhaseState.CI_RUNNING: {
             PhaseEvent.CI_PASS: PhaseState.COMPLETE,
             PhaseEvent.CI_FAIL: PhaseState.EXECUTING,
+            PhaseEvent.REMERGE: PhaseState.GATE,
             PhaseEvent.FAIL: PhaseState.FAILED,
         },
     },
@@ -158,26 +146,26 @@ FAILURE_EVENT_FOR_STATE: dict[RunState, RunEvent] = {
     state: event for event, state in _RUN_FAILURES.items()
 }
 
-# Events that start a new Builder attempt; the attempt cap guards them.
-_RUN_ATTEMPT_EVENTS = frozenset(
-    {RunEvent.PHASE_STARTED, RunEvent.GATE_REJECTED, RunEvent.CI_FAILED}
-)
 PHASE_ATTEMPT_EVENTS = frozenset({PhaseEvent.START, PhaseEvent.GATE_REJECT, PhaseEvent.CI_FAIL})
-_RUN_PHASE_ENDS = frozenset({RunEvent.SNAPSHOT_TAKEN, RunEvent.PHASE_ABANDONED})
 
 
 @dataclass(frozen=True)
 class PhaseProgress:
-    """A phase's state with the attempt counter that bounds its retry loop."""
+    """A phase's state with the counters that bound its loops: attempts, and merges onto a moved
+    head (each one follows another phase's commit, so a run has fewer than it has phases)."""
 
     max_attempts: int
+    max_remerges: int = 0
     state: PhaseState = PhaseState.QUEUED
     attempts_used: int = 0
+    remerges: int = 0
 
     def legal_events(self) -> frozenset[PhaseEvent]:
         events = PHASE_MACHINE.events_from(self.state)
         if self.attempts_used >= self.max_attempts:
             events = events - PHASE_ATTEMPT_EVENTS
+        if self.remerges >= self.max_remerges:
+            events = events - {PhaseEvent.REMERGE}
         return events
 
     def apply(self, event: PhaseEvent) -> PhaseProgress:
@@ -189,43 +177,29 @@ class PhaseProgress:
                 f"{event.value} (attempt cap {self.max_attempts} reached)",
             )
         used = self.attempts_used + (1 if event in PHASE_ATTEMPT_EVENTS else 0)
-        return replace(self, state=target, attempts_used=used)
+        remerges = self.remerges + (1 if event is PhaseEvent.REMERGE else 0)
+        return replace(self, state=target, attempts_used=used, remerges=remerges)
 
 
 @dataclass(frozen=True)
 class RunProgress:
-    """A run's state with the counters (phases left, attempts in the current phase) that bound it."""
+    """A run's state with what guards its end: a run with phases ends well only once they began."""
 
     phases_total: int
-    max_attempts_per_phase: int
     state: RunState = RunState.PLAN_BOOTSTRAP
-    phases_finished: int = 0
-    attempts_in_phase: int = 0
 
     def legal_events(self) -> frozenset[RunEvent]:
         events = set(RUN_MACHINE.events_from(self.state))
-        if self.phases_finished >= self.phases_total:
-            events.discard(RunEvent.PHASE_STARTED)
-        else:
+        if self.phases_total and self.state is RunState.PHASE_QUEUEING:
             events.discard(RunEvent.ALL_PHASES_DONE)
-        if self.attempts_in_phase >= self.max_attempts_per_phase:
-            events -= {RunEvent.GATE_REJECTED, RunEvent.CI_FAILED}
         return frozenset(events)
 
     def apply(self, event: RunEvent) -> RunProgress:
         target = RUN_MACHINE.next_state(self.state, event)
         if event not in self.legal_events():
             raise IllegalTransition("run", self.state.value, f"{event.value} (guard refused)")
-        attempts = self.attempts_in_phase
-        finished = self.phases_finished
-        if event in _RUN_ATTEMPT_EVENTS:
-            attempts = 1 if event is RunEvent.PHASE_STARTED else attempts + 1
-        if event in _RUN_PHASE_ENDS:
-            finished += 1
-            attempts = 0
-        return replace(self, state=target, phases_finished=finished, attempts_in_phase=attempts)
+        return replace(self, state=target)
 
     def step_bound(self) -> int:
         """An upper bound on the events any legal driver can apply before a terminal state."""
-        per_phase = 1 + 3 * self.max_attempts_per_phase + 1
-        return 3 + self.phases_total * per_phase
+        return 4

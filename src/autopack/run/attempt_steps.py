@@ -13,13 +13,13 @@ from decimal import Decimal
 
 from autopack.apply.findings import policy_issue
 from autopack.apply.formats.unified import parse_unified
-from autopack.apply.integrate import integrate_staged, stage
+from autopack.apply.integrate import merge_staged, stage
 from autopack.audit.auditor import Auditor, AuditOutcome, AuditRequest
 from autopack.audit.issues import audit_issues
 from autopack.audit.policy import audit_reason
 from autopack.builder.base import BuildRequest, Feedback, FeedbackKind
 from autopack.builder.notes import builder_issues
-from autopack.domain.machines import PhaseEvent, RunEvent
+from autopack.domain.machines import PhaseEvent
 from autopack.domain.vocabulary import Approval, Role, Severity
 from autopack.errors import ConfigError, PolicyViolation
 from autopack.issues.atomic_json import write_json_atomic
@@ -44,11 +44,11 @@ from autopack.run.provenance import (
     provenance,
 )
 from autopack.run.services import RunServices
-from autopack.run.transitions import move_phase, move_run
+from autopack.run.transitions import move_phase
 from autopack.store.attempts import attempts_of_phase, finish_attempt, start_attempt
 from autopack.store.issue_records import load_backlog
 from autopack.store.ledger import ledger_for_run
-from autopack.store.runs import set_phase_approval
+from autopack.store.runs import get_run, set_phase_approval
 from autopack.workspace.base import StagedAttempt
 
 OUTPUT_CHARS = 6_000
@@ -164,13 +164,18 @@ async def build(
     )
 
 
-def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome) -> GateOutcome:
-    """Governed apply onto the integration worktree: policy first, then all-or-nothing."""
+def gate(
+    services: RunServices, phase_id: str, attempt: int, built: BuildOutcome, remerge: bool = False
+) -> GateOutcome:
+    """Governed apply: the attempt merged onto the integration branch's current head, judged by
+    the write policy; nothing is written until the commit lands exactly the judged tree.
+
+    `remerge`: the branch moved on (another phase committed) while this merge was checked."""
     database, run_id = services.database, services.run_id
-    move_run(
-        database, run_id, RunEvent.PATCH_PROPOSED, f"{phase_id} attempt {attempt} proposes a patch"
-    )
-    move_phase(database, run_id, phase_id, PhaseEvent.SUBMIT, f"attempt {attempt}")
+    if remerge:
+        move_phase(database, run_id, phase_id, PhaseEvent.REMERGE, "the branch moved on")
+    else:
+        move_phase(database, run_id, phase_id, PhaseEvent.SUBMIT, f"attempt {attempt}")
     services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="gate"))
     if built.refusal is not None:
         return GateOutcome(applied=False, violation=built.refusal, message=built.refusal)
@@ -181,22 +186,24 @@ def gate(services: RunServices, phase_id: str, attempt: int, built: BuildOutcome
         paths=built.changed_paths if built.tree else (),
     )
     try:
-        applied = integrate_staged(services.git, run_id, staged, services.settings.policy)
+        with services.integration_lock:
+            head, tree, applied = merge_staged(
+                services.git, run_id, staged, services.settings.policy
+            )
     except PolicyViolation as violation:
         services.record_issues(services.phase(phase_id), [policy_issue(violation, run_id)])
         return GateOutcome(applied=False, violation=str(violation), message=str(violation))
-    if not applied.applied and not applied.conflicts and not applied.three_way:
+    if tree is None and not applied.conflicts and not applied.three_way:
         return GateOutcome(applied=False, message=applied.message)
-    if not applied.applied:
+    if tree is None:
         conflicts = ", ".join(applied.conflicts)
         return GateOutcome(
             applied=False,
             message="the patch does not apply to the integration branch"
             + (f" (conflicts in {conflicts})" if conflicts else f": {applied.message}"),
         )
-    move_run(database, run_id, RunEvent.GATE_PASSED, f"{phase_id} patch applied")
     move_phase(database, run_id, phase_id, PhaseEvent.GATE_PASS, "patch applied")
-    return GateOutcome(applied=True, message="applied")
+    return GateOutcome(applied=True, message="applied", head=head, tree=tree)
 
 
 async def audit(
@@ -206,6 +213,7 @@ async def audit(
     diff: str,
     verify_summary: str,
     failed_attempts: int,
+    tree: str = "",
 ) -> AuditStepOutcome:
     phase = services.phase(phase_id)
     issues = services.issue_file(phase)
@@ -215,12 +223,11 @@ async def audit(
     if reason is None:
         return AuditStepOutcome()
     services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="audit", reason=reason))
-    integration = services.git.integration_worktree(services.run_id)
     code = {}
     for path in parse_unified(diff).paths if diff.strip() else ():
-        target = integration.path / path
-        if target.is_file():
-            code[path] = target.read_text(encoding="utf-8", errors="replace")
+        content = services.git.file_at(tree, path) if tree else None
+        if content is not None:
+            code[path] = content.decode("utf-8", errors="replace")
     try:
         model = services.model_for(phase, Role.AUDITOR, attempt)
     except ConfigError as error:
@@ -265,34 +272,38 @@ def commit(
     attempt: int,
     summary: str,
     audited: AuditStepOutcome,
-    needs_approval: bool = False,
-) -> str:
-    """The phase's commit on the integration branch; found, not repeated, when a resume re-runs it.
+    needs_approval: bool,
+    gated: GateOutcome,
+) -> str | None:
+    """The phase's commit on the integration branch: exactly the tree its checks passed, on the
+    head it was merged onto. None when that head moved on first (another phase committed): the
+    attempt is merged and checked again. Found, not repeated, when a resume re-runs it.
 
     Its trailers say where it came from (run, phase, attempt, category, models, cost, the
     Auditor's verdict, the approval) and a tag `autopack/<run_id>/<phase_id>` marks it.
     """
     phase = services.phase(phase_id)
     database, run_id = services.database, services.run_id
-    integration = services.git.integration_worktree(run_id)
     approval = approval_of(phase, audited, needs_approval)
-    if services.git.head_trailers(run_id).get(AUTOPACK_TRAILER) == phase_id:
-        sha = integration.base_commit
-    else:
-        subject = f"{phase.title} [{phase_id}]"
-        sha = services.git.commit(
-            run_id,
-            subject,
-            {
-                "Autopack-Run": run_id,
-                AUTOPACK_TRAILER: phase_id,
-                "Autopack-Attempt": str(attempt),
-                "Autopack-Category": phase.task_category.value,
-                **provenance(services, phase_id, attempt),
-                "Autopack-Auditor": auditor_verdict(audited),
-                "Autopack-Approval": approval,
-            },
-        )
+    with services.integration_lock:
+        sha = _landed(services, phase_id)
+        if sha is None:
+            if services.git.reset_integration(run_id) != gated.head:
+                return None
+            services.git.land_tree(run_id, gated.tree)
+            sha = services.git.commit(
+                run_id,
+                f"{phase.title} [{phase_id}]",
+                {
+                    "Autopack-Run": run_id,
+                    AUTOPACK_TRAILER: phase_id,
+                    "Autopack-Attempt": str(attempt),
+                    "Autopack-Category": phase.task_category.value,
+                    **provenance(services, phase_id, attempt),
+                    "Autopack-Auditor": auditor_verdict(audited),
+                    "Autopack-Approval": approval,
+                },
+            )
     services.git.tag(phase_tag(run_id, phase_id), sha)
     if not phase.auto_apply:
         set_phase_approval(
@@ -302,9 +313,7 @@ def commit(
             Approval.PENDING if needs_approval else Approval.APPROVED,
             by=None if needs_approval else "auditor",
         )
-    move_run(database, run_id, RunEvent.CI_PASSED, f"{phase_id} checks passed")
     move_phase(database, run_id, phase_id, PhaseEvent.CI_PASS, f"committed {sha[:12]}")
-    move_run(database, run_id, RunEvent.SNAPSHOT_TAKEN, f"{phase_id} committed {sha[:12]}")
     resolve_issues(
         services.settings.runs_dir,
         run_id,
@@ -330,6 +339,24 @@ def commit(
     return sha
 
 
+def _landed(services: RunServices, phase_id: str) -> str | None:
+    """The phase's commit if it is on the integration branch already (a resumed commit step):
+    other phases may have committed on top of it since."""
+    base = get_run(services.database, services.run_id).base_commit
+    if not base:
+        trailers = services.git.head_trailers(services.run_id)
+        found = trailers.get(AUTOPACK_TRAILER) == phase_id
+        return services.git.integration_worktree(services.run_id).base_commit if found else None
+    status = services.git.integration_status(services.run_id, base)
+    for landed in status.commits:
+        trailers = landed.trailers
+        if trailers.get("Autopack-Run") == services.run_id and (
+            trailers.get(AUTOPACK_TRAILER) == phase_id
+        ):
+            return landed.sha
+    return None
+
+
 def reject(
     services: RunServices,
     phase_id: str,
@@ -340,18 +367,12 @@ def reject(
     last: bool,
     incident: dict[str, str],
 ) -> None:
-    """An attempt that does not land: the integration worktree is reset; retry or give the phase up."""
+    """An attempt that does not land (nothing of it was written): retry or give the phase up."""
     database, run_id = services.database, services.run_id
-    services.git.reset_integration(services.run_id)
     services.emit(Rejected(phase=phase_id, attempt=attempt, why=why, last=last))
     if not last:
-        if at_gate:
-            move_run(database, run_id, RunEvent.GATE_REJECTED, f"{phase_id}: {why}"[:500])
-            move_phase(database, run_id, phase_id, PhaseEvent.GATE_REJECT, why[:500])
-        else:
-            move_run(database, run_id, RunEvent.CI_FAILED, f"{phase_id}: {why}"[:500])
-            move_phase(database, run_id, phase_id, PhaseEvent.CI_FAIL, why[:500])
+        event = PhaseEvent.GATE_REJECT if at_gate else PhaseEvent.CI_FAIL
+        move_phase(database, run_id, phase_id, event, why[:500])
         return
     move_phase(database, run_id, phase_id, PhaseEvent.FAIL, why[:500])
-    move_run(database, run_id, RunEvent.PHASE_ABANDONED, f"{phase_id} given up: {why}"[:500])
     write_incident(services, phase_id, attempt, why, incident)

@@ -1,6 +1,7 @@
-"""The verify step of an attempt: the verification ladder on the integration worktree, in the
-project's own environment, its findings recorded as the phase's issues and its figures kept with
-the attempt's reports (`ladder.json`) for the summary."""
+"""The verify step of an attempt: the verification ladder on the attempt merged onto the
+integration branch's head (a worktree of its own, so live phases check at once), in the project's
+own environment, its findings recorded as the phase's issues and its figures kept with the
+attempt's reports (`ladder.json`) for the summary."""
 
 from __future__ import annotations
 
@@ -40,20 +41,40 @@ def _output(result: LadderResult) -> str:
 
 
 def run_checks(
-    services: RunServices, phase_id: str, attempt: int, changed: tuple[str, ...]
+    services: RunServices,
+    phase_id: str,
+    attempt: int,
+    changed: tuple[str, ...],
+    head: str,
+    tree: str,
+) -> VerifyOutcome:
+    """The ladder on `tree` (the gate's merge onto `head`), checked out as the integration
+    worktree will hold it before the phase's commit."""
+    services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="verify"))
+    candidate = services.git.candidate_worktree(
+        services.run_id, f"check-{phase_id}-a{attempt}", head, tree
+    )
+    try:
+        return _climb(services, phase_id, attempt, changed, head, candidate.path)
+    finally:
+        services.git.remove_worktree(candidate)
+
+
+def _climb(
+    services: RunServices,
+    phase_id: str,
+    attempt: int,
+    changed: tuple[str, ...],
+    head: str,
+    checked: Path,
 ) -> VerifyOutcome:
     phase = services.phase(phase_id)
-    services.emit(AttemptStep(phase=phase_id, attempt=attempt, step="verify"))
-    integration = services.git.integration_worktree(services.run_id)
-    head = services.git.head_commit(services.git.integration_branch(services.run_id))
     reports = services.run_dir / REPORTS_DIR / f"{phase_id}-a{attempt}"
     reports.mkdir(parents=True, exist_ok=True)
-    environment = prepare_environment(
-        services.settings, integration.path, services.sandbox, check=False
-    )
+    environment = prepare_environment(services.settings, checked, services.sandbox, check=False)
 
     def env_for(worktree: Path) -> Mapping[str, str]:
-        if worktree == integration.path:
+        if worktree == checked:
             return environment.env
         return prepare_environment(services.settings, worktree, services.sandbox, check=False).env
 
@@ -68,7 +89,7 @@ def run_checks(
         return worktree.path, lambda: services.git.remove_worktree(worktree)
 
     result = Ladder(
-        worktree=integration.path,
+        worktree=checked,
         phase=phase,
         commands=profile_commands(services.settings, phase.ci_profile),
         sandbox=services.sandbox.reading(environment.readable),

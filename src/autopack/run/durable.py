@@ -37,6 +37,8 @@ DBOS_LOGGER = "dbos"
 WATCH_SECONDS = 0.1  # how soon a listener hears of a stored progress event
 QUEUE_POLL_SECONDS = 0.2  # how soon a resumed run leaves this executor's queue
 RESULT_POLL_SECONDS = 0.2  # how soon a driven run's end is noticed
+# A phase workflow a resume carries on: one a killed executor was running or had yet to start.
+UNFINISHED = ["PENDING", "ENQUEUED"]
 
 # Whoever watches a run this process drives (the CLI's live view), told each stored progress event.
 Listener = Callable[[dict[str, Any]], None]
@@ -83,8 +85,15 @@ class DurableExecutor:
             if status.status == "SUCCESS":
                 return str(await (await DBOS.retrieve_workflow_async(run_id)).get_result())
             # On this process's own queue: on DBOS's shared internal queue, any other launched
-            # process could take the run, though this one holds its lease.
-            resumed = await DBOS.resume_workflow_async(run_id, queue_name=own_queue(self.identity))
+            # process could take the run, though this one holds its lease. Its live phases come
+            # too: a replayed start of a phase workflow that exists does not run it again.
+            queue = own_queue(self.identity)
+            phases = await DBOS.list_workflows_async(
+                parent_workflow_id=run_id, status=UNFINISHED, load_input=False, load_output=False
+            )
+            for phase in phases:
+                await DBOS.resume_workflow_async(phase.workflow_id, queue_name=queue)
+            resumed = await DBOS.resume_workflow_async(run_id, queue_name=queue)
             return str(await resumed.get_result(polling_interval_sec=RESULT_POLL_SECONDS))
 
     @contextmanager

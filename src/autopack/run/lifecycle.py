@@ -39,6 +39,8 @@ from autopack.store.runs import RunRecord, get_run, set_tier_cleanliness
 
 # A cancelled run needs a person to decide what comes next, hence the review family.
 CANCELLED = "review.cancelled"
+HALTED = "review.halted"
+_LIVE_PHASE = (PhaseState.EXECUTING, PhaseState.GATE, PhaseState.CI_RUNNING)
 
 
 def open_run(services: RunServices) -> str | None:
@@ -85,6 +87,9 @@ def check_caps(services: RunServices, phase_id: str) -> FailureReason | None:
     if cancelled is not None:
         return FailureReason(code=CANCELLED, message=f"cancelled: {cancelled}")
     run = get_run(services.database, services.run_id)
+    failed = [p.phase_id for tier in run.tiers for p in tier.phases if p.state is PhaseState.FAILED]
+    if failed:
+        return FailureReason(code=HALTED, message=f"phase {failed[0]} failed and ends the run")
     started = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
     if datetime.now(UTC) - started > timedelta(minutes=strategy.limits.max_duration_minutes):
         return FailureReason(
@@ -120,9 +125,23 @@ def check_caps(services: RunServices, phase_id: str) -> FailureReason | None:
 
 def start_phase(services: RunServices, phase_id: str) -> None:
     phase = services.phase(phase_id)
-    move_run(services.database, services.run_id, RunEvent.PHASE_STARTED, f"phase {phase_id} starts")
+    if get_run(services.database, services.run_id).state is RunState.PHASE_QUEUEING:
+        move_run(services.database, services.run_id, RunEvent.PHASE_STARTED, "phases start")
     move_phase(services.database, services.run_id, phase_id, PhaseEvent.START, "attempt 1")
     services.emit(PhaseStarted(tier=phase.tier_id, phase=phase_id, title=phase.title))
+
+
+def halt_phases(services: RunServices, phase_id: str, failure: FailureReason) -> None:
+    """A phase ended the run: it is marked failed now, so the phases still live stop before
+    their next attempt rather than when the run ends (check_caps)."""
+    state = next(
+        p.state
+        for tier in get_run(services.database, services.run_id).tiers
+        for p in tier.phases
+        if p.phase_id == phase_id
+    )
+    if state in _LIVE_PHASE:
+        move_phase(services.database, services.run_id, phase_id, PhaseEvent.FAIL, failure.message)
 
 
 def finish_tier(services: RunServices, tier_id: str) -> None:
@@ -194,7 +213,7 @@ def _end_run(
         for phase in tier.phases:
             if phase.state is PhaseState.QUEUED:
                 move_phase(database, run_id, phase.phase_id, PhaseEvent.SKIP, "the run ended first")
-            elif phase.state in (PhaseState.EXECUTING, PhaseState.GATE, PhaseState.CI_RUNNING):
+            elif phase.state in _LIVE_PHASE:
                 move_phase(
                     database,
                     run_id,

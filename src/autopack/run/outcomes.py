@@ -34,6 +34,10 @@ class GateOutcome(_Value):
     applied: bool
     violation: str | None = None
     message: str = ""
+    # The integration branch's head the attempt was merged onto, and the merged tree: what the
+    # checks check and the commit lands, unless the head moved on first.
+    head: str = ""
+    tree: str = ""
 
 
 class VerifyOutcome(_Value):

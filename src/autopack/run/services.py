@@ -8,6 +8,7 @@ that started it did; the database and the clocks are the composing process's own
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,6 +88,8 @@ class RunServices:
     redactor: Redactor
     env: dict[str, str]
     breakers: CircuitBreakers = field(default_factory=CircuitBreakers)
+    # Live phases take turns on the integration worktree: merging onto its head and landing.
+    integration_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def run_dir(self) -> Path:
@@ -316,11 +319,32 @@ def compose_services(run_id: str, current: Settings, options: RunOptions) -> Run
     return services
 
 
+_shared: dict[str, tuple[RunServices, int]] = {}
+_sharing = threading.Lock()
+
+
 @contextmanager
 def run_services(run_id: str, current: Settings, options: RunOptions) -> Iterator[RunServices]:
-    """The run's services for the length of the block, their database closed after."""
-    services = compose_services(run_id, current, options)
+    """The run's services for the length of the block, their database closed after the last.
+
+    Every workflow of the run in this process (the run's and each live phase's) shares one: one
+    ledger, so budgets hold across phases that call models at once, and one integration lock.
+    Only the holder of the run's lease drives it, so no other process has a ledger of the run.
+    """
+    with _sharing:
+        held = _shared.get(run_id)
+        if held is None:
+            services = compose_services(run_id, current, options)
+            held = (services, 0)
+        services, users = held
+        _shared[run_id] = (services, users + 1)
     try:
         yield services
     finally:
-        services.database.close()
+        with _sharing:
+            services, users = _shared[run_id]
+            if users == 1:
+                del _shared[run_id]
+                services.database.close()
+            else:
+                _shared[run_id] = (services, users - 1)

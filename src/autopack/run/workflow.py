@@ -1,7 +1,11 @@
-"""The run as a DBOS workflow: tiers, phases and Builder attempts, each side effect a checkpointed step.
+"""The run as a DBOS workflow: tiers in order, each tier's phases as child workflows (up to
+`run.max_parallel_phases` at once, each once the phases it depends on have committed), and in each
+phase its Builder attempts, every side effect a checkpointed step.
 
-The loop decides only from step results, so replaying it after a kill takes the same path: steps
-that had returned give their recorded results, and the first one that had not runs for real.
+The loops decide only from step results, so replaying them after a kill takes the same path:
+steps that had returned give their recorded results, and the first one that had not runs for
+real. Which live phase ended first is recorded too (`DBOS.wait_first`), so a replay starts the
+same phases in the same order.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS
+from dbos import DBOS, SetWorkflowID, WorkflowHandleAsync
 
 from autopack.builder.base import Feedback
 from autopack.builder.progress import AttemptFingerprint
 from autopack.config import settings_to_resume
 from autopack.domain.states import FailureReason
-from autopack.domain.strategy import PhaseStrategy
+from autopack.domain.strategy import PhaseStrategy, TierStrategy
 from autopack.killpoints import reached
 from autopack.run import attempt_steps, checks, lifecycle
 from autopack.run.base_facts import measure_base_acceptance
@@ -29,6 +33,16 @@ from autopack.run.services import RunOptions, RunServices, run_services
 from autopack.verify.environment.base import ProjectEnvironmentError
 
 WORKFLOW_NAME = "autopack.run"
+PHASE_WORKFLOW_NAME = "autopack.phase"
+WAIT_POLL_SECONDS = 0.2  # how soon the run notices that one of its live phases ended
+
+# How a phase ended: None when it committed, else why the run must end; and its last attempt.
+PhaseEnd = tuple[FailureReason | None, int]
+
+
+def phase_workflow_id(run_id: str, phase_id: str) -> str:
+    """A phase's workflow id, known to whoever resumes its run."""
+    return f"{run_id}.phase.{phase_id}"
 
 
 async def _step(name: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -59,9 +73,7 @@ def _reporting(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return returning
 
 
-async def _run_phase(
-    services: RunServices, phase: PhaseStrategy
-) -> tuple[FailureReason | None, int]:
+async def _run_phase(services: RunServices, phase: PhaseStrategy) -> PhaseEnd:
     """None when the phase committed; otherwise why the run must end (and the last attempt).
 
     Only performs: `decide` (run/decide.py) says which step comes next and how the attempt ends.
@@ -82,11 +94,17 @@ async def _run_phase(
         )
         attempt = Attempt(number=number, built=built, earlier=tuple(earlier))
         decision = decide(attempt, phase, policy_violation_ends_run=ends_run)
-        while decision.next in STEPS:
-            attempt = await _perform(decision.next, services, phase_id, attempt, len(feedback))
-            decision = decide(attempt, phase, policy_violation_ends_run=ends_run)
-        if decision.next is Next.COMMIT:
-            await _step(
+        # Each merge onto a moved head follows another phase's commit: fewer than the run's phases.
+        for remerges in range(len(services.strategy.phases)):
+            while decision.next in STEPS:
+                attempt = await _perform(
+                    decision.next, services, phase_id, attempt, len(feedback), remerges
+                )
+                decision = decide(attempt, phase, policy_violation_ends_run=ends_run)
+            if decision.next is not Next.COMMIT:
+                break
+            assert attempt.gated is not None  # decide commits only a gated attempt
+            committed: str | None = await _step(
                 "commit",
                 attempt_steps.commit,
                 services,
@@ -95,8 +113,15 @@ async def _run_phase(
                 built.summary,
                 attempt.audited or AuditStepOutcome(),
                 decision.needs_approval,
+                attempt.gated,
             )
-            return None, number
+            if committed is not None:
+                return None, number
+            # The head moved on: merged and checked again, the Auditor's review kept (same diff).
+            attempt = replace(attempt, gated=None, verified=None)
+            decision = decide(attempt, phase, policy_violation_ends_run=ends_run)
+        else:
+            raise AssertionError("a phase merges again only after another phase commits")
         if decision.reject:
             await _step(
                 "reject",
@@ -118,15 +143,25 @@ async def _run_phase(
 
 
 async def _perform(
-    step: Next, services: RunServices, phase_id: str, attempt: Attempt, failed: int
+    step: Next, services: RunServices, phase_id: str, attempt: Attempt, failed: int, remerges: int
 ) -> Attempt:
     number, built = attempt.number, attempt.built
     if step is Next.GATE:
-        gated = await _step("gate", attempt_steps.gate, services, phase_id, number, built)
+        gated = await _step(
+            "gate", attempt_steps.gate, services, phase_id, number, built, remerge=remerges > 0
+        )
         return replace(attempt, gated=gated)
+    assert attempt.gated is not None  # decide checks and audits only a gated attempt
     if step is Next.VERIFY:
         verified = await _step(
-            "verify", checks.run_checks, services, phase_id, number, built.changed_paths
+            "verify",
+            checks.run_checks,
+            services,
+            phase_id,
+            number,
+            built.changed_paths,
+            attempt.gated.head,
+            attempt.gated.tree,
         )
         return replace(attempt, verified=verified)
     audited = await _step(
@@ -138,6 +173,7 @@ async def _perform(
         built.diff,
         "all checks passed",
         failed,
+        attempt.gated.tree,
     )
     return replace(attempt, audited=audited)
 
@@ -181,18 +217,79 @@ async def _drive(services: RunServices) -> str:
     await _step("base_acceptance", measure_base_acceptance, services)
     failure: FailureReason | None = None
     failed_at: tuple[str, int] | None = None
+    committed: set[str] = set()
     for tier in services.strategy.tiers:
         await _step("start_tier", lifecycle.start_tier, services, tier.tier_id)
-        for phase in tier.phases:
-            failure, attempt = await _run_phase(services, phase)
-            if failure is not None:
-                failed_at = (phase.phase_id, attempt)
-                break
+        failure, failed_at = await _run_tier(services, tier, committed)
         if failure is not None:
             break
         await _step("finish_tier", lifecycle.finish_tier, services, tier.tier_id)
     state: str = await _step("finish_run", lifecycle.finish_run, services, failure, failed_at)
     return state
+
+
+async def _run_tier(
+    services: RunServices, tier: TierStrategy, committed: set[str]
+) -> tuple[FailureReason | None, tuple[str, int] | None]:
+    """The tier's phases, each started in plan order once its dependencies committed, up to the
+    run's parallel limit. After a phase fails none starts, and the live ones stop before their
+    next attempt (check_caps sees the failed phase); the first failure ends the run."""
+    limit = services.strategy.limits.max_parallel_phases
+    waiting = list(tier.phases)
+    live: dict[str, WorkflowHandleAsync[PhaseEnd]] = {}
+    failure: FailureReason | None = None
+    failed_at: tuple[str, int] | None = None
+    while waiting or live:
+        if failure is None:
+            for phase in [p for p in waiting if set(p.depends_on) <= committed]:
+                if len(live) >= limit:
+                    break
+                waiting.remove(phase)
+                live[phase.phase_id] = await _start_phase(services, phase.phase_id)
+        if not live:
+            if failure is None:
+                stuck = ", ".join(
+                    f"{p.phase_id} (after {', '.join(p.depends_on)})" for p in waiting
+                )
+                failure = FailureReason(
+                    code="review.unmet_dependency",
+                    message=f"these phases wait for phases that never committed: {stuck}"[:1000],
+                )
+                failed_at = (waiting[0].phase_id, 0)
+            break
+        done = await DBOS.wait_first_async(
+            list(live.values()), polling_interval_sec=WAIT_POLL_SECONDS
+        )
+        phase_id = next(key for key, handle in live.items() if handle is done)
+        del live[phase_id]
+        phase_failure, attempt = await done.get_result()
+        if phase_failure is None:
+            committed.add(phase_id)
+        elif failure is None:
+            failure, failed_at = phase_failure, (phase_id, attempt)
+            await _step("halt_phases", lifecycle.halt_phases, services, phase_id, phase_failure)
+    return failure, failed_at
+
+
+async def _start_phase(services: RunServices, phase_id: str) -> WorkflowHandleAsync[PhaseEnd]:
+    with SetWorkflowID(phase_workflow_id(services.run_id, phase_id)):
+        return await DBOS.start_workflow_async(
+            phase_workflow,
+            services.run_id,
+            str(services.settings.repo_root),
+            services.options.model_dump_json(),
+            phase_id,
+        )
+
+
+@DBOS.workflow(name=PHASE_WORKFLOW_NAME)
+async def phase_workflow(run_id: str, repo_root: str, options_json: str, phase_id: str) -> PhaseEnd:
+    """One phase's attempts, beside the run's other live phases; the run's services are shared
+    with them in this process (run_services)."""
+    current = settings_to_resume(Path(repo_root))
+    options = RunOptions.model_validate_json(options_json)
+    with run_services(run_id, current, options) as services:
+        return await _run_phase(services, services.phase(phase_id))
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)

@@ -292,6 +292,13 @@ class GitCli:
                 )
             return written.stdout.decode().strip(), ApplyOutcome(applied=True, three_way=True)
 
+    def candidate_worktree(self, run_id: str, name: str, head: str, tree: str) -> Worktree:
+        """A detached worktree at `head` holding `tree` uncommitted, as the integration worktree
+        will hold it before its commit: where a phase's merged result is checked in parallel."""
+        worktree = self.detached_worktree(run_id, name, head)
+        self._git("read-tree", "-m", "-u", "HEAD", tree, cwd=worktree.path)
+        return worktree
+
     def land_tree(self, run_id: str, tree: str) -> None:
         """Make the integration worktree's index and files exactly `tree`; the caller has reset it
         to its head (integrate_staged does, first thing)."""
