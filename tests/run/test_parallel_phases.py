@@ -29,7 +29,7 @@ from autopack.run.services import RunOptions
 from autopack.store.engine import open_database
 from autopack.store.ledger import ledger_totals
 from autopack.store.progress import progress_after
-from autopack.store.runs import get_run
+from autopack.store.runs import EventRecord, get_run, list_events
 from autopack.testing.fake_llm import fake_llm_server
 from autopack.testing.kills import (
     KILLED,
@@ -105,6 +105,7 @@ class Ran:
     run_id: str
     state: RunState
     events: list[dict[str, Any]]
+    moves: list[EventRecord]
 
     def git(self, *args: str) -> str:
         return subprocess.run(
@@ -133,9 +134,12 @@ class Ran:
         raise AssertionError(f"no {kind} event of phase {phase} with {match}")
 
 
-def _run_plan(root: Path, plan_text: str, limit: int, extra: str = "") -> Ran:
+def _run_plan(root: Path, plan_text: str, limit: int, extra: str = "", pause: float = 0.0) -> Ran:
+    """The plan run by the demo's developer; `pause`: the checks take that much longer (a CI
+    command of the demo's `normal` profile, which the config's first lines extend)."""
     with fake_llm_server(demo_reply) as server:
-        config = aliases_on(server.openai_base_url) + _parallel(limit, extra)
+        slower = f"pause = \"{sys.executable} -c 'import time; time.sleep({pause})'\"\n"
+        config = slower + aliases_on(server.openai_base_url) + _parallel(limit, extra)
         create_project(root, extra_config=config)
         plan = root / "plan.md"
         plan.write_text(plan_text, encoding="utf-8")
@@ -146,9 +150,10 @@ def _run_plan(root: Path, plan_text: str, limit: int, extra: str = "") -> Ran:
     database = open_database(settings.database_url)
     try:
         events = [event.as_message() for event in progress_after(database, 0, run_id=run_id)]
+        moves = list_events(database, run_id)
     finally:
         database.close()
-    return Ran(root, run_id, end.state, events)
+    return Ran(root, run_id, end.state, events, moves)
 
 
 def _tests_pass_at(ran: Ran, sha: str, where: Path) -> bool:
@@ -201,11 +206,21 @@ def test_two_phases_touching_the_same_lines_one_commits_and_the_other_is_rebuilt
 def test_a_phase_starts_once_the_phase_it_depends_on_committed_and_others_run_beside(
     tmp_path: Path,
 ) -> None:
-    ran = _run_plan(tmp_path / "calc", DEPENDENT_PLAN, limit=2)
+    # 1.1 and 2.2 are built at once from the same head, and each one's checks take seconds
+    # longer than the other's build could lag: the second to commit finds the head moved.
+    ran = _run_plan(tmp_path / "calc", DEPENDENT_PLAN, limit=2, pause=2.0)
     assert ran.state is RunState.DONE_SUCCESS
     commits = ran.commits()
     assert sorted(phase for _, phase, _ in commits) == ["1.1", "1.2", "2.2"]
     assert all(attempt == "1" for _, _, attempt in commits), commits
+    # 1.1 and 2.2 passed the gate on the same head; the second to commit was merged onto the
+    # first's commit and checked again before it landed, with no new attempt.
+    second = commits[1][1]
+    assert {commits[0][1], second} == {"1.1", "2.2"}
+    remerged = [m.entity_id for m in ran.moves if m.entity == "phase" and m.event == "REMERGE"]
+    assert remerged == [second]
+    verified = [e for e in ran.events if e["kind"] == "attempt" and e["step"] == "verify"]
+    assert [e["phase"] for e in verified].count(second) == 2
     assert ran.index("phase_started", "1.2") > ran.index("committed", "1.1")
     # 2.2 did not wait: it was built while 1.1 was still live.
     assert ran.index("attempt", "2.2", step="build", attempt=1) < ran.index("committed", "1.1")
