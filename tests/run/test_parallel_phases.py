@@ -344,3 +344,34 @@ def test_live_phases_reserve_against_one_run_budget(tmp_path: Path) -> None:
     assert run.failure is not None
     assert "run budget" in run.failure.message
     assert len(ran.commits()) <= 1
+
+
+# 9.9 and 1.1 as in FAILING_PLAN, then 1.2 on 1.1's lines.
+HALTING_PLAN = (
+    FAILING_PLAN.split("### Phase 2.2")[0]
+    + "### Phase 1.2"
+    + SAME_LINES_PLAN.split("### Phase 1.2")[1]
+)
+
+
+def test_live_phases_stop_before_their_next_attempt_once_a_phase_failed(tmp_path: Path) -> None:
+    # 9.9 fails within a second; 1.1 and 1.2, built at once on the same lines, are still in
+    # their checks (4 s longer). One commits; the other's merge then conflicts, and its next
+    # attempt never starts: the run ends with 9.9's reason.
+    ran = _run_plan(tmp_path / "calc", HALTING_PLAN, limit=3, pause=4.0)
+    assert ran.state is RunState.DONE_FAILED_REQUIRES_HUMAN_REVIEW
+    database = open_database(load_settings(ran.root).database_url)
+    try:
+        run = get_run(database, ran.run_id)
+    finally:
+        database.close()
+    assert run.failure is not None
+    assert run.failure.code == "review.phase_failed"
+    assert "9.9" in run.failure.message
+    (landed,) = [phase for _, phase, _ in ran.commits()]
+    halted = ({"1.1", "1.2"} - {landed}).pop()
+    states = {phase.phase_id: phase.state for tier in run.tiers for phase in tier.phases}
+    assert states[halted] is PhaseState.FAILED
+    ran.index("rejected", halted, attempt=1)
+    builds = [e for e in ran.events if e["kind"] == "attempt" and e["step"] == "build"]
+    assert [e["attempt"] for e in builds if e["phase"] == halted] == [1]
