@@ -38,11 +38,11 @@ def test_the_stored_payload_is_every_field_but_the_kind() -> None:
         (RunStarted(phases=4), "run run-1: 4 phases"),
         (
             AttemptStep(phase="1.1", attempt=2, step="build", model="openai-fast"),
-            "    attempt 2: build with openai-fast",
+            "    1.1 attempt 2: build with openai-fast",
         ),
         (
             AttemptStep(phase="2.1", attempt=1, step="audit", reason="high-risk category x"),
-            "    attempt 1: audit (high-risk category x)",
+            "    2.1 attempt 1: audit (high-risk category x)",
         ),
         (
             Built(
@@ -57,24 +57,24 @@ def test_the_stored_payload_is_every_field_but_the_kind() -> None:
                 budget_tokens=5_000_000,
                 budget_usd="50",
             ),
-            "    attempt 1: Builder finished, 2 file(s), 6,260 tokens, $0.0146 "
+            "    1.1 attempt 1: Builder finished, 2 file(s), 6,260 tokens, $0.0146 "
             "(run: 6,260 of 5,000,000 tokens, $0.0146 of $50.00)",
         ),
         (
             Verified(phase="1.1", attempt=1, passed=False, failures=1, pre_existing=0, seconds=1),
-            "    checks FAILED",
+            "    1.1 checks FAILED",
         ),
         (
             IssuesRecorded(phase="1.1", raised=["ci:tests"], merged=["docs:x"]),
-            "    issues: 1 raised (ci:tests), 1 seen again",
+            "    1.1 issues: 1 raised (ci:tests), 1 seen again",
         ),
         (
             Rejected(phase="1.1", attempt=3, why="checks failed: ci:tests", last=True),
-            "    rejected: checks failed: ci:tests (no attempts left)",
+            "    1.1 rejected: checks failed: ci:tests (no attempts left)",
         ),
         (
             Committed(phase="2.1", attempt=1, commit="0123456789abcdef", needs_approval=True),
-            "    committed 0123456789ab (awaits approval before promotion)",
+            "    2.1 committed 0123456789ab (awaits approval before promotion)",
         ),
     ],
 )

@@ -233,4 +233,9 @@ def describe(message: dict[str, Any]) -> str | None:
         return None
     if isinstance(event, RunStarted):
         return f"run {message.get('run_id', '?')}: {event.line()}"
-    return event.line()
+    line = event.line()
+    phase = getattr(event, "phase", None)
+    if phase is not None and line.startswith("    "):
+        # Phases of a tier may be live at once: each line says whose it is.
+        return f"    {phase} {line.lstrip()}"
+    return line
