@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -111,8 +112,9 @@ def _drive(root: Path, plan: Path, env: dict[str, str], log: Path) -> Drive:
             text=True,
         )
         assert process.stdout is not None
+        begun = time.perf_counter()
         for line in process.stdout:
-            kept.write(line)
+            kept.write(f"{time.perf_counter() - begun:8.2f} {line}")
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
@@ -255,6 +257,9 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--databases", help="sqlite,postgresql (the default: both)")
     parser.add_argument("--quick", action="store_true", help="a short run to see it works")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout at the end")
+    parser.add_argument(
+        "--keep", type=Path, help="leave the repositories and timed run logs in this folder"
+    )
     args = parser.parse_args()
     quick = {"latency": 0.2, "ci_seconds": 0.2, "parallel": "1,4", "databases": "sqlite"}
     full = {
@@ -271,6 +276,8 @@ def _options() -> argparse.Namespace:
 
 def main() -> int:
     args = _options()
+    # A terminated bench unwinds like an interrupted one: its PostgreSQL server is stopped.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     chains = Chains(ci_seconds=args.ci_seconds)
     parallels = sorted({int(value) for value in args.parallel.split(",")})
     names = [name.strip() for name in args.databases.split(",") if name.strip()]
@@ -282,10 +289,13 @@ def main() -> int:
         flush=True,
     )
     results: list[Measured] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="autopack-scale-") as folder,
-        databases(names) as fresh_database,
-    ):
+    with ExitStack() as stack:
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            folder = str(args.keep.resolve())
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="autopack-scale-"))
+        fresh_database = stack.enter_context(databases(names))
         for name in names:
             serial: Measured | None = None
             for parallel in parallels:
