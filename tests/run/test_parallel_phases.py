@@ -8,11 +8,12 @@ rebuilt by the Builder from the conflict, on the new head.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 
 from autopack.config import load_settings
 from autopack.demo.developer import demo_reply
-from autopack.demo.project import create_project
+from autopack.demo.project import PLAN, create_project
 from autopack.demo.record import aliases_on
 from autopack.domain.states import PhaseState, RunState
 from autopack.run.execute import create_run, execute_run
@@ -30,7 +31,7 @@ from autopack.store.engine import open_database
 from autopack.store.ledger import ledger_totals
 from autopack.store.progress import progress_after
 from autopack.store.runs import EventRecord, get_run, list_events
-from autopack.testing.fake_llm import fake_llm_server
+from autopack.testing.fake_llm import Reply, ToolCall, fake_llm_server
 from autopack.testing.kills import (
     KILLED,
     leftovers,
@@ -134,12 +135,20 @@ class Ran:
         raise AssertionError(f"no {kind} event of phase {phase} with {match}")
 
 
-def _run_plan(root: Path, plan_text: str, limit: int, extra: str = "", pause: float = 0.0) -> Ran:
-    """The plan run by the demo's developer; `pause`: the checks take that much longer (a CI
-    command of the demo's `normal` profile, which the config's first lines extend)."""
-    with fake_llm_server(demo_reply) as server:
+def _run_plan(
+    root: Path,
+    plan_text: str,
+    limit: int,
+    extra: str = "",
+    pause: float = 0.0,
+    reply: Callable[[str, dict[str, Any]], Reply] = demo_reply,
+    tables: str = "",
+) -> Ran:
+    """The plan run by the demo's developer (or `reply`); `pause`: the checks take that much
+    longer (a CI command of the demo's `normal` profile, which the config's first lines extend)."""
+    with fake_llm_server(reply) as server:
         slower = f"pause = \"{sys.executable} -c 'import time; time.sleep({pause})'\"\n"
-        config = slower + aliases_on(server.openai_base_url) + _parallel(limit, extra)
+        config = slower + aliases_on(server.openai_base_url) + _parallel(limit, extra) + tables
         create_project(root, extra_config=config)
         plan = root / "plan.md"
         plan.write_text(plan_text, encoding="utf-8")
@@ -188,13 +197,13 @@ def test_two_phases_touching_the_same_lines_one_commits_and_the_other_is_rebuilt
     assert sorted(phase for _, phase, _ in commits) == ["1.1", "1.2"]
     (_, first, first_attempt), (_, second, second_attempt) = commits
     # Both were built from the same head at once; the one that landed second met the first's
-    # lines in the merge and went back to its Builder with the conflict.
+    # lines when it was merged behind it in the merge train, and went back to its Builder with
+    # the conflict; its next attempt was built on the first's change.
     assert (first_attempt, second_attempt) == ("1", "2")
     for phase in ("1.1", "1.2"):
         assert ran.index("attempt", phase, step="build", attempt=1) < ran.index("committed", first)
     rejected = ran.events[ran.index("rejected", second, attempt=1)]
     assert "conflicts in calc/ops.py" in rejected["why"], rejected
-    assert ran.index("rejected", second, attempt=1) > ran.index("committed", first)
     ops = ran.git("show", f"autopack/{ran.run_id}:calc/ops.py")
     assert "def subtract" in ops
     assert "def multiply" in ops
@@ -206,21 +215,21 @@ def test_two_phases_touching_the_same_lines_one_commits_and_the_other_is_rebuilt
 def test_a_phase_starts_once_the_phase_it_depends_on_committed_and_others_run_beside(
     tmp_path: Path,
 ) -> None:
-    # 1.1 and 2.2 are built at once from the same head, and each one's checks take seconds
-    # longer than the other's build could lag: the second to commit finds the head moved.
+    # 1.1 and 2.2 are built at once from the same head; each one's checks take seconds longer
+    # than the other's build could lag, so both are checked at once.
     ran = _run_plan(tmp_path / "calc", DEPENDENT_PLAN, limit=2, pause=2.0)
     assert ran.state is RunState.DONE_SUCCESS
     commits = ran.commits()
     assert sorted(phase for _, phase, _ in commits) == ["1.1", "1.2", "2.2"]
     assert all(attempt == "1" for _, _, attempt in commits), commits
-    # 1.1 and 2.2 passed the gate on the same head; the second to commit was merged onto the
-    # first's commit and checked again before it landed, with no new attempt.
-    second = commits[1][1]
-    assert {commits[0][1], second} == {"1.1", "2.2"}
-    remerged = [m.entity_id for m in ran.moves if m.entity == "phase" and m.event == "REMERGE"]
-    assert remerged == [second]
+    # The second to commit was merged behind the first in the merge train and checked on that
+    # tree while the first was checked: once, and it landed without being merged again.
+    first, second = commits[0][1], commits[1][1]
+    assert {first, second} == {"1.1", "2.2"}
     verified = [e for e in ran.events if e["kind"] == "attempt" and e["step"] == "verify"]
-    assert [e["phase"] for e in verified].count(second) == 2
+    assert [e["phase"] for e in verified].count(second) == 1
+    assert ran.index("attempt", second, step="verify") < ran.index("committed", first)
+    assert not [m for m in ran.moves if m.event == "REMERGE"]
     assert ran.index("phase_started", "1.2") > ran.index("committed", "1.1")
     # 2.2 did not wait: it was built while 1.1 was still live.
     assert ran.index("attempt", "2.2", step="build", attempt=1) < ran.index("committed", "1.1")
@@ -346,19 +355,20 @@ def test_live_phases_reserve_against_one_run_budget(tmp_path: Path) -> None:
     assert len(ran.commits()) <= 1
 
 
-# 9.9 and 1.1 as in FAILING_PLAN, then 1.2 on 1.1's lines.
-HALTING_PLAN = (
-    FAILING_PLAN.split("### Phase 2.2")[0]
-    + "### Phase 1.2"
-    + SAME_LINES_PLAN.split("### Phase 1.2")[1]
-)
-
-
 def test_live_phases_stop_before_their_next_attempt_once_a_phase_failed(tmp_path: Path) -> None:
-    # 9.9 fails within a second; 1.1 and 1.2, built at once on the same lines, are still in
-    # their checks (4 s longer). One commits; the other's merge then conflicts, and its next
-    # attempt never starts: the run ends with 9.9's reason.
-    ran = _run_plan(tmp_path / "calc", HALTING_PLAN, limit=3, pause=4.0)
+    # 9.9 fails within seconds, while 2.1 is still in its checks (3 s longer) and its review; the
+    # Auditor sends 2.1's first attempt back, and its next attempt never starts: the run ends
+    # with 9.9's reason.
+    halting_plan = FAILING_PLAN.split("### Phase 1.1")[0] + (
+        "### Phase 2.1" + PLAN.split("### Phase 2.1")[1].split("### Phase 2.2")[0]
+    )
+    ran = _run_plan(
+        tmp_path / "calc",
+        halting_plan,
+        limit=2,
+        pause=3.0,
+        reply=_reviewed_twice_and_documented_late(),
+    )
     assert ran.state is RunState.DONE_FAILED_REQUIRES_HUMAN_REVIEW
     database = open_database(load_settings(ran.root).database_url)
     try:
@@ -368,10 +378,75 @@ def test_live_phases_stop_before_their_next_attempt_once_a_phase_failed(tmp_path
     assert run.failure is not None
     assert run.failure.code == "review.phase_failed"
     assert "9.9" in run.failure.message
-    (landed,) = [phase for _, phase, _ in ran.commits()]
-    halted = ({"1.1", "1.2"} - {landed}).pop()
+    assert ran.commits() == []
     states = {phase.phase_id: phase.state for tier in run.tiers for phase in tier.phases}
-    assert states[halted] is PhaseState.FAILED
-    ran.index("rejected", halted, attempt=1)
+    assert states == {"9.9": PhaseState.FAILED, "2.1": PhaseState.FAILED}
+    ran.index("rejected", "2.1", attempt=1)
     builds = [e for e in ran.events if e["kind"] == "attempt" and e["step"] == "build"]
-    assert [e["attempt"] for e in builds if e["phase"] == halted] == [1]
+    assert [e["attempt"] for e in builds if e["phase"] == "2.1"] == [1]
+
+
+TIER_2_PLAN = (
+    "# Calculator\n\n## Tier 1: Safety and docs\n\n" + PLAN.split("## Tier 2: Safety and docs\n")[1]
+)
+
+# 2.1 is a security change: one attempt unless the ruleset allows more.
+SECOND_ATTEMPT_FOR_2_1 = "\n[ruleset.high_risk.security_auth_change]\nmax_builder_attempts = 2\n"
+
+MAJOR = {
+    "issue_key": "security:zero-division:calc/ops.py",
+    "severity": "major",
+    "category": "security",
+    "confidence": 95,
+    "file": "calc/ops.py",
+    "evidence": "return a / b",
+    "failure_scenario": "divide(1, 0) crashes the service",
+    "suggested_fix": "check b first",
+}
+
+
+def _reviewed_twice_and_documented_late() -> Callable[[str, dict[str, Any]], Reply]:
+    """The demo's developer, whose Auditor finds a major in 2.1's first attempt, and whose 2.2
+    Builder finishes 2 s late (so 2.1 passes the gate first)."""
+    audits = 0
+
+    def reply(api: str, request: dict[str, Any]) -> Reply:
+        nonlocal audits
+        answer = demo_reply(api, request)
+        text = json.dumps(request.get("messages", []))
+        names = [call.name for call in answer.tool_calls]
+        if names == ["report"] and "# Phase 2.1:" in text:
+            audits += 1
+            if audits == 1:
+                findings = {"summary": "x", "findings": [MAJOR]}
+                return Reply(tool_calls=(ToolCall(name="report", arguments=findings),))
+        if names == ["finish"] and "# Phase 2.2:" in text:
+            return answer.model_copy(update={"delay": 2.0})
+        return answer
+
+    return reply
+
+
+def test_a_phase_behind_one_that_fails_in_the_merge_train_is_merged_and_checked_again(
+    tmp_path: Path,
+) -> None:
+    ran = _run_plan(
+        tmp_path / "calc",
+        TIER_2_PLAN,
+        limit=2,
+        pause=1.0,
+        reply=_reviewed_twice_and_documented_late(),
+        tables=SECOND_ATTEMPT_FOR_2_1,
+    )
+    assert ran.state is RunState.DONE_SUCCESS
+    commits = ran.commits()
+    assert sorted((phase, attempt) for _, phase, attempt in commits) == [("2.1", "2"), ("2.2", "1")]
+    # 2.2 was checked behind 2.1's first attempt; when the Auditor sent that attempt back, 2.2
+    # was merged again without it and checked again before it landed.
+    remerged = [m.entity_id for m in ran.moves if m.entity == "phase" and m.event == "REMERGE"]
+    assert remerged == ["2.2"]
+    verified = [e["phase"] for e in ran.events if e["kind"] == "attempt" and e["step"] == "verify"]
+    assert verified.count("2.2") == 2
+    assert ran.index("rejected", "2.1", attempt=1) < ran.index("committed", "2.2")
+    for number, (sha, _, _) in enumerate(commits):
+        assert _tests_pass_at(ran, sha, tmp_path / f"check-{number}"), sha

@@ -45,15 +45,19 @@ def stage(git: GitAdapter, attempt: Worktree) -> StagedAttempt:
 
 
 def merge_staged(
-    git: GitAdapter, run_id: str, staged: StagedAttempt, policy: WritePolicy
+    git: GitAdapter,
+    run_id: str,
+    staged: StagedAttempt,
+    policy: WritePolicy,
+    onto: str | None = None,
 ) -> tuple[str, str | None, ApplyOutcome]:
-    """The integration branch's head, and the tree it would hold with the attempt on top (None
-    when the attempt cannot go there); raises PolicyViolation for what git would record there.
-    Nothing is written: no worktree, no ref."""
-    head = git.integration_worktree(run_id).base_commit
+    """The commit merged onto (`onto`, by default the integration branch's head), and the tree
+    it would hold with the attempt on top (None when the attempt cannot go there); raises
+    PolicyViolation for what git would record there. Nothing is written: no worktree, no ref."""
+    head = onto or git.integration_worktree(run_id).base_commit
     if not staged.paths:
         return head, None, ApplyOutcome(applied=False, message="the attempt changed nothing")
-    tree, merged = git.merge_attempt(run_id, staged)
+    tree, merged = git.merge_attempt(run_id, staged, head)
     if tree is None:
         return head, None, merged
     entries = git.tree_entries(head, tree, policy.max_bytes)

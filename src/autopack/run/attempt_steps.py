@@ -99,7 +99,11 @@ async def build(
             Role.BUILDER,
             alias,
         )
-    worktree = services.git.create_attempt_worktree(services.run_id, f"{phase_id}-a{attempt}")
+    # From the tree the branch will hold once the merge train has landed: an attempt after a
+    # conflict with a phase still in it is built on that phase's change.
+    worktree = services.git.create_attempt_worktree(
+        services.run_id, f"{phase_id}-a{attempt}", services.train.tail()
+    )
     try:
         remaining = services.left_for(phase, attempt)
         builder = services.builder_for(phase, attempt, escalate=escalate)
@@ -187,9 +191,12 @@ def gate(
     )
     try:
         with services.integration_lock:
+            # Onto the last phase in the merge train, so both are checked at once.
             head, tree, applied = merge_staged(
-                services.git, run_id, staged, services.settings.policy
+                services.git, run_id, staged, services.settings.policy, services.train.tail()
             )
+            if tree is not None:
+                services.train.board(phase_id, services.git.commit_tree(tree, head))
     except PolicyViolation as violation:
         services.record_issues(services.phase(phase_id), [policy_issue(violation, run_id)])
         return GateOutcome(applied=False, violation=str(violation), message=str(violation))
@@ -275,8 +282,9 @@ def commit(
     needs_approval: bool,
     gated: GateOutcome,
 ) -> str | None:
-    """The phase's commit on the integration branch: exactly the tree its checks passed, on the
-    head it was merged onto. None when that head moved on first (another phase committed): the
+    """The phase's commit on the integration branch: exactly the tree its checks passed, once the
+    phases ahead of it in the merge train have left it and the branch holds the tree it was
+    merged onto. None when it does not (a phase ahead failed, or the branch moved on): the
     attempt is merged and checked again. Found, not repeated, when a resume re-runs it.
 
     Its trailers say where it came from (run, phase, attempt, category, models, cost, the
@@ -285,10 +293,13 @@ def commit(
     phase = services.phase(phase_id)
     database, run_id = services.database, services.run_id
     approval = approval_of(phase, audited, needs_approval)
+    services.train.wait_for_front(phase_id)
     with services.integration_lock:
         sha = _landed(services, phase_id)
         if sha is None:
-            if services.git.reset_integration(run_id) != gated.head:
+            head = services.git.reset_integration(run_id)
+            if services.git.tree_of(head) != services.git.tree_of(gated.head):
+                services.train.leave(phase_id)
                 return None
             services.git.land_tree(run_id, gated.tree)
             sha = services.git.commit(
@@ -304,6 +315,7 @@ def commit(
                     "Autopack-Approval": approval,
                 },
             )
+        services.train.landed(phase_id)
     services.git.tag(phase_tag(run_id, phase_id), sha)
     if not phase.auto_apply:
         set_phase_approval(
@@ -369,6 +381,7 @@ def reject(
 ) -> None:
     """An attempt that does not land (nothing of it was written): retry or give the phase up."""
     database, run_id = services.database, services.run_id
+    services.train.leave(phase_id)
     services.emit(Rejected(phase=phase_id, attempt=attempt, why=why, last=last))
     if not last:
         event = PhaseEvent.GATE_REJECT if at_gate else PhaseEvent.CI_FAIL

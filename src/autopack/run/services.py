@@ -40,6 +40,7 @@ from autopack.llm.resilience import CircuitBreakers, LLMEvent, ResilientModel
 from autopack.llm.transcripts import TranscriptWriter
 from autopack.llm.worst_case import worst_case
 from autopack.run.events import IssuesRecorded, ModelEvent, ProgressEvent
+from autopack.run.merge_train import MergeTrain
 from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.progress import record_progress
@@ -88,8 +89,9 @@ class RunServices:
     redactor: Redactor
     env: dict[str, str]
     breakers: CircuitBreakers = field(default_factory=CircuitBreakers)
-    # Live phases take turns on the integration worktree: merging onto its head and landing.
+    # Live phases take turns on the integration worktree and the merge train: merging, landing.
     integration_lock: threading.Lock = field(default_factory=threading.Lock)
+    train: MergeTrain = field(default_factory=MergeTrain)
 
     @property
     def run_dir(self) -> Path:

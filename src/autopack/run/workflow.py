@@ -289,7 +289,10 @@ async def phase_workflow(run_id: str, repo_root: str, options_json: str, phase_i
     current = settings_to_resume(Path(repo_root))
     options = RunOptions.model_validate_json(options_json)
     with run_services(run_id, current, options) as services:
-        return await _run_phase(services, services.phase(phase_id))
+        try:
+            return await _run_phase(services, services.phase(phase_id))
+        finally:  # however it ended, the phases behind it in the merge train must not wait on it
+            services.train.leave(phase_id)
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)

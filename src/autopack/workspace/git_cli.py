@@ -122,9 +122,11 @@ class GitCli:
             head, _ = self._add_worktree(path, branch, wanted)
         return Worktree(path=path, base_commit=head, branch=branch)
 
-    def create_attempt_worktree(self, run_id: str, name: str) -> Worktree:
-        """A detached worktree at the integration branch's head, for one Builder attempt."""
-        return self.detached_worktree(run_id, name, f"refs/heads/{self.integration_branch(run_id)}")
+    def create_attempt_worktree(self, run_id: str, name: str, at: str | None = None) -> Worktree:
+        """A detached worktree for one Builder attempt, at `at` (by default the integration
+        branch's head)."""
+        ref = at or f"refs/heads/{self.integration_branch(run_id)}"
+        return self.detached_worktree(run_id, name, ref)
 
     def detached_worktree(self, group: str, name: str, ref: str) -> Worktree:
         """A fresh detached worktree of `ref` at `<root>/<group>/<name>`, replacing any left there."""
@@ -252,35 +254,37 @@ class GitCli:
     def tree_entries(self, base: str, tree: str, read_cap: int) -> tuple[Entry, ...]:
         return tree_entries(self.repo, base, tree, read_cap)
 
-    def merge_attempt(self, run_id: str, staged: StagedAttempt) -> tuple[str | None, ApplyOutcome]:
-        """The tree the integration branch would hold with the attempt on top of its head.
+    def merge_attempt(
+        self, run_id: str, staged: StagedAttempt, onto: str | None = None
+    ) -> tuple[str | None, ApplyOutcome]:
+        """The tree `onto` (by default the integration branch's head) would hold with the attempt
+        on top of it.
 
-        When the branch has not moved since the attempt began that is the attempt's own tree;
-        otherwise the attempt's change is applied 3-way into a private index, so nothing touches
-        the integration worktree until the result has been judged.
+        When that is the commit the attempt began from, it is the attempt's own tree; otherwise
+        the attempt's change is applied 3-way into a private index, so nothing touches any
+        worktree until the result has been judged.
         """
-        integration = self.integration_worktree(run_id)
-        if integration.base_commit == staged.base_commit and self._has_tree(staged.tree):
+        onto = onto or self.integration_worktree(run_id).base_commit
+        if onto == staged.base_commit and self._has_tree(staged.tree):
             return staged.tree, ApplyOutcome(applied=True)
         diff = run_git(["diff-tree", "-p", *DIFF_FLAGS, staged.base_commit, staged.tree], self.repo)
         if diff.returncode != 0:
             raise GitError(failure(["diff-tree"], diff))
         with tempfile.TemporaryDirectory(prefix="autopack-index-") as folder:
             index = {"GIT_INDEX_FILE": os.path.join(folder, "index")}
-            path = integration.path
-            loaded = run_git(["read-tree", "HEAD"], path, env=index)
+            loaded = run_git(["read-tree", onto], self.repo, env=index)
             if loaded.returncode != 0:
                 raise GitError(failure(["read-tree"], loaded))
             merged = run_git(
                 ["apply", "--cached", "--3way", "--whitespace=nowarn"],
-                path,
+                self.repo,
                 input_bytes=diff.stdout,
                 config=_PROTECTIVE,
                 env=index,
             )
-            written = run_git(["write-tree"], path, env=index)
+            written = run_git(["write-tree"], self.repo, env=index)
             if merged.returncode != 0 or written.returncode != 0:
-                unmerged = run_git(["ls-files", "-z", "--unmerged"], path, env=index)
+                unmerged = run_git(["ls-files", "-z", "--unmerged"], self.repo, env=index)
                 names = {
                     line.split(b"\t", 1)[1].decode("utf-8", "replace")
                     for line in unmerged.stdout.split(b"\0")
@@ -291,6 +295,13 @@ class GitCli:
                     applied=False, three_way=True, conflicts=tuple(sorted(names)), message=text
                 )
             return written.stdout.decode().strip(), ApplyOutcome(applied=True, three_way=True)
+
+    def commit_tree(self, tree: str, parent: str) -> str:
+        """A commit of `tree` on `parent`, on no branch: a phase's place in the merge train."""
+        return self._git("commit-tree", tree, "-p", parent, "-m", "autopack: merge train").strip()
+
+    def tree_of(self, commit: str) -> str:
+        return self._git("rev-parse", "--verify", f"{commit}^{{tree}}").strip()
 
     def candidate_worktree(self, run_id: str, name: str, head: str, tree: str) -> Worktree:
         """A detached worktree at `head` holding `tree` uncommitted, as the integration worktree
