@@ -209,3 +209,27 @@ def test_a_sigkilled_workers_run_is_recovered_by_another_worker_through_dbos(
     assert (workflow.status, workflow.queue_name) == ("SUCCESS", RUNS_QUEUE)
     assert (workflow.queue_partition_key, workflow.executor_id) == ("calc-demo", rescuer_id)
     assert paid <= paid_before + 1  # only the killed build's answer paid again, at most
+
+
+def test_a_queued_run_whose_resuming_cli_was_killed_goes_back_on_the_runs_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: list[subprocess.Popen[str]]
+) -> None:
+    with fake_llm_server(demo_reply) as llm:
+        calc, _ = _projects(tmp_path, llm.openai_base_url, monkeypatch)
+        (run_id,) = _queue(calc, tmp_path / "plan.md", 1)
+        # `autopack resume` carries the run on in its own process, on its own DBOS queue, and is
+        # killed there: DBOS alone would recover the run onto that queue, where nobody listens.
+        resumed = subprocess.run(
+            [AUTOPACK, "resume", run_id, "--repo", str(calc)],
+            env={**os.environ, KILL_AT: "step:build:returned#1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert resumed.returncode == -signal.SIGKILL, resumed.stderr
+        rescuer = _worker("--once", "--json", "--repo", str(calc))
+        workers.append(rescuer)
+        out, err = rescuer.communicate(timeout=600)
+    assert rescuer.returncode == 0, err
+    assert json.loads(out) == [{"run_id": run_id, "state": "DONE_SUCCESS"}]
+    assert committed_phases(calc, run_id) == ["1.1"]

@@ -32,7 +32,8 @@ from sqlalchemy import select
 
 from autopack.errors import NotFound
 from autopack.processes import executor_dead
-from autopack.run.queued import RUNS_QUEUE
+from autopack.run.durable import own_queue
+from autopack.run.queued import QUEUED_WORKFLOW, RUNS_QUEUE
 from autopack.store.engine import Database
 from autopack.store.queue import CANCELLER, requeue
 from autopack.store.schema import RunRow, utc_now
@@ -79,12 +80,27 @@ def recover_dead_workers(database: Database, stale_after: timedelta, me: str) ->
     if not dead:
         return []
     recovered = [handle.get_workflow_id() for handle in DBOS._recover_pending_workflows(dead)]
+    _off_dead_queues(recovered, me)
     for workflow_id in recovered:
         with contextlib.suppress(NotFound):  # else a child workflow of a run, not a run
             requeue(database, workflow_id)  # waiting for a worker again, as the API shows it
     if recovered:
         log.warning("recovered %s from dead executors %s", ", ".join(recovered), ", ".join(dead))
     return recovered
+
+
+def _off_dead_queues(workflow_ids: list[str], me: str) -> None:
+    """DBOS recovers a workflow onto the queue it was on: for one a dead process had put on its
+    own queue (`autopack resume` does), a queue nobody will listen to again. A run goes to the
+    runs queue instead (its partition unchanged), a run's child workflow to this worker's queue."""
+    if not workflow_ids:
+        return
+    for status in DBOS.list_workflows(
+        workflow_ids=workflow_ids, load_input=False, load_output=False
+    ):
+        if status.queue_name and status.queue_name.startswith(own_queue("")):
+            target = RUNS_QUEUE if status.name == QUEUED_WORKFLOW else own_queue(me)
+            DBOS.resume_workflow(status.workflow_id, queue_name=target)
 
 
 def _aware(moment: datetime) -> datetime:
