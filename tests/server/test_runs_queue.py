@@ -27,6 +27,7 @@ from autopack.killpoints import KILL_AT
 from autopack.run.durable import dbos_url
 from autopack.run.execute import create_run
 from autopack.run.queued import RUNS_QUEUE
+from autopack.run.runs_queue import runs_queue
 from autopack.run.services import RunOptions
 from autopack.store.engine import open_database
 from autopack.store.progress import progress_after
@@ -94,7 +95,7 @@ def _worker(*args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
-def _taken_and_ended() -> dict[str, tuple[datetime, datetime, str]]:
+def _taken_and_ended() -> dict[str, tuple[datetime | None, datetime | None, str]]:
     """Each run's (taken by a worker, ended, state)."""
     database = open_database(os.environ["AUTOPACK_DATABASE_URL"])
     try:
@@ -107,7 +108,9 @@ def _taken_and_ended() -> dict[str, tuple[datetime, datetime, str]]:
     return {run_id: (taken, ended, state) for run_id, taken, ended, state in rows}
 
 
-def _most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
+def _most_at_once(spans: list[tuple[datetime | None, datetime | None]]) -> int:
+    """The most runs executing at one moment, from when each was taken to when it ended."""
+    assert all(start and end for start, end in spans), spans
     edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     running = most = 0
     for _, step in edges:
@@ -117,11 +120,8 @@ def _most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
 
 
 def _partitions(root: Path) -> dict[str, str | None]:
-    client = DBOSClient(system_database_url=dbos_url(load_settings(root)))
-    try:
+    with runs_queue(load_settings(root)) as client:
         rows = client.list_workflows(queue_name=RUNS_QUEUE, load_input=False, load_output=False)
-    finally:
-        client.destroy()
     return {row.workflow_id: row.queue_partition_key for row in rows}
 
 
@@ -233,3 +233,50 @@ def test_a_queued_run_whose_resuming_cli_was_killed_goes_back_on_the_runs_queue(
     assert rescuer.returncode == 0, err
     assert json.loads(out) == [{"run_id": run_id, "state": "DONE_SUCCESS"}]
     assert committed_phases(calc, run_id) == ["1.1"]
+
+
+def test_a_run_killed_between_store_and_enqueue_is_enqueued_by_sweep_with_its_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: list[subprocess.Popen[str]]
+) -> None:
+    with fake_llm_server(demo_reply) as llm:
+        calc, _ = _projects(tmp_path, llm.openai_base_url, monkeypatch)
+        store = (
+            "import sys; from pathlib import Path\n"
+            "from autopack.config import load_settings\n"
+            "from autopack.run.execute import create_run\n"
+            "from autopack.run.services import RunOptions\n"
+            "create_run(load_settings(Path(sys.argv[1])), Path(sys.argv[2]),\n"
+            "           RunOptions(no_sandbox=True, record=False), queue=True)\n"
+        )
+        killed = subprocess.run(
+            [sys.executable, "-c", store, str(calc), str(tmp_path / "plan.md")],
+            env={**os.environ, KILL_AT: "run:stored#1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        (run_id,) = _taken_and_ended()
+        assert _partitions(calc) == {}  # stored, never enqueued
+        swept = subprocess.run(
+            [AUTOPACK, "sweep", "--stale-seconds", "0", "--repo", str(calc)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert swept.returncode == 0, swept.stderr
+        assert swept.stdout.splitlines() == [f"{run_id}\tenqueued for a worker"]
+        client = DBOSClient(system_database_url=dbos_url(load_settings(calc)))
+        try:
+            (workflow,) = client.list_workflows(workflow_ids=[run_id])
+        finally:
+            client.destroy()
+        assert workflow.queue_partition_key == "calc-demo"
+        assert workflow.input is not None
+        saved = RunOptions.model_validate_json(workflow.input["args"][2])
+        assert saved == RunOptions(no_sandbox=True, record=False)
+        worker = _worker("--once", "--json", "--repo", str(calc))
+        workers.append(worker)
+        out, err = worker.communicate(timeout=600)
+    assert worker.returncode == 0, err
+    assert json.loads(out) == [{"run_id": run_id, "state": "DONE_SUCCESS"}]
