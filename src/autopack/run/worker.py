@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -90,11 +91,16 @@ def work(settings: Settings, stop: threading.Event, *, once: bool = False) -> li
     ):
         register_runs_queue(runtime)
         database = open_database(settings.database_url)
+        # Runs stored and never enqueued are rare (a kill in between) and waited stale_after
+        # for anyway: looked for once a stale_after, not on every pass.
+        next_forgotten = 0.0
         try:
             while True:
                 try:
                     recover_dead_workers(database, stale_after, executor.identity)
-                    enqueue_forgotten(settings, database, stale_after)
+                    if time.monotonic() >= next_forgotten:
+                        enqueue_forgotten(settings, database, stale_after)
+                        next_forgotten = time.monotonic() + runtime.stale_seconds
                 except Exception:  # a worker outlives any one pass's trouble
                     log.exception("worker pass failed")
                 ended.extend(_ended_here(database))
