@@ -120,5 +120,14 @@ def resume_on_queue(settings: Settings, database: Database, run_id: str) -> None
             options = saved_options(database, run_id) or "{}"
             enqueue_run(client, run_id, settings.project.id, settings.repo_root, options)
         else:
+            # Its unfinished child workflows (phases) too, on DBOS's internal queue, which every
+            # worker serves: a dead executor's would stay pending, the run waiting on them.
+            for child in client.list_workflows(
+                parent_workflow_id=run_id,
+                status=["PENDING", "ENQUEUED"],
+                load_input=False,
+                load_output=False,
+            ):
+                client.resume_workflow(child.workflow_id)
             # Its partition stays the one it was enqueued in.
             client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
