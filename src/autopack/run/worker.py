@@ -14,6 +14,7 @@ run names it), on the worker's database. Every pass it also recovers the runs of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -85,6 +86,7 @@ def work(settings: Settings, stop: threading.Event, *, once: bool = False) -> li
     runtime = settings.runtime
     stale_after = timedelta(seconds=runtime.stale_seconds)
     ended: list[RunEnd] = []
+    _forget_earlier_ends()  # told to a worker of this process before this one
     with (
         _database_for_workflows(settings.database_url),
         durable_executor(settings, serving=[RUNS_QUEUE]) as executor,
@@ -107,9 +109,18 @@ def work(settings: Settings, stop: threading.Event, *, once: bool = False) -> li
                 if stop.is_set() or (once and _idle(executor.identity)):
                     break
                 stop.wait(runtime.worker_poll_seconds)
+            # A run that ended between the last look and the idle check: its workflow told it
+            # before DBOS recorded its end.
+            ended.extend(_ended_here(database))
         finally:
             database.close()
     return ended
+
+
+def _forget_earlier_ends() -> None:
+    with contextlib.suppress(Empty):
+        while True:
+            ENDED.get_nowait()
 
 
 def _ended_here(database: Database) -> list[RunEnd]:
