@@ -77,6 +77,11 @@ class RuntimeSection(_Section):
     worker_poll_seconds: float = Field(default=0.5, gt=0, le=3_600)  # an idle worker's look
     heartbeat_seconds: float = Field(default=5, gt=0, le=3_600)  # "this executor still drives it"
     stale_seconds: float = Field(default=60, gt=0, le=86_400)  # silent this long: a worker adopts
+    # The DBOS runs queue's limits (run/queued.py): runs one worker process executes at once, and
+    # runs executing at once across every worker (0: no limit). Stored with the queue, so the
+    # last worker to start sets them for all.
+    worker_concurrency: int = Field(default=1, ge=1, le=256)
+    global_concurrency: int = Field(default=0, ge=0, le=100_000)
 
 
 # The environment overrides autopack.toml for these keys of [runtime].
@@ -84,6 +89,8 @@ RUNTIME_VARIABLES = {
     "worker_poll_seconds": "AUTOPACK_WORKER_POLL_SECONDS",
     "heartbeat_seconds": "AUTOPACK_HEARTBEAT_SECONDS",
     "stale_seconds": "AUTOPACK_STALE_SECONDS",
+    "worker_concurrency": "AUTOPACK_WORKER_CONCURRENCY",
+    "global_concurrency": "AUTOPACK_GLOBAL_CONCURRENCY",
 }
 # Decided by the process that reads the settings, not by the run: a worker resuming a run on
 # another machine has its own database URL (which may hold a password) and its own clocks.

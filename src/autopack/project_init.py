@@ -155,6 +155,8 @@ id = {_toml_string(project_id)}
 # worker_poll_seconds = {runtime.worker_poll_seconds:g}
 # heartbeat_seconds = {runtime.heartbeat_seconds:g}
 # stale_seconds = {runtime.stale_seconds:g}
+# worker_concurrency = {runtime.worker_concurrency}   # runs one worker executes at once
+# global_concurrency = {runtime.global_concurrency}   # runs executing at once over all workers; 0: no limit
 
 [ruleset]
 # safety_profile = "{rules.safety_profile.value}"   # or "safety_critical"

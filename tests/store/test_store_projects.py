@@ -1,5 +1,6 @@
 """The project registry: repositories registered by path under their autopack.toml's id; refusals
-write nothing; queued runs are claimed fairly across projects; tokens limited to projects."""
+write nothing; tokens limited to projects (queued runs are fair across projects on DBOS's
+queue: tests/run/test_runs_queue.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from autopack.store.projects import (
     project_settings,
     register_project,
 )
-from autopack.store.queue import claim_next
 from autopack.store.runs import create_run
 from autopack.store.tokens import create_token, list_tokens, verify_token
 from autopack.testing.runs import blueprint
@@ -132,23 +132,6 @@ def test_project_settings_use_this_process_database(database: Database, tmp_path
 def _queue(database: Database, run_id: str, project_id: str) -> None:
     run = blueprint(run_id).model_copy(update={"project_id": project_id, "queued": True})
     create_run(database, run)
-
-
-def test_claims_are_fair_across_projects(database: Database) -> None:
-    # Fifty runs of `busy` queued before the two of `quiet`: quiet still gets every other claim.
-    for n in range(50):
-        _queue(database, f"busy-{n:02}", "busy")
-    _queue(database, "quiet-0", "quiet")
-    _queue(database, "quiet-1", "quiet")
-    claimed = [claim_next(database, "worker-1") for _ in range(6)]
-    assert [c[0] for c in claimed if c] == [
-        "busy-00",
-        "quiet-0",
-        "busy-01",
-        "quiet-1",
-        "busy-02",
-        "busy-03",
-    ]
 
 
 def test_a_token_limited_to_projects_knows_them(database: Database, tmp_path: Path) -> None:

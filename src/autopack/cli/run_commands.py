@@ -208,16 +208,27 @@ def register(app: typer.Typer) -> None:
         """Resume, in this process, every unfinished run whose executor stopped sending heartbeats.
 
         Interrupted runs too: workers leave those alone, since they were stopped on purpose.
+        Runs stored for a worker but never put on its queue (their process was killed in between)
+        are enqueued with their saved options, for a worker to execute.
         """
         from autopack.run.execute import sweep_and_resume
+        from autopack.run.runs_queue import enqueue_forgotten
+        from autopack.store.engine import open_database
 
         settings = settings_for(repo)
-        ends = sweep_and_resume(
-            settings, timedelta(seconds=stale_seconds), LiveView(as_json), interrupted=True
-        )
+        stale_after = timedelta(seconds=stale_seconds)
+        database = open_database(settings.database_url)
+        try:
+            enqueued = enqueue_forgotten(settings, database, stale_after)
+        finally:
+            database.close()
+        ends = sweep_and_resume(settings, stale_after, LiveView(as_json), interrupted=True)
         if as_json:
             print(json.dumps([{"run_id": e.run_id, "state": e.state.value} for e in ends]))
-        elif not ends:
+            return
+        for run_id in enqueued:
+            print(f"{run_id}\tenqueued for a worker")
+        if not ends and not enqueued:
             print("no silent runs")
 
     @app.command()

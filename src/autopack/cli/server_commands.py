@@ -172,11 +172,13 @@ def register(app: typer.Typer) -> None:
         ] = False,
         as_json: JsonOption = False,
     ) -> None:
-        """Execute queued runs one at a time; adopt runs whose executor went silent.
+        """Execute queued runs, runtime.worker_concurrency at a time (1 by default); put the
+        runs of dead workers back on the queue.
 
         Runs of every registered project (`autopack project list`) execute in their own
-        repository, taken fairly across projects. Start as many as you like against one
-        PostgreSQL (AUTOPACK_DATABASE_URL); each run is taken by exactly one worker.
+        repository, taken fairly across projects from DBOS's runs queue. Start as many as you
+        like against one database (AUTOPACK_DATABASE_URL); each run is taken by exactly one
+        worker, at most runtime.global_concurrency at once across all of them.
         """
         from autopack.run.worker import work
 

@@ -2,7 +2,9 @@
 sweeper that finds runs nobody drives (open-source DBOS does not resume another executor's work).
 
 Embedded by default: DBOS on SQLite in `<repo>/.autopack/dbos.sqlite`, beside Autopack's own
-database. With `AUTOPACK_DATABASE_URL` on PostgreSQL, DBOS keeps its tables in that database.
+database (any SQLite database has its DBOS file beside it: one system database per Autopack
+database, so a worker and the API that queued its runs share it). With `AUTOPACK_DATABASE_URL` on
+PostgreSQL, DBOS keeps its tables in that database.
 
 DBOS is one per process by design; what a caller brings (its settings, who watches) is held by the
 DurableExecutor it launches, never by the module.
@@ -22,18 +24,25 @@ from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
+from sqlalchemy.engine import make_url
 
 from autopack import __version__
 from autopack.config import Settings
 from autopack.processes import executor_id
+
+# Registered with DBOS in every process that launches it: `autopack resume` of a run a worker had
+# carries that workflow on here.
+from autopack.run.queued import queued_run  # noqa: F401
 from autopack.run.services import RunOptions
 from autopack.run.workflow import run_workflow
 from autopack.store.engine import Database, open_database
 from autopack.store.leases import silent_runs
 from autopack.store.progress import last_progress_id, progress_after
 
-DBOS_SQLITE = Path(".autopack") / "dbos.sqlite"
+DBOS_SQLITE = "dbos.sqlite"
+DEFAULT_DATABASE_FILE = "autopack.db"
 DBOS_LOGGER = "dbos"
+APP_NAME = "autopack"  # DBOS's application: it dequeues only its own queues' workflows
 WATCH_SECONDS = 0.1  # how soon a listener hears of a stored progress event
 QUEUE_POLL_SECONDS = 0.2  # how soon a resumed run leaves this executor's queue
 RESULT_POLL_SECONDS = 0.2  # how soon a driven run's end is noticed
@@ -53,7 +62,13 @@ def dbos_url(settings: Settings) -> str:
     url = settings.database_url
     if url.startswith("postgresql"):
         return url.replace("postgresql+psycopg://", "postgresql://", 1)
-    path = settings.repo_root / DBOS_SQLITE
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        path = settings.repo_root / ".autopack" / DBOS_SQLITE
+    else:
+        beside = Path(database)
+        name = DBOS_SQLITE if beside.name == DEFAULT_DATABASE_FILE else f"{beside.stem}-dbos.sqlite"
+        path = beside.with_name(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -108,14 +123,15 @@ class DurableExecutor:
 
 @contextmanager
 def durable_executor(
-    settings: Settings, listeners: Sequence[Listener] = ()
+    settings: Settings, listeners: Sequence[Listener] = (), *, serving: Sequence[str] = ()
 ) -> Iterator[DurableExecutor]:
-    """DBOS launched for this process (one per process), on the settings' database."""
+    """DBOS launched for this process (one per process), on the settings' database; it dequeues
+    from its own queue and from the `serving` queues (a worker's runs queue)."""
     DBOS.destroy()
     _console_log_to_current_stderr()
     identity = executor_id()
     config: DBOSConfig = {
-        "name": "autopack",
+        "name": APP_NAME,
         "system_database_url": dbos_url(settings),
         "executor_id": identity,
         # Workflows started by one Autopack version are resumed by the same version's code.
@@ -123,7 +139,7 @@ def durable_executor(
         "log_level": "WARNING",
     }
     DBOS(config=config)
-    DBOS.listen_queues([own_queue(identity)])
+    DBOS.listen_queues([own_queue(identity), *serving])
     DBOS.launch()
     DBOS.register_queue(own_queue(identity), polling_interval_sec=QUEUE_POLL_SECONDS)
     try:

@@ -28,6 +28,7 @@ from autopack.run.lease import RunBusy, holding
 from autopack.run.phase0 import plan_for_run, unstored_calls_note
 from autopack.run.preflight import check_base as preflight_base
 from autopack.run.preflight import check_ci, check_keys, check_replay, routed_aliases
+from autopack.run.runs_queue import put_in_line
 from autopack.run.services import RunOptions
 from autopack.store.chains import ChainLink, create_chain, delete_chain_without_runs
 from autopack.store.engine import Database, open_database
@@ -191,6 +192,9 @@ def _stored(
     finally:
         database.close()
     reached("run:stored")  # stored, its workflow not started
+    if queue:
+        # A kill right here leaves it stored and not enqueued: enqueue_forgotten finds it.
+        put_in_line(settings, strategy.run_id, options.model_dump_json())
     return strategy.run_id
 
 

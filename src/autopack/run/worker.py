@@ -1,134 +1,154 @@
-"""A worker: takes queued runs one at a time and carries each to its end; adopts silent runs.
+"""A worker: a process that executes the runs DBOS hands it from the runs queue, and puts the
+runs of dead workers back in line.
 
 `autopack serve` runs one in a thread of its own process by default; `autopack worker` runs one
-per process, as many as a team wants against one PostgreSQL. The claim on a queued run is a
-compare-and-set in the database, so no two workers ever take the same run, and it is fair across
-projects (store/queue.py).
+per process, as many as a team wants against one database. DBOS dequeues each run exactly once,
+within the queue's limits: `runtime.worker_concurrency` runs at once in one worker,
+`runtime.global_concurrency` across all of them; the queue is partitioned by project, so a free
+slot goes to the projects in turn, however long one project's line is (run/runs_queue.py).
 
-A worker executes the runs of every registered project (store/projects.py), each in its own
-repository with its own settings, on the worker's database.
+A worker executes the runs of every registered project, each in its own repository (the queued
+run names it), on the worker's database. Every pass it also recovers the runs of dead workers
+(run/recovery.py) and enqueues runs stored for a worker but never enqueued.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from queue import Empty
 
-from autopack.config import Settings
-from autopack.errors import AutopackError
-from autopack.processes import executor_id
-from autopack.run.execute import RunEnd, execute_run, sweep_and_resume
-from autopack.run.services import RunOptions
-from autopack.store.engine import Database, database_url_for, open_database
-from autopack.store.projects import get_project, list_projects, project_of_run, project_settings
-from autopack.store.queue import claim_next, requeue
+from dbos import DBOS
+
+from autopack import __version__
+from autopack.config import RuntimeSection, Settings
+from autopack.run.durable import durable_executor
+from autopack.run.execute import RunEnd
+from autopack.run.queued import ENDED, RUNS_QUEUE
+from autopack.run.recovery import recover_dead_workers
+from autopack.run.runs_queue import enqueue_forgotten
+from autopack.store.engine import Database, open_database
+from autopack.store.runs import get_run
 
 log = logging.getLogger(__name__)
 
 DATABASE_VARIABLE = "AUTOPACK_DATABASE_URL"
-_ENVIRONMENT = threading.Lock()
-
-
-def _settings_for(database: Database, settings: Settings, project_id: str) -> Settings:
-    """The settings a run of `project_id` executes with here: the worker's own project's, or the
-    registered repository's with this worker's database and clocks."""
-    if project_id == settings.project.id:
-        return settings
-    return project_settings(get_project(database, project_id), settings, to_resume=True)
 
 
 @contextmanager
-def _database_for_workflows(project: Settings, url: str) -> Iterator[None]:
-    """Make the run's workflow find this worker's database.
+def _database_for_workflows(url: str) -> Iterator[None]:
+    """Make every run's workflow in this process find the worker's database.
 
     The workflow loads its process settings from the repository's path and the environment (a
     database URL is never stored with a run): for another project's repository without
     AUTOPACK_DATABASE_URL, that would be its own SQLite file, which does not hold the run.
     """
-    if database_url_for(project.repo_root, os.environ) == url:
+    before = os.environ.get(DATABASE_VARIABLE)
+    os.environ[DATABASE_VARIABLE] = url
+    try:
         yield
-        return
-    with _ENVIRONMENT:
-        before = os.environ.get(DATABASE_VARIABLE)
-        os.environ[DATABASE_VARIABLE] = url
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop(DATABASE_VARIABLE, None)
-            else:
-                os.environ[DATABASE_VARIABLE] = before
-
-
-def run_next(settings: Settings) -> RunEnd | None:
-    """Claim the next queued run (fairly across projects) and execute it in its own project's
-    repository; None when the queue is empty."""
-    database = open_database(settings.database_url)
-    try:
-        claimed = claim_next(database, executor_id())
-        if claimed is None:
-            return None
-        run_id, options_json = claimed
-        try:
-            project = _settings_for(database, settings, project_of_run(database, run_id))
-        except AutopackError:
-            # Not runnable here (its project has no registered repository, or its autopack.toml
-            # names another project now): back in line, for a worker that can, or a person.
-            requeue(database, run_id)
-            raise
     finally:
-        database.close()
-    with _database_for_workflows(project, settings.database_url):
-        return execute_run(project, run_id, RunOptions.model_validate_json(options_json))
+        if before is None:
+            os.environ.pop(DATABASE_VARIABLE, None)
+        else:
+            os.environ[DATABASE_VARIABLE] = before
 
 
-def sweep_every_project(settings: Settings, stale_after: timedelta) -> list[RunEnd]:
-    """Adopt the silent runs of this worker's project and of every registered one."""
-    ends = sweep_and_resume(settings, stale_after)
-    database = open_database(settings.database_url)
-    try:
-        others = [
-            p
-            for p in list_projects(database)
-            if p.registered and p.project_id != settings.project.id
-        ]
-    finally:
-        database.close()
-    for record in others:
-        try:
-            project = project_settings(record, settings, to_resume=True)
-            with _database_for_workflows(project, settings.database_url):
-                ends.extend(sweep_and_resume(project, stale_after))
-        except AutopackError:
-            log.exception("cannot sweep project %s", record.project_id)
-    return ends
+def register_runs_queue(runtime: RuntimeSection) -> None:
+    """The runs queue with this worker's limits; stored in DBOS's database, so the last worker to
+    start sets them for every worker."""
+    total = runtime.global_concurrency or None
+    each = min(runtime.worker_concurrency, total or runtime.worker_concurrency)
+    DBOS.register_queue(
+        RUNS_QUEUE,
+        worker_concurrency=each,
+        global_concurrency=total,
+        # Partitioned by project (a partition limit makes it so), no tighter than the worker's.
+        partition_worker_concurrency=each,
+        polling_interval_sec=runtime.worker_poll_seconds,
+        on_conflict="always_update",
+    )
 
 
 def work(settings: Settings, stop: threading.Event, *, once: bool = False) -> list[RunEnd]:
-    """Execute queued runs (and adopt runs whose executor went silent) until `stop` is set.
+    """Execute queued runs and recover dead workers' runs until `stop` is set; the runs this
+    worker carried to their end.
 
-    With `once`, return as soon as there is nothing left to do. How often an idle worker looks
-    and when a run counts as silent are the settings' `runtime`.
+    With `once`, return as soon as no run is waiting on the queue or executing here. How often
+    the worker looks and when a run's executor counts as dead are the settings' `runtime`.
     """
     runtime = settings.runtime
     stale_after = timedelta(seconds=runtime.stale_seconds)
     ended: list[RunEnd] = []
-    while not stop.is_set():
+    _forget_earlier_ends()  # told to a worker of this process before this one
+    with (
+        _database_for_workflows(settings.database_url),
+        durable_executor(settings, serving=[RUNS_QUEUE]) as executor,
+    ):
+        register_runs_queue(runtime)
+        database = open_database(settings.database_url)
+        # Runs stored and never enqueued are rare (a kill in between) and waited stale_after
+        # for anyway: looked for once a stale_after, not on every pass.
+        next_forgotten = 0.0
         try:
-            end = run_next(settings)
-            adopted = [] if end else sweep_every_project(settings, stale_after)
-        except Exception:  # a worker outlives any one run's trouble; the run records its own end
-            log.exception("worker step failed")
-            end, adopted = None, []
-        if end is not None:
-            ended.append(end)
-        ended.extend(adopted)
-        if end is None and not adopted:
-            if once:
-                break
-            stop.wait(runtime.worker_poll_seconds)
+            while True:
+                try:
+                    recover_dead_workers(database, stale_after, executor.identity)
+                    if time.monotonic() >= next_forgotten:
+                        enqueue_forgotten(settings, database, stale_after)
+                        next_forgotten = time.monotonic() + runtime.stale_seconds
+                except Exception:  # a worker outlives any one pass's trouble
+                    log.exception("worker pass failed")
+                ended.extend(_ended_here(database))
+                if stop.is_set() or (once and _idle(executor.identity)):
+                    break
+                stop.wait(runtime.worker_poll_seconds)
+            # A run that ended between the last look and the idle check: its workflow told it
+            # before DBOS recorded its end.
+            ended.extend(_ended_here(database))
+        finally:
+            database.close()
     return ended
+
+
+def _forget_earlier_ends() -> None:
+    with contextlib.suppress(Empty):
+        while True:
+            ENDED.get_nowait()
+
+
+def _ended_here(database: Database) -> list[RunEnd]:
+    ends: list[RunEnd] = []
+    while True:
+        try:
+            run_id = ENDED.get_nowait()
+        except Empty:
+            return ends
+        run = get_run(database, run_id)
+        ends.append(RunEnd(run_id, run.state, run.failure.message if run.failure else None))
+
+
+def _idle(identity: str) -> bool:
+    """No run waits on the queue for a worker of this version, and none executes here."""
+    waiting = DBOS.list_workflows(
+        status="ENQUEUED",
+        queue_name=RUNS_QUEUE,
+        app_version=__version__,
+        limit=1,
+        load_input=False,
+        load_output=False,
+    )
+    executing = DBOS.list_workflows(
+        status="PENDING",
+        executor_id=identity,
+        limit=1,
+        load_input=False,
+        load_output=False,
+    )
+    return not waiting and not executing

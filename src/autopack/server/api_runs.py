@@ -36,6 +36,7 @@ from autopack.plan.mask import mask_plan_text, plan_redactor
 from autopack.run.cancel import cancel_run
 from autopack.run.execute import create_run
 from autopack.run.promote import ApprovalRefused, PromotionRefused, approve_phase, promote_run
+from autopack.run.runs_queue import NotQueueable, resume_on_queue
 from autopack.run.services import RunOptions
 from autopack.server.auth import Reader, Writer, may_act_on
 from autopack.server.context import ServerContext, context_of
@@ -43,7 +44,7 @@ from autopack.server.problems import Problem
 from autopack.store.attempts import AttemptRecord, attempts_of_phase
 from autopack.store.chains import RunChain, chain_of
 from autopack.store.projects import run_ids_of_projects
-from autopack.store.queue import last_heartbeat, requeue
+from autopack.store.queue import last_heartbeat
 from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
 from autopack.store.schema import utc_now
@@ -413,7 +414,10 @@ def resume(run_id: RunId, request: Request, caller: Writer) -> RunListing:
         raise Problem(
             409, "Conflict", f"run {run_id} is being executed (heartbeat {beat:%H:%M:%S})"
         )
-    requeue(context.database, run_id)
+    try:
+        resume_on_queue(settings_of_run(context, record), context.database, run_id)
+    except NotQueueable as refused:
+        raise Problem(409, "Conflict", str(refused)) from None
     listing = run_listing(context.database, run_id)
     assert listing is not None
     return listing

@@ -56,7 +56,7 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
         finally:
             context.stop.set()
             if context.worker_thread is not None:
-                # A run in progress keeps its checkpoints; `autopack sweep` or a worker resumes it.
+                # A run in progress keeps its checkpoints; another worker recovers it (run/recovery.py).
                 context.worker_thread.join(timeout=5)
 
     app = FastAPI(

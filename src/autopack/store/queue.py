@@ -1,4 +1,5 @@
-"""Runs waiting for a worker: queued by the API, claimed by exactly one worker, cancellable."""
+"""Runs waiting for a worker: put in line by the API (DBOS's runs queue holds the line itself,
+run/runs_queue.py), marked taken when a worker's workflow starts them, cancellable."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from autopack.errors import NotFound
 from autopack.store.engine import Database
-from autopack.store.schema import ProjectRow, RunRow, utc_now
+from autopack.store.schema import RunRow, utc_now
 
 
 def requeue(database: Database, run_id: str) -> None:
@@ -25,46 +26,39 @@ def saved_options(database: Database, run_id: str) -> str | None:
         return session.scalar(select(RunRow.options_json).where(RunRow.run_id == run_id))
 
 
-def claim_next(database: Database, executor_id: str) -> tuple[str, str] | None:
-    """(run_id, options_json) of the queued run this worker now owns, or None.
+# The executor a cancel names when it takes an unstarted run to end it (claim_unstarted).
+CANCELLER = "-cancel"
 
-    Fair across projects: the oldest queued run of the project whose last claim is oldest (never
-    claimed first), so one project's long queue does not starve another's. The claim is a
-    compare-and-set on `claimed_at`, so two workers never take the same run.
-    """
-    while True:
-        with database.transaction() as session:
-            candidate = session.execute(
-                select(RunRow.run_id, RunRow.options_json, RunRow.project_id)
-                .join(ProjectRow, ProjectRow.project_id == RunRow.project_id)
-                .where(
-                    RunRow.queued_at.is_not(None),
-                    RunRow.claimed_at.is_(None),
-                    RunRow.ended_at.is_(None),
-                )
-                .order_by(
-                    ProjectRow.last_claimed_at.asc().nulls_first(),
-                    RunRow.queued_at,
-                    RunRow.run_id,
-                )
-                .limit(1)
-            ).first()
-            if candidate is None:
-                return None
-            run_id, options_json, project_id = candidate
-            now = utc_now()
-            taken = session.execute(
-                update(RunRow)
-                .where(RunRow.run_id == run_id, RunRow.claimed_at.is_(None))
-                .values(claimed_at=now, executor_id=executor_id, heartbeat_at=now)
+
+def take_queued(database: Database, run_id: str) -> str | None:
+    """A worker's workflow now executes the run: None, or the state of a run that must not be
+    executed, since it ended or a cancel took it first (claim_unstarted)."""
+    with database.transaction() as session:
+        row = session.get(RunRow, run_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no run {run_id!r}")
+        if row.ended_at is not None or (row.executor_id or "").endswith(CANCELLER):
+            return row.state
+        if row.claimed_at is None:
+            row.claimed_at = utc_now()
+        return None
+
+
+def waiting_runs(database: Database, queued_before: datetime) -> list[tuple[str, str, str]]:
+    """(run_id, project_id, options_json) of runs put in line for a worker before
+    `queued_before` that no worker has taken yet."""
+    with database.reading() as session:
+        rows = session.execute(
+            select(RunRow.run_id, RunRow.project_id, RunRow.options_json)
+            .where(
+                RunRow.queued_at.is_not(None),
+                RunRow.queued_at < queued_before,
+                RunRow.claimed_at.is_(None),
+                RunRow.ended_at.is_(None),
             )
-            if taken.rowcount == 1:  # type: ignore[attr-defined]
-                session.execute(
-                    update(ProjectRow)
-                    .where(ProjectRow.project_id == project_id)
-                    .values(last_claimed_at=now)
-                )
-                return run_id, options_json or "{}"
+            .order_by(RunRow.queued_at)
+        ).all()
+    return [(run_id, project_id, options or "{}") for run_id, project_id, options in rows]
 
 
 def claim_unstarted(database: Database, run_id: str, executor_id: str) -> bool:

@@ -44,8 +44,6 @@ class ProjectRow(Base):
     # Absolute, resolved: the top of the repository's git work tree.
     repo_path: Mapped[str | None] = mapped_column(Text)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When a worker last took one of its queued runs: the project waiting longest goes first.
-    last_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RunChainRow(Base):
@@ -83,8 +81,8 @@ class RunRow(Base):
     # executor went silent.
     executor_id: Mapped[str | None] = mapped_column(String(120))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # A run started over the API waits here for a worker: the RunOptions it runs with, when it
-    # was queued, and when a worker took it.
+    # A run started over the API waits for a worker on DBOS's runs queue (run/runs_queue.py): the
+    # RunOptions it runs with, when it was put in line, and when a worker's workflow took it.
     options_json: Mapped[str | None] = mapped_column(Text)
     # The settings the run was created with: a resume or another worker uses these, not today's file.
     settings_json: Mapped[str | None] = mapped_column(Text)
