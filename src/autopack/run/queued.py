@@ -47,6 +47,12 @@ async def queued_run(run_id: str, repo_root: str, options_json: str) -> str:
         return ended
     with ExitStack() as held:
         await _take_lease(held, settings, run_id)
+        # Phases a dead worker was running come to this process, which now drives the run.
+        # (Imported here: both modules import this one, which registers the workflow.)
+        from autopack.run.durable import own_queue
+        from autopack.run.runs_queue import bring_phases
+
+        await asyncio.to_thread(bring_phases, settings, run_id, own_queue(executor_id()))
         held.enter_context(DRIVEN.driving(settings, run_id))
         options = RunOptions.model_validate_json(options_json)
         with run_services(run_id, settings, options) as services:

@@ -7,7 +7,7 @@ Its one way to recover another executor's workflows is `DBOS._recover_pending_wo
 an internal (underscored) method, used here on purpose: it turns each PENDING workflow of those
 executors (of this application version) back to ENQUEUED in one guarded UPDATE (`executor_id IN
 ids`), a queued run on its own queue, partition and limits, its child workflows on DBOS's
-internal queue. A second call, by this worker or another, finds nothing left to do, so workers
+internal queue (moved aside here: see _off_dead_queues). A second call, by this worker or another, finds nothing left to do, so workers
 need not agree on who recovers. The public alternatives fall short: `resume_workflow` moves one
 workflow and leaves its children pending; Conductor, which watches executors, is proprietary.
 Being internal, it may change in a DBOS upgrade: tests/run/test_worker_recovery.py kills a worker
@@ -34,6 +34,8 @@ from autopack.errors import NotFound
 from autopack.processes import executor_dead
 from autopack.run.durable import own_queue
 from autopack.run.queued import QUEUED_WORKFLOW, RUNS_QUEUE
+from autopack.run.runs_queue import PARKED_QUEUE
+from autopack.run.workflow import PHASE_WORKFLOW_NAME
 from autopack.store.engine import Database
 from autopack.store.queue import CANCELLER, requeue
 from autopack.store.schema import RunRow, utc_now
@@ -92,13 +94,18 @@ def recover_dead_workers(database: Database, stale_after: timedelta, me: str) ->
 def _off_dead_queues(workflow_ids: list[str], me: str) -> None:
     """DBOS recovers a workflow onto the queue it was on: for one a dead process had put on its
     own queue (`autopack resume` does), a queue nobody will listen to again. A run goes to the
-    runs queue instead (its partition unchanged), a run's child workflow to this worker's queue."""
+    runs queue instead (its partition unchanged); a run's phases wait aside for the worker that
+    takes the run."""
     if not workflow_ids:
         return
     for status in DBOS.list_workflows(
         workflow_ids=workflow_ids, load_input=False, load_output=False
     ):
-        if status.queue_name and status.queue_name.startswith(own_queue("")):
+        if status.name == PHASE_WORKFLOW_NAME:
+            # Not on DBOS's internal queue, which every process serves: a phase runs where its
+            # run runs, and the worker that takes the run brings it (run/queued.py).
+            DBOS.resume_workflow(status.workflow_id, queue_name=PARKED_QUEUE)
+        elif status.queue_name and status.queue_name.startswith(own_queue("")):
             target = RUNS_QUEUE if status.name == QUEUED_WORKFLOW else own_queue(me)
             DBOS.resume_workflow(status.workflow_id, queue_name=target)
 

@@ -36,6 +36,10 @@ class NotQueueable(AutopackError):
     exit_code = 4
 
 
+# No process listens to it: where a run's phases wait while the run waits for a worker.
+PARKED_QUEUE = "autopack-parked-phases"
+
+
 @contextmanager
 def runs_queue(settings: Settings) -> Iterator[DBOSClient]:
     """DBOS's client on the settings' system database, its tables made if no DBOS made them yet."""
@@ -120,14 +124,26 @@ def resume_on_queue(settings: Settings, database: Database, run_id: str) -> None
             options = saved_options(database, run_id) or "{}"
             enqueue_run(client, run_id, settings.project.id, settings.repo_root, options)
         else:
-            # Its unfinished child workflows (phases) too, on DBOS's internal queue, which every
-            # worker serves: a dead executor's would stay pending, the run waiting on them.
-            for child in client.list_workflows(
-                parent_workflow_id=run_id,
-                status=["PENDING", "ENQUEUED"],
-                load_input=False,
-                load_output=False,
-            ):
-                client.resume_workflow(child.workflow_id)
+            # Its unfinished phases wait aside until the worker that takes the run brings them.
+            _move_phases(client, run_id, PARKED_QUEUE)
             # Its partition stays the one it was enqueued in.
             client.resume_workflow(run_id, queue_name=RUNS_QUEUE)
+
+
+def bring_phases(settings: Settings, run_id: str, queue_name: str) -> None:
+    """The run's unfinished phase workflows onto `queue_name`, the queue of the process that
+    has just taken the run's lease: the phases of a run must run where the run runs (they share
+    its ledger and its merge train, run/services.run_services). Through DBOS's client, so that
+    it happens each time a workflow takes the run, never replayed from a checkpoint."""
+    with runs_queue(settings) as client:
+        _move_phases(client, run_id, queue_name)
+
+
+def _move_phases(client: DBOSClient, run_id: str, queue_name: str) -> None:
+    for child in client.list_workflows(
+        parent_workflow_id=run_id,
+        status=["PENDING", "ENQUEUED"],
+        load_input=False,
+        load_output=False,
+    ):
+        client.resume_workflow(child.workflow_id, queue_name=queue_name)
