@@ -16,6 +16,7 @@ FILES = {
     "P": "tests/run/test_plan_secrets_runs.py",
     "L": "tests/run/test_ladder_runs.py",
     "F": "tests/run/test_preflight.py",
+    "Q": "tests/run/test_parallel_phases.py",
 }
 
 
