@@ -406,8 +406,9 @@ MAJOR = {
 
 
 def _reviewed_twice_and_documented_late() -> Callable[[str, dict[str, Any]], Reply]:
-    """The demo's developer, whose Auditor finds a major in 2.1's first attempt, and whose 2.2
-    Builder finishes 2 s late (so 2.1 passes the gate first)."""
+    """The demo's developer, whose Auditor finds a major in 2.1's first attempt after 10 s, and
+    whose 2.2 Builder finishes 4 s late: 2.1 passes the gate first, and 2.2 behind it while the
+    Auditor still reviews 2.1 (the fake server waits outside its lock, so both proceed)."""
     audits = 0
 
     def reply(api: str, request: dict[str, Any]) -> Reply:
@@ -419,9 +420,10 @@ def _reviewed_twice_and_documented_late() -> Callable[[str, dict[str, Any]], Rep
             audits += 1
             if audits == 1:
                 findings = {"summary": "x", "findings": [MAJOR]}
-                return Reply(tool_calls=(ToolCall(name="report", arguments=findings),))
+                # Its review takes 10 s, so 2.1 is still in the merge train when 2.2 joins.
+                return Reply(tool_calls=(ToolCall(name="report", arguments=findings),), delay=10.0)
         if names == ["finish"] and "# Phase 2.2:" in text:
-            return answer.model_copy(update={"delay": 2.0})
+            return answer.model_copy(update={"delay": 4.0})
         return answer
 
     return reply
