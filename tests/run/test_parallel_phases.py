@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,58 +43,28 @@ from autopack.testing.kills import (
     trace_run,
 )
 
+
+def _demo_phase(phase_id: str, depends_on: str = "") -> str:
+    """The demo plan's own block for a phase, optionally made to wait for another."""
+    found = re.search(rf"^### Phase {re.escape(phase_id)}:.*?(?=^##|\Z)", PLAN, re.S | re.M)
+    assert found is not None, phase_id
+    header, _, body = found.group(0).strip().partition("\n\n")
+    wait = f"\ndepends_on: {depends_on}" if depends_on else ""
+    return f"{header}{wait}\n\n{body}\n\n"
+
+
+def _plan(*tiers: str) -> str:
+    return "# Calculator\n\n" + "".join(
+        f"## Tier {number}: Tier {number}\n\n{tier}" for number, tier in enumerate(tiers, 1)
+    )
+
+
 # The demo's 1.1 and 1.2 both insert their function at line 5 of calc/ops.py.
-SAME_LINES_PLAN = """# Calculator
-
-## Tier 1: Operations
-
-### Phase 1.1: Add subtraction
-category: feature
-complexity: low
-scope: calc/ops.py, tests/test_subtract.py
-acceptance: tests/test_subtract.py
-
-Add `subtract(a, b)` to calc/ops.py with a unit test.
-
-### Phase 1.2: Add multiplication
-category: feature
-complexity: low
-scope: calc/ops.py, tests/test_multiply.py
-acceptance: tests/test_multiply.py
-
-Add `multiply(a, b)` to calc/ops.py with a unit test.
-"""
+SAME_LINES_PLAN = _plan(_demo_phase("1.1") + _demo_phase("1.2"))
 
 # 1.2 waits for 1.1 (the same lines again, so only in that order are they free of conflict);
 # 2.2 touches only README.md and may run beside either.
-DEPENDENT_PLAN = """# Calculator
-
-## Tier 1: Operations
-
-### Phase 1.1: Add subtraction
-category: feature
-complexity: low
-scope: calc/ops.py, tests/test_subtract.py
-acceptance: tests/test_subtract.py
-
-Add `subtract(a, b)` to calc/ops.py with a unit test.
-
-### Phase 1.2: Add multiplication
-category: feature
-complexity: low
-scope: calc/ops.py, tests/test_multiply.py
-acceptance: tests/test_multiply.py
-depends_on: 1.1
-
-Add `multiply(a, b)` to calc/ops.py with a unit test.
-
-### Phase 2.2: Document the operations
-category: docs
-complexity: low
-scope: README.md
-
-List every operation in README.md with a one-line example each.
-"""
+DEPENDENT_PLAN = _plan(_demo_phase("1.1") + _demo_phase("1.2", "1.1") + _demo_phase("2.2"))
 
 
 def _parallel(limit: int, extra: str = "") -> str:
@@ -359,9 +330,7 @@ def test_live_phases_stop_before_their_next_attempt_once_a_phase_failed(tmp_path
     # 9.9 fails within seconds, while 2.1 is still in its checks (3 s longer) and its review; the
     # Auditor sends 2.1's first attempt back, and its next attempt never starts: the run ends
     # with 9.9's reason.
-    halting_plan = FAILING_PLAN.split("### Phase 1.1")[0] + (
-        "### Phase 2.1" + PLAN.split("### Phase 2.1")[1].split("### Phase 2.2")[0]
-    )
+    halting_plan = FAILING_PLAN.split("### Phase 1.1")[0] + _demo_phase("2.1")
     ran = _run_plan(
         tmp_path / "calc",
         halting_plan,
@@ -386,9 +355,7 @@ def test_live_phases_stop_before_their_next_attempt_once_a_phase_failed(tmp_path
     assert [e["attempt"] for e in builds if e["phase"] == "2.1"] == [1]
 
 
-TIER_2_PLAN = (
-    "# Calculator\n\n## Tier 1: Safety and docs\n\n" + PLAN.split("## Tier 2: Safety and docs\n")[1]
-)
+TIER_2_PLAN = _plan(_demo_phase("2.1") + _demo_phase("2.2"))
 
 # 2.1 is a security change: one attempt unless the ruleset allows more.
 SECOND_ATTEMPT_FOR_2_1 = "\n[ruleset.high_risk.security_auth_change]\nmax_builder_attempts = 2\n"
