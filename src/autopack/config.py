@@ -16,7 +16,7 @@ from autopack.apply.policy import DEFAULT_PROTECTED_PATHS as DEFAULT_PROTECTED_P
 from autopack.apply.policy import WritePolicy
 from autopack.domain.vocabulary import CIProfile, RunScope
 from autopack.errors import ConfigError, RepoError
-from autopack.llm.aliases import ModelAlias, default_aliases
+from autopack.llm.aliases import ModelAlias, Provider, default_aliases
 from autopack.store.engine import database_url_for
 from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
@@ -71,6 +71,13 @@ class ServerSection(_Section):
     header_timeout_seconds: float = Field(default=10, gt=0, le=3_600)
 
 
+class RateLimit(_Section):
+    """A provider's rate limit: at most `requests` calls started in any `seconds`."""
+
+    requests: int = Field(ge=1, le=1_000_000)
+    seconds: float = Field(default=60, gt=0, le=86_400)
+
+
 class RuntimeSection(_Section):
     """How often this process checks in: each process's own, so never stored with a run."""
 
@@ -82,6 +89,9 @@ class RuntimeSection(_Section):
     # last worker to start sets them for all.
     worker_concurrency: int = Field(default=1, ge=1, le=256)
     global_concurrency: int = Field(default=0, ge=0, le=100_000)
+    # Calls to each provider, from every process of this database, go through a DBOS queue with
+    # this limiter (run/provider_queues.py); a provider not named is called at once.
+    rate_limits: dict[Provider, RateLimit] = Field(default_factory=dict)
 
 
 # The environment overrides autopack.toml for these keys of [runtime].
@@ -91,6 +101,7 @@ RUNTIME_VARIABLES = {
     "stale_seconds": "AUTOPACK_STALE_SECONDS",
     "worker_concurrency": "AUTOPACK_WORKER_CONCURRENCY",
     "global_concurrency": "AUTOPACK_GLOBAL_CONCURRENCY",
+    "rate_limits": "AUTOPACK_RATE_LIMITS",
 }
 # Decided by the process that reads the settings, not by the run: a worker resuming a run on
 # another machine has its own database URL (which may hold a password) and its own clocks.
@@ -239,19 +250,38 @@ def settings_to_resume(repo_root: Path, env: Mapping[str, str] | None = None) ->
         )
 
 
-def _runtime_from_environment(env: Mapping[str, str]) -> dict[str, str]:
+def _runtime_from_environment(env: Mapping[str, str]) -> dict[str, object]:
     """The [runtime] keys the environment sets, each checked alone so a mistake names its variable."""
-    runtime: dict[str, str] = {}
+    runtime: dict[str, object] = {}
     for key, variable in RUNTIME_VARIABLES.items():
         value = env.get(variable)
         if not value:
             continue
+        parsed: object = _rate_limits(variable, value) if key == "rate_limits" else value
         try:
-            RuntimeSection.model_validate({key: value})
+            RuntimeSection.model_validate({key: parsed})
         except ValidationError as error:
-            raise ConfigError(f"{variable}={value!r}: {error.errors()[0]['msg']}") from None
-        runtime[key] = value
+            raise ConfigError(f"{variable}={value!r}: {describe_validation_error(error)}") from None
+        runtime[key] = parsed
     return runtime
+
+
+def _rate_limits(variable: str, value: str) -> dict[str, dict[str, str]]:
+    """`anthropic=50/60,openai=500`: requests per seconds (60 if not given) for each provider."""
+    limits: dict[str, dict[str, str]] = {}
+    for item in value.split(","):
+        provider, equals, limit = item.strip().partition("=")
+        requests, slash, seconds = limit.strip().partition("/")
+        if not equals or not provider.strip() or not requests.strip() or (slash and not seconds):
+            raise ConfigError(
+                f"{variable}={value!r}: {item.strip()!r} is not PROVIDER=REQUESTS[/SECONDS] "
+                "(e.g. anthropic=50/60,openai=500)"
+            )
+        limits[provider.strip()] = {
+            "requests": requests.strip(),
+            "seconds": seconds.strip() or "60",
+        }
+    return limits
 
 
 def thaw_settings(frozen_json: str, current: Settings) -> Settings:

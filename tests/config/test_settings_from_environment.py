@@ -124,3 +124,42 @@ def test_a_stored_run_keeps_no_database_url_and_is_thawed_with_this_process_own(
         assert services.settings.runtime.heartbeat_seconds == 2
         assert services.settings.project.id == "calc-demo"
         assert services.settings.repo_root == root.resolve()
+
+
+def test_providers_rate_limits_come_from_toml_and_the_environment_replaces_them(
+    repo: Path,
+) -> None:
+    (repo / "autopack.toml").write_text(
+        "[runtime.rate_limits.anthropic]\nrequests = 50\n\n"
+        "[runtime.rate_limits.openai]\nrequests = 500\nseconds = 10\n"
+    )
+    limits = load_settings(repo, env={}).runtime.rate_limits
+    assert {p.value: (limit.requests, limit.seconds) for p, limit in limits.items()} == {
+        "anthropic": (50, 60),
+        "openai": (500, 10),
+    }
+    overridden = load_settings(repo, env={"AUTOPACK_RATE_LIMITS": "openai=5/2.5, anthropic=7"})
+    assert {
+        p.value: (limit.requests, limit.seconds)
+        for p, limit in overridden.runtime.rate_limits.items()
+    } == {"openai": (5, 2.5), "anthropic": (7, 60)}
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("openai", "is not PROVIDER=REQUESTS"),
+        ("openai=5/", "is not PROVIDER=REQUESTS"),
+        ("=5", "is not PROVIDER=REQUESTS"),
+        ("gemini=5", "rate_limits.gemini"),
+        ("openai=0", "greater than or equal to 1"),
+        ("openai=5/0", "greater than 0"),
+        ("openai=many", "valid integer"),
+    ],
+)
+def test_a_bad_rate_limit_names_its_variable_and_what_is_wrong(
+    repo: Path, value: str, says: str
+) -> None:
+    with pytest.raises(ConfigError, match="AUTOPACK_RATE_LIMITS") as raised:
+        load_settings(repo, env={"AUTOPACK_RATE_LIMITS": value})
+    assert says in str(raised.value)

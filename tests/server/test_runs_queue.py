@@ -33,7 +33,7 @@ from autopack.store.engine import open_database
 from autopack.store.progress import progress_after
 from autopack.store.projects import register_project
 from autopack.store.schema import RunRow
-from autopack.testing.fake_llm import fake_llm_server
+from autopack.testing.fake_llm import RateWindow, fake_llm_server
 from autopack.testing.kills import ONE_PHASE_PLAN, committed_phases
 
 AUTOPACK = str(Path(sys.executable).parent / "autopack")
@@ -169,6 +169,33 @@ def test_the_global_limit_holds_across_two_workers(
     assert ended == dict.fromkeys(queued, "DONE_SUCCESS")
     runs = _taken_and_ended()
     assert _most_at_once([(taken, end) for taken, end, _ in runs.values()]) == 1
+
+
+def test_two_workers_keep_one_providers_rate_limit_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: list[subprocess.Popen[str]]
+) -> None:
+    # The provider refuses more than 2 requests in any 2 s; each worker keeps 2 in 4 s (DBOS's
+    # window is whole seconds here): not each on its own, which would let 4 through, but both.
+    with fake_llm_server(demo_reply, rate_limit=RateWindow(requests=2, seconds=2.0)) as llm:
+        calc, other = _projects(tmp_path, llm.openai_base_url, monkeypatch)
+        queued = _queue(calc, tmp_path / "plan.md", 2) + _queue(other, tmp_path / "plan.md", 2)
+        for _ in range(2):
+            workers.append(
+                _worker("--once", "--json", "--repo", str(calc), AUTOPACK_RATE_LIMITS="openai=2/4")
+            )
+        ends = [(worker.communicate(timeout=600), worker.returncode) for worker in workers]
+        accepted, refused = list(llm.accepted_at), llm.faults_served["429"]
+    ended: dict[str, str] = {}
+    for (out, err), code in ends:
+        assert code == 0, err
+        ended.update({end["run_id"]: end["state"] for end in json.loads(out)})
+    assert ended == dict.fromkeys(queued, "DONE_SUCCESS")
+    runs = _taken_and_ended()
+    assert _most_at_once([(taken, end) for taken, end, _ in runs.values()]) == 2
+    assert refused == 0
+    assert len(accepted) >= 8
+    ordered = sorted(accepted)
+    assert all(later - earlier >= 2.0 for earlier, later in zip(ordered, ordered[2:], strict=False))
 
 
 def test_a_sigkilled_workers_run_is_recovered_by_another_worker_through_dbos(

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from autopack import __version__
 from autopack.config import Settings
 from autopack.processes import executor_id
+from autopack.run.provider_queues import QueuePermits, provider_queue_names, serving_permits
 
 # Registered with DBOS in every process that launches it: `autopack resume` of a run a worker had
 # carries that workflow on here.
@@ -130,20 +131,27 @@ def durable_executor(
     DBOS.destroy()
     _console_log_to_current_stderr()
     identity = executor_id()
+    system_database_url = dbos_url(settings)
+    limits = settings.runtime.rate_limits
     config: DBOSConfig = {
         "name": APP_NAME,
-        "system_database_url": dbos_url(settings),
+        "system_database_url": system_database_url,
         "executor_id": identity,
         # Workflows started by one Autopack version are resumed by the same version's code.
         "application_version": __version__,
         "log_level": "WARNING",
     }
     DBOS(config=config)
-    DBOS.listen_queues([own_queue(identity), *serving])
+    DBOS.listen_queues([own_queue(identity), *serving, *provider_queue_names(settings.runtime)])
     DBOS.launch()
     DBOS.register_queue(own_queue(identity), polling_interval_sec=QUEUE_POLL_SECONDS)
     try:
-        yield DurableExecutor(settings, identity, list(listeners))
+        with contextlib.ExitStack() as permits:
+            if limits:
+                permits.enter_context(
+                    serving_permits(QueuePermits(system_database_url, APP_NAME, limits))
+                )
+            yield DurableExecutor(settings, identity, list(listeners))
     finally:
         DBOS.destroy()
 

@@ -33,6 +33,7 @@ from autopack.llm.budgeted import BudgetedModel, CallContext, CallRecorder
 from autopack.llm.checkpoint import CheckpointedModel
 from autopack.llm.keys import api_key, redactor_for
 from autopack.llm.providers import build_model
+from autopack.llm.rate_limit import rate_limited
 from autopack.llm.recorders import DatabaseRecorder, ledger_from_database
 from autopack.llm.redact import Redactor
 from autopack.llm.replay import RecordingModel, ReplayModel
@@ -41,6 +42,7 @@ from autopack.llm.transcripts import TranscriptWriter
 from autopack.llm.worst_case import worst_case
 from autopack.run.events import IssuesRecorded, ModelEvent, ProgressEvent
 from autopack.run.merge_train import MergeTrain
+from autopack.run.provider_queues import process_permits
 from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.progress import record_progress
@@ -245,7 +247,8 @@ def budgeted_model(
     breakers: CircuitBreakers,
     on_event: Callable[[LLMEvent], None] = lambda event: None,
 ) -> Model:
-    """Resilient -> budgeted -> provider (or the cassette of a replayed run) for one alias."""
+    """Resilient -> budgeted -> rate limited -> provider (or the cassette of a replayed run) for
+    one alias."""
     aliases = settings.aliases
     if name not in aliases:
         raise ConfigError(
@@ -256,7 +259,9 @@ def budgeted_model(
     base: Model = (
         ReplayModel(replay, alias.model)
         if replay is not None
-        else build_model(name, alias, api_key(alias, env))
+        else rate_limited(
+            build_model(name, alias, api_key(alias, env)), alias.provider, process_permits()
+        )
     )
     budgeted = BudgetedModel(
         base,

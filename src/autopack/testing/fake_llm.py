@@ -3,7 +3,8 @@
 They answer from a script (a list of replies, a JSONL file, or a callable), bill the usage they
 report, count calls per model, and inject the faults real providers produce: 429 with
 Retry-After, 500, 503, answers slower than the client's timeout, truncated JSON, garbage bodies,
-insufficient quota and invalid keys. Tests drive the official SDK clients through them; users can
+insufficient quota and invalid keys; with a rate limit, requests beyond it are refused with 429
+as a provider refuses them. Tests drive the official SDK clients through them; users can
 try Autopack offline with them.
 """
 
@@ -34,7 +35,15 @@ from autopack.testing.fake_llm_wire import (
     openai_stream,
 )
 
-__all__ = ["Bill", "FakeLLMServer", "Reply", "ToolCall", "fake_llm_server", "load_script"]
+__all__ = [
+    "Bill",
+    "FakeLLMServer",
+    "RateWindow",
+    "Reply",
+    "ToolCall",
+    "fake_llm_server",
+    "load_script",
+]
 
 FAULTS = ("429", "500", "503", "slow", "truncated", "garbage", "insufficient_quota", "invalid_key")
 
@@ -60,10 +69,21 @@ def load_script(path: Path) -> list[Reply]:
     ]
 
 
+@dataclass(frozen=True)
+class RateWindow:
+    """A provider's rate limit: at most `requests` accepted in any `seconds`."""
+
+    requests: int
+    seconds: float
+
+
 @dataclass
 class FakeLLMServer:
     script: Script
     valid_keys: frozenset[str] = frozenset({"test-key"})
+    rate_limit: RateWindow | None = None
+    # When each request the rate limit let through arrived (time.monotonic()).
+    accepted_at: list[float] = field(default_factory=list)
     bills: list[Bill] = field(default_factory=list)
     calls_per_model: Counter[str] = field(default_factory=Counter)
     faults_served: Counter[str] = field(default_factory=Counter)
@@ -88,6 +108,20 @@ class FakeLLMServer:
             reply = self.script[self._cursor]
             self._cursor += 1
             return reply
+
+    def over_rate_limit(self) -> float | None:
+        """None when one more request keeps within the rate limit (it is counted), else how long
+        until it would."""
+        now = time.monotonic()
+        with self._lock:
+            if self.rate_limit is None:
+                self.accepted_at.append(now)
+                return None
+            window = [at for at in self.accepted_at if at > now - self.rate_limit.seconds]
+            if len(window) >= self.rate_limit.requests:
+                return window[-self.rate_limit.requests] + self.rate_limit.seconds - now
+            self.accepted_at.append(now)
+            return None
 
     def record(self, api: str, model: str, reply: Reply) -> Bill:
         bill = Bill(api, model, reply.input_tokens, reply.cached_input_tokens, reply.output_tokens)
@@ -183,11 +217,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": {"message": "not found"}}')
             return
         model = str(request.get("model", ""))
-        reply = (
-            Reply(fault="invalid_key")
-            if key not in state.valid_keys
-            else state.next_reply(api, request)
-        )
+        wait = None if key not in state.valid_keys else state.over_rate_limit()
+        if key not in state.valid_keys:
+            reply = Reply(fault="invalid_key")
+        elif wait is not None:
+            # Refused before the script sees it, as a provider refuses before any work.
+            reply = Reply(fault="429", retry_after=round(max(wait, 0.01), 3))
+        else:
+            reply = state.next_reply(api, request)
         if reply.fault:
             state.faults_served[reply.fault] += 1
         if reply.delay or reply.fault == "slow":
@@ -228,10 +265,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def fake_llm_server(
-    script: Script, valid_keys: Sequence[str] = ("test-key",)
+    script: Script,
+    valid_keys: Sequence[str] = ("test-key",),
+    rate_limit: RateWindow | None = None,
 ) -> Iterator[FakeLLMServer]:
     """Serve on a free loopback port for the duration of the block."""
-    state = FakeLLMServer(script=script, valid_keys=frozenset(valid_keys))
+    state = FakeLLMServer(script=script, valid_keys=frozenset(valid_keys), rate_limit=rate_limit)
     handler = type("BoundHandler", (_Handler,), {"server_state": state})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     # Handlers may sit on idle keep-alive connections; they must not hold up the close.
