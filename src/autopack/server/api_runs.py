@@ -42,10 +42,11 @@ from autopack.server.auth import Reader, Writer, may_act_on
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
 from autopack.store.attempts import AttemptRecord, attempts_of_phase
-from autopack.store.chains import RunChain, chain_of
+from autopack.store.chains import RunChain
 from autopack.store.projects import run_ids_of_projects
 from autopack.store.queue import last_heartbeat
 from autopack.store.reports import RunListing, list_run_listings, run_listing
+from autopack.store.run_status import run_status
 from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
 from autopack.store.schema import utc_now
 from autopack.store.tokens import TokenInfo
@@ -167,9 +168,13 @@ def _links(run_id: str) -> dict[str, str]:
 
 def record_of(context: ServerContext, run_id: str, caller: TokenInfo) -> RunRecord:
     """The run, if the caller's token may see its project; else 404, as if it did not exist."""
-    record = get_run(context.database, run_id)  # NotFound -> 404
+    return seen_by(caller, get_run(context.database, run_id))  # NotFound -> 404
+
+
+def seen_by(caller: TokenInfo, record: RunRecord) -> RunRecord:
+    """The run, if the caller's token may see its project; else 404, as if it did not exist."""
     if not caller.sees(record.project_id):
-        raise NotFound(f"no run {run_id!r}")
+        raise NotFound(f"no run {record.run_id!r}")
     return record
 
 
@@ -295,18 +300,16 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 @router.get("/{run_id}", response_model=RunView)
 def get_run_view(run_id: RunId, request: Request, caller: Reader) -> RunView:
-    context = context_of(request)
-    record = record_of(context, run_id, caller)
-    listing = run_listing(context.database, run_id)
-    assert listing is not None  # the record exists
+    status = run_status(context_of(request).database, run_id)  # NotFound -> 404
+    record = seen_by(caller, status.record)
     return RunView(
-        run=listing,
+        run=status.listing,
         base_branch=record.base_branch,
         base_commit=record.base_commit,
         sandbox=record.sandbox,
         tiers=record.tiers,
         links=_links(run_id),
-        chain=chain_of(context.database, run_id),
+        chain=status.chain,
     )
 
 

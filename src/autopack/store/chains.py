@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from autopack.domain.plan import PlanSpec
 from autopack.domain.states import RunState
@@ -92,42 +93,47 @@ def chain_plans(database: Database, chain_id: str) -> list[PlanSpec]:
 def chain_of(database: Database, run_id: str) -> RunChain | None:
     """The run's chain, or None for a run on its own."""
     with database.reading() as session:
-        run = session.get(RunRow, run_id)
-        if run is None:
-            raise NotFound(f"no run {run_id!r}")
-        if run.chain_id is None or run.chain_part is None:
-            return None
-        chain = session.get(RunChainRow, run.chain_id)
-        assert chain is not None  # a foreign key
-        members = session.execute(
-            select(RunRow.chain_part, RunRow.run_id, RunRow.state).where(
-                RunRow.chain_id == run.chain_id
-            )
-        ).all()
-        started = {part: (member, RunState(state)) for part, member, state in members}
-        plans = [PlanSpec.model_validate(part) for part in json.loads(chain.parts_json)]
-        parts = [
-            ChainPart(
-                part=index,
-                title=plan.title,
-                tier_ids=[tier.id for tier in plan.tiers],
-                phases=len(plan.phases),
-                run_id=started[index][0] if index in started else None,
-                state=started[index][1] if index in started else None,
-            )
-            for index, plan in enumerate(plans, start=1)
-        ]
-        here = run.chain_part
+        return chain_in(session, run_id)
 
-        def run_at(part: int) -> str | None:
-            return parts[part - 1].run_id if 1 <= part <= len(parts) else None
 
-        return RunChain(
-            chain_id=run.chain_id,
-            part=here,
-            of=len(parts),
-            previous_run_id=run_at(here - 1),
-            next_run_id=run_at(here + 1),
-            parts=parts,
-            not_started=[part.part for part in parts if part.run_id is None],
+def chain_in(session: Session, run_id: str) -> RunChain | None:
+    """The run's chain read in the caller's transaction, or None for a run on its own."""
+    run = session.get(RunRow, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    if run.chain_id is None or run.chain_part is None:
+        return None
+    chain = session.get(RunChainRow, run.chain_id)
+    assert chain is not None  # a foreign key
+    members = session.execute(
+        select(RunRow.chain_part, RunRow.run_id, RunRow.state).where(
+            RunRow.chain_id == run.chain_id
         )
+    ).all()
+    started = {part: (member, RunState(state)) for part, member, state in members}
+    plans = [PlanSpec.model_validate(part) for part in json.loads(chain.parts_json)]
+    parts = [
+        ChainPart(
+            part=index,
+            title=plan.title,
+            tier_ids=[tier.id for tier in plan.tiers],
+            phases=len(plan.phases),
+            run_id=started[index][0] if index in started else None,
+            state=started[index][1] if index in started else None,
+        )
+        for index, plan in enumerate(plans, start=1)
+    ]
+    here = run.chain_part
+
+    def run_at(part: int) -> str | None:
+        return parts[part - 1].run_id if 1 <= part <= len(parts) else None
+
+    return RunChain(
+        chain_id=run.chain_id,
+        part=here,
+        of=len(parts),
+        previous_run_id=run_at(here - 1),
+        next_run_id=run_at(here + 1),
+        parts=parts,
+        not_started=[part.part for part in parts if part.run_id is None],
+    )

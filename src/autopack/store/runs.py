@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from autopack.domain.states import FailureReason, PhaseState, RunState, TierState
 from autopack.domain.vocabulary import (
@@ -210,49 +211,54 @@ def _phase_record(row: PhaseRow) -> PhaseRecord:
 
 def get_run(database: Database, run_id: str) -> RunRecord:
     with database.reading() as session:
-        run = session.get(RunRow, run_id)
-        if run is None:
-            raise NotFound(f"no run {run_id!r}")
-        tiers = session.scalars(
-            select(TierRow).where(TierRow.run_id == run_id).order_by(TierRow.position)
-        ).all()
-        phases = session.scalars(
-            select(PhaseRow).where(PhaseRow.run_id == run_id).order_by(PhaseRow.position)
-        ).all()
-        failure = (
-            FailureReason(code=run.failure_code, message=run.failure_message or run.failure_code)
-            if run.failure_code
-            else None
-        )
-        return RunRecord(
-            run_id=run.run_id,
-            project_id=run.project_id,
-            plan_path=run.plan_path,
-            plan_title=run.plan_title,
-            safety_profile=SafetyProfile(run.safety_profile),
-            run_scope=RunScope(run.run_scope),
-            state=RunState(run.state),
-            failure=failure,
-            strategy_json=run.strategy_json,
-            base_branch=run.base_branch,
-            base_commit=run.base_commit,
-            sandbox=run.sandbox,
-            created_at=run.created_at,
-            updated_at=run.updated_at,
-            ended_at=run.ended_at,
-            interrupted_at=run.interrupted_at,
-            tiers=[
-                TierRecord(
-                    tier_id=tier.tier_id,
-                    name=tier.name,
-                    position=tier.position,
-                    state=TierState(tier.state),
-                    cleanliness=Cleanliness(tier.cleanliness) if tier.cleanliness else None,
-                    phases=[_phase_record(p) for p in phases if p.tier_id == tier.tier_id],
-                )
-                for tier in tiers
-            ],
-        )
+        return run_record(session, run_id)
+
+
+def run_record(session: Session, run_id: str) -> RunRecord:
+    """The run with its tiers and phases, read in the caller's transaction; NotFound if none."""
+    run = session.get(RunRow, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    tiers = session.scalars(
+        select(TierRow).where(TierRow.run_id == run_id).order_by(TierRow.position)
+    ).all()
+    phases = session.scalars(
+        select(PhaseRow).where(PhaseRow.run_id == run_id).order_by(PhaseRow.position)
+    ).all()
+    failure = (
+        FailureReason(code=run.failure_code, message=run.failure_message or run.failure_code)
+        if run.failure_code
+        else None
+    )
+    return RunRecord(
+        run_id=run.run_id,
+        project_id=run.project_id,
+        plan_path=run.plan_path,
+        plan_title=run.plan_title,
+        safety_profile=SafetyProfile(run.safety_profile),
+        run_scope=RunScope(run.run_scope),
+        state=RunState(run.state),
+        failure=failure,
+        strategy_json=run.strategy_json,
+        base_branch=run.base_branch,
+        base_commit=run.base_commit,
+        sandbox=run.sandbox,
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        ended_at=run.ended_at,
+        interrupted_at=run.interrupted_at,
+        tiers=[
+            TierRecord(
+                tier_id=tier.tier_id,
+                name=tier.name,
+                position=tier.position,
+                state=TierState(tier.state),
+                cleanliness=Cleanliness(tier.cleanliness) if tier.cleanliness else None,
+                phases=[_phase_record(p) for p in phases if p.tier_id == tier.tier_id],
+            )
+            for tier in tiers
+        ],
+    )
 
 
 class RunLine(NamedTuple):
