@@ -9,12 +9,11 @@ rebuilt by the Builder from the conflict, on the new head.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,13 +149,7 @@ def _tests_pass_at(ran: Ran, sha: str, where: Path) -> bool:
         ran.git("worktree", "remove", "--force", str(where))
 
 
-@pytest.fixture(autouse=True)
-def _own_database() -> Iterator[None]:
-    os.environ.setdefault("OPENAI_API_KEY", "test-key")
-    saved = os.environ.pop("AUTOPACK_DATABASE_URL", None)
-    yield
-    if saved is not None:
-        os.environ["AUTOPACK_DATABASE_URL"] = saved
+pytestmark = pytest.mark.usefixtures("own_database")
 
 
 def test_two_phases_touching_the_same_lines_one_commits_and_the_other_is_rebuilt_after(

@@ -8,9 +8,7 @@ holder sends a little after it is granted, hence the margin), no request is refu
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,13 +32,7 @@ PROVIDER_LIMIT = RateWindow(requests=2, seconds=2.0)
 KEPT_LIMIT = "\n[runtime.rate_limits.openai]\nrequests = 2\nseconds = 4\n"
 
 
-@pytest.fixture(autouse=True)
-def _own_database() -> Iterator[None]:
-    os.environ.setdefault("OPENAI_API_KEY", "test-key")
-    saved = os.environ.pop("AUTOPACK_DATABASE_URL", None)
-    yield
-    if saved is not None:
-        os.environ["AUTOPACK_DATABASE_URL"] = saved
+pytestmark = pytest.mark.usefixtures("own_database")
 
 
 def _run(root: Path, extra: str) -> tuple[RunState, list[float], int, list[str], int]:

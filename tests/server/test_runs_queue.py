@@ -97,6 +97,16 @@ def _worker(*args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
+def _ended_by(workers: list[subprocess.Popen[str]]) -> dict[str, str]:
+    """Each run the `--once --json` workers carried to its end, and its state; each worker exited 0."""
+    ended: dict[str, str] = {}
+    for worker in workers:
+        out, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err
+        ended.update({end["run_id"]: end["state"] for end in json.loads(out)})
+    return ended
+
+
 def _taken_and_ended() -> dict[str, tuple[datetime | None, datetime | None, str]]:
     """Each run's (taken by a worker, ended, state)."""
     database = open_database(os.environ["AUTOPACK_DATABASE_URL"])
@@ -161,14 +171,10 @@ def test_the_global_limit_holds_across_two_workers(
         limits = {"AUTOPACK_WORKER_CONCURRENCY": "2", "AUTOPACK_GLOBAL_CONCURRENCY": "1"}
         for _ in range(2):
             workers.append(_worker("--once", "--json", "--repo", str(calc), **limits))
-        ends = [(worker.communicate(timeout=600), worker.returncode) for worker in workers]
-    ended: dict[str, str] = {}
-    for (out, err), code in ends:
-        assert code == 0, err
-        ended.update({end["run_id"]: end["state"] for end in json.loads(out)})
+        ended = _ended_by(workers)
     assert ended == dict.fromkeys(queued, "DONE_SUCCESS")
     runs = _taken_and_ended()
-    assert _most_at_once([(taken, end) for taken, end, _ in runs.values()]) == 1
+    assert _most_at_once([(taken, end) for taken, end, _ in runs.values()]) == 1, runs
 
 
 def test_two_workers_keep_one_providers_rate_limit_between_them(
@@ -183,12 +189,8 @@ def test_two_workers_keep_one_providers_rate_limit_between_them(
             workers.append(
                 _worker("--once", "--json", "--repo", str(calc), AUTOPACK_RATE_LIMITS="openai=2/4")
             )
-        ends = [(worker.communicate(timeout=600), worker.returncode) for worker in workers]
+        ended = _ended_by(workers)
         accepted, refused = list(llm.accepted_at), llm.faults_served["429"]
-    ended: dict[str, str] = {}
-    for (out, err), code in ends:
-        assert code == 0, err
-        ended.update({end["run_id"]: end["state"] for end in json.loads(out)})
     assert ended == dict.fromkeys(queued, "DONE_SUCCESS")
     runs = _taken_and_ended()
     assert _most_at_once([(taken, end) for taken, end, _ in runs.values()]) == 2
