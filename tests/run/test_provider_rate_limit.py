@@ -2,7 +2,7 @@
 
 Two phases are built at once against a fake provider that refuses, with 429, more than two
 requests in any two seconds. Unlimited, the run meets that limit as 429s and retries; with the
-limit set at two per four seconds (DBOS's window is whole seconds on this Python, and a permit's
+limit set at two per six seconds (DBOS's window is whole seconds on this Python, and a permit's
 holder sends a little after it is granted, hence the margin), no request is refused.
 """
 
@@ -29,7 +29,7 @@ from autopack.testing.fake_llm import RateWindow, fake_llm_server
 TIER_2 = "# Calculator\n\n" + PLAN[PLAN.index("## Tier 2") :]
 
 PROVIDER_LIMIT = RateWindow(requests=2, seconds=2.0)
-KEPT_LIMIT = "\n[runtime.rate_limits.openai]\nrequests = 2\nseconds = 4\n"
+KEPT_LIMIT = "\n[runtime.rate_limits.openai]\nrequests = 2\nseconds = 6\n"
 
 
 pytestmark = pytest.mark.usefixtures("own_database")

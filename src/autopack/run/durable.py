@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from autopack import __version__
 from autopack.config import Settings
 from autopack.processes import executor_id
+from autopack.run.dbos_sqlite import make_sqlite_queue_claims_atomic
 from autopack.run.provider_queues import QueuePermits, provider_queue_names, serving_permits
 
 # Registered with DBOS in every process that launches it: `autopack resume` of a run a worker had
@@ -130,6 +131,7 @@ def durable_executor(
     from its own queue and from the `serving` queues (a worker's runs queue)."""
     DBOS.destroy()
     _console_log_to_current_stderr()
+    make_sqlite_queue_claims_atomic()
     identity = executor_id()
     system_database_url = dbos_url(settings)
     limits = settings.runtime.rate_limits
