@@ -111,7 +111,7 @@ def _route_role(
         alias=figures.alias,
         static_alias=static_alias,
         reason=(
-            f"learned: {figures.alias} {_cost(figures)} over {figures.phases} {kind} phases "
+            f"{figures.alias} {_cost(figures)} over {figures.phases} {kind} phases "
             f"(success {figures.successes}/{figures.phases}, {routing.confidence:.0%} lower bound "
             f"{lower:.2f} >= {baseline.success_rate:.2f}), cheaper than {static_alias} "
             f"{_cost(baseline)}"
