@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from autopack.run.execute import create_run, execute_run
 from autopack.run.services import RunOptions
 from autopack.store.engine import open_database
 from autopack.store.ledger import ledger_for_run
-from autopack.testing.fake_llm import fake_llm_server
+from autopack.testing.fake_llm import Reply, Script, ToolCall, fake_llm_server
 from autopack.testing.model_history import PastAttempt, PastPhase, seed_run
 
 # Phase 1.1 of the demo plan alone.
@@ -45,21 +46,28 @@ def _own_database() -> Iterator[None]:
         os.environ["AUTOPACK_DATABASE_URL"] = saved
 
 
-def _history() -> list[PastPhase]:
+def _history(cheap: str = "openai-fast") -> list[PastPhase]:
     def phase(phase_id: str, alias: str, usd: str, committed: bool) -> PastPhase:
         attempt = PastAttempt(alias, 30_000, 3_000, Decimal(usd))
         return PastPhase(phase_id, TaskCategory.FEATURE, Complexity.LOW, (attempt,), committed)
 
     return [phase(f"s{n}", "openai-standard", "0.10", n < 6) for n in range(10)] + [
-        phase(f"f{n}", "openai-fast", "0.01", True) for n in range(12)
+        phase(f"f{n}", cheap, "0.01", True) for n in range(12)
     ]
 
 
-def _run(root: Path, policy: str) -> tuple[RunState, dict[str, object], list[str], dict[str, int]]:
+def _run(
+    root: Path,
+    policy: str,
+    script: Script = demo_reply,
+    extra_config: str = "",
+    cheap: str = "openai-fast",
+) -> tuple[RunState, dict[str, object], list[str], dict[str, int]]:
     """The run's end, phase 1.1's frozen Builder route, the models of its Builder's ledger rows,
     and the calls the fake provider received per model."""
-    with fake_llm_server(demo_reply) as server:
-        create_project(root, extra_config=aliases_on(server.openai_base_url))
+    with fake_llm_server(script) as server:
+        extra = extra_config.replace("FAKE_URL", server.openai_base_url)
+        create_project(root, extra_config=aliases_on(server.openai_base_url) + extra)
         config = root / "autopack.toml"
         # The demo's own [routing] table gets the policy.
         text = config.read_text(encoding="utf-8")
@@ -76,7 +84,7 @@ def _run(root: Path, policy: str) -> tuple[RunState, dict[str, object], list[str
                 settings.aliases,
                 project_id=settings.project.id,
                 run_id="run-history",
-                phases=_history(),
+                phases=_history(cheap),
             )
         finally:
             database.close()
@@ -122,3 +130,44 @@ def test_under_policy_static_the_same_record_changes_nothing(tmp_path: Path) -> 
     assert builder_models
     assert set(builder_models) == {"gpt-6.1-sol"}
     assert received.get("gpt-6.1-sol", 0) >= 1
+
+
+# An alias of the project's own, on no level of the table: the learned choice, off the ladder.
+CHEAP_CODER = """
+[models.aliases.cheap-coder]
+provider = "openai"
+model = "cheap-coder-1"
+base_url = "FAKE_URL"
+api_key_env = "OPENAI_API_KEY"
+price_input_per_mtok = 0.05
+price_output_per_mtok = 0.25
+"""
+
+
+def test_an_attempt_without_progress_escalates_from_the_learned_alias_to_the_tables(
+    tmp_path: Path,
+) -> None:
+    first_builder_requests: list[str] = []
+
+    def lazy_first_attempt(api: str, request: dict[str, Any]) -> Reply:
+        task = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        if "# Phase 1.1:" in task and "report" not in json.dumps(request.get("tools", [])):
+            if not any(m["role"] == "tool" for m in request["messages"]):
+                first_builder_requests.append(request["model"])
+            if "This is attempt" not in task:
+                return Reply(tool_calls=(ToolCall(name="finish", arguments={"summary": "nah"}),))
+        return demo_reply(api, request)
+
+    state, route, builder_models, _ = _run(
+        tmp_path / "calc",
+        "learned",
+        script=lazy_first_attempt,
+        extra_config=CHEAP_CODER,
+        cheap="cheap-coder",
+    )
+    assert state is RunState.DONE_SUCCESS
+    assert route["alias"] == "cheap-coder"
+    # Attempt 1 on the learned alias made no progress; attempt 2 went to the table's choice.
+    assert first_builder_requests == ["cheap-coder-1", "gpt-6.1-sol"]
+    assert builder_models[0] == "cheap-coder-1"
+    assert builder_models[-1] == "gpt-6.1-sol"
