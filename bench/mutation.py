@@ -96,6 +96,11 @@ MODULES: tuple[Module, ...] = (
     ),
     Module("strategy/engine", ("src/autopack/strategy/engine.py",), ("tests/strategy/",)),
     Module(
+        "strategy/learned_routing",
+        ("src/autopack/strategy/learned_routing.py",),
+        ("tests/strategy/test_learned_routing.py",),
+    ),
+    Module(
         "llm/aliases",
         ("src/autopack/llm/aliases.py",),
         ("tests/llm/test_llm_pricing.py", "tests/llm/test_aliases_mutants.py", "tests/strategy/"),

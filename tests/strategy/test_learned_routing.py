@@ -90,6 +90,12 @@ def test_fewer_than_min_observations_is_not_evidence() -> None:
     )
 
 
+def test_a_static_choice_with_exactly_min_observations_is_compared() -> None:
+    assert _builder(_figures(STATIC, 8, 1, "8"), _figures("anthropic-fast", 8, 8, "0.80"))[1] == (
+        "anthropic-fast"
+    )
+
+
 def test_a_static_choice_with_too_little_record_is_kept() -> None:
     policy, alias, reason = _builder(
         _figures(STATIC, 7, 1, "10"), _figures("anthropic-fast", 50, 50, "0.50")
@@ -118,6 +124,18 @@ def test_only_a_cheaper_alias_replaces_the_static_choice() -> None:
     assert _builder(BASELINE, _figures("anthropic-top", 60, 60, "200"))[1] == STATIC
 
 
+def test_an_unfit_alias_listed_first_does_not_hide_a_fit_one() -> None:
+    fit = _figures("openai-fast", 20, 20, "2")
+    for unfit in (
+        _figures("anthropic-top", 60, 60, "200"),  # dearer
+        _figures("anthropic-fast", 20, 10, "0.1"),  # cheaper, not proven as good
+        _figures("local", 50, 50, "0"),  # not a configured alias here
+    ):
+        known = KNOWN - {"local"}
+        assert _builder(unfit, BASELINE, fit, known=known)[1] == "openai-fast"
+        assert _builder(BASELINE, unfit, fit, known=known)[1] == "openai-fast"
+
+
 def test_the_cheapest_wins_then_the_better_proven_then_the_name() -> None:
     cheap = _figures("openai-fast", 20, 20, "2")
     cheaper = _figures("anthropic-fast", 20, 20, "1")
@@ -136,14 +154,20 @@ def test_the_cheapest_wins_then_the_better_proven_then_the_name() -> None:
 def test_an_alias_never_successful_is_never_chosen_and_a_failing_static_one_is_replaced() -> None:
     assert _builder(BASELINE, _figures("anthropic-fast", 50, 0, "0"))[1] == STATIC
     hopeless = _figures(STATIC, 10, 0, "10")
-    assert _builder(hopeless, _figures("anthropic-fast", 8, 1, "1"))[1] == "anthropic-fast"
+    _, alias, reason = _builder(hopeless, _figures("anthropic-fast", 8, 1, "1"))
+    assert alias == "anthropic-fast"
+    assert reason.endswith("cheaper than anthropic-standard with no successful phase")
 
 
 def test_high_risk_phases_stay_on_the_static_top_choice() -> None:
     top = _figures("anthropic-top", 10, 6, "10")
     policy, alias, reason = _builder(top, _figures("anthropic-fast", 50, 50, "1"), high_risk=True)
     assert (policy, alias) == ("static", "anthropic-top")
-    assert "high-risk" in reason
+    assert reason == (
+        "routing table: high-risk category -> top (high-risk phases are never routed by history)"
+    )
+    static = _builder(top, routing=Routing(), high_risk=True)
+    assert static == ("static", "anthropic-top", "routing table: high-risk category -> top")
 
 
 def test_aliases_the_settings_no_longer_have_are_ignored() -> None:

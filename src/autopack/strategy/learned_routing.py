@@ -67,7 +67,6 @@ def _route_role(
     history: ModelHistory | None,
     known_aliases: frozenset[str],
 ) -> RouteChoice:
-    level = routing.level_for(role, complexity, high_risk=high_risk)
     static_alias = routing.alias_for(role, complexity, high_risk=high_risk)
     where = f"{role.value} at {complexity.value} complexity"
 
@@ -79,9 +78,12 @@ def _route_role(
             reason=reason,
         )
 
-    table = f"routing table: {where} -> {level.value}"
-    if high_risk:
-        table = "routing table: high-risk category -> top"
+    level = routing.level_for(role, complexity, high_risk=False)
+    table = (
+        "routing table: high-risk category -> top"
+        if high_risk
+        else f"routing table: {where} -> {level.value}"
+    )
     if routing.policy is RoutingPolicy.STATIC:
         return static(table)
     if high_risk:
@@ -128,7 +130,8 @@ def _cheapest_proven(
     if history is None:
         return None
     ceiling = baseline.usd_per_success
-    proven: list[tuple[Decimal, float, str, ModelFigures]] = []
+    proven: list[tuple[Decimal, float, str]] = []
+    by_alias: dict[str, ModelFigures] = {}
     for figures in history.figures:
         if (
             figures.alias == baseline.alias
@@ -146,16 +149,17 @@ def _cheapest_proven(
             continue
         # Cheapest first; among equals the better-proven, then by name, so a resume or another
         # worker compiling the same history picks the same alias.
-        proven.append((cost, -lower, figures.alias, figures))
+        proven.append((cost, -lower, figures.alias))
+        by_alias[figures.alias] = figures
     if not proven:
         return None
-    cost, negative_lower, _, figures = min(proven, key=lambda item: item[:3])
-    return figures, -negative_lower
+    _, negative_lower, alias = min(proven)
+    return by_alias[alias], -negative_lower
 
 
 def _cost(figures: ModelFigures) -> str:
     cost = figures.usd_per_success
-    return "no successful phase" if cost is None else f"${cost:.4f}/successful phase"
+    return "with no successful phase" if cost is None else f"${cost:.4f}/successful phase"
 
 
 def escalation_target(routing: Routing, route: RouteChoice | None, alias_name: str) -> str | None:
