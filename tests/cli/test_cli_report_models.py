@@ -92,6 +92,20 @@ def test_no_history_says_so_and_creates_no_database(repo: Path) -> None:
     assert not (repo / ".autopack").exists()
 
 
+def test_plan_under_policy_learned_without_history_keeps_the_table_and_creates_no_database(
+    repo: Path,
+) -> None:
+    (repo / "autopack.toml").write_text('[routing]\npolicy = "learned"\n', encoding="utf-8")
+    code, out = invoke("plan", str(repo / "plan.yaml"), "--repo", str(repo))
+    assert code == 0
+    assert (
+        "1.1 builder anthropic-standard: static, routing table: builder at medium complexity -> "
+        "standard; anthropic-standard has 0 ended feature/medium phases, fewer than "
+        "min_observations 8" in " ".join(out.split())
+    )
+    assert not (repo / ".autopack").exists()
+
+
 def test_the_record_per_alias_category_and_complexity(repo: Path) -> None:
     _seed(repo)
     code, out = invoke("report", "models", "--repo", str(repo), "--json")
