@@ -96,6 +96,11 @@ MODULES: tuple[Module, ...] = (
     ),
     Module("strategy/engine", ("src/autopack/strategy/engine.py",), ("tests/strategy/",)),
     Module(
+        "strategy/learned_routing",
+        ("src/autopack/strategy/learned_routing.py",),
+        ("tests/strategy/test_learned_routing.py",),
+    ),
+    Module(
         "llm/aliases",
         ("src/autopack/llm/aliases.py",),
         ("tests/llm/test_llm_pricing.py", "tests/llm/test_aliases_mutants.py", "tests/strategy/"),
@@ -132,6 +137,8 @@ EQUIVALENT: dict[str, str] = {
     "autopack.verify.acceptance.x__is_command__mutmut_18": "rsplit's last part is the same",
     "autopack.verify.launchers.x__launcher__mutmut_9": "rsplit's last part is the same",
     "autopack.verify.launchers.x__launcher__mutmut_12": "rsplit's last part is the same",
+    "autopack.strategy.learned_routing.x__route_role__mutmut_20": "high_risk None is falsy too",
+    "autopack.strategy.learned_routing.x__cheapest_proven__mutmut_29": "a Wilson bound is no k/n",
 }
 
 

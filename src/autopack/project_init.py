@@ -204,6 +204,9 @@ id = {_toml_string(project_id)}
 # top = "{routing.top}"
 # standard = "{routing.standard}"
 # fast = "{routing.fast}"
+# policy = "{routing.policy.value}"  # "learned": the Builder's alias from the project's record
+# min_observations = {routing.min_observations}  # learned: ended phases before a model is compared
+# confidence = {routing.confidence}  # learned: level of the success rate's lower bound
 
 # Model aliases: shipped ones can be overridden, new ones added. Keys are read
 # from the environment variable named here, never from this file.

@@ -31,7 +31,7 @@ def _resolve(group: Any, words: list[str]) -> list[Any]:
     """The commands the words name; `a|b` names two."""
     names = words[1].split("|")
     commands = [group.commands[name] for name in names]  # KeyError: no such command
-    if words[1] in ("token", "project", "help") and len(words) > 2:
+    if words[1] in ("token", "project", "report", "help") and len(words) > 2:
         if hasattr(commands[0], "commands"):  # a group: token create|list|revoke
             commands = [commands[0].commands[name] for name in words[2].split("|")]
         else:  # `help config|exit-codes`: topics of one command

@@ -20,6 +20,7 @@ from autopack.cli.errors import reports_errors
 from autopack.cli.project_commands import register as register_project_commands
 from autopack.cli.reference import register as register_reference
 from autopack.cli.render import backlog_table, models_table, print_strategies, print_verify_result
+from autopack.cli.report_commands import register as register_report_commands
 from autopack.cli.run_commands import register as register_run_commands
 from autopack.cli.server_commands import register as register_server_commands
 from autopack.domain.vocabulary import CIProfile, SafetyProfile
@@ -344,6 +345,7 @@ def verify(
 register_run_commands(app)
 register_server_commands(app)
 register_project_commands(app)
+register_report_commands(app)
 register_reference(app)
 
 

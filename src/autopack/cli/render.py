@@ -18,8 +18,9 @@ from autopack.domain.vocabulary import Role
 
 if TYPE_CHECKING:
     from autopack.domain.issues import BacklogEntry
-    from autopack.domain.strategy import Budget, Strategy, TierStrategy
+    from autopack.domain.strategy import Budget, PhaseStrategy, Strategy, TierStrategy
     from autopack.llm.catalog import AliasView
+    from autopack.store.model_figures import ModelFigures
     from autopack.verify.verifier import VerifyResult
 
 
@@ -76,9 +77,31 @@ def _tier_table(tier: TierStrategy) -> Table:
             budget,
             f"{phase.max_builder_attempts}/{phase.max_auditor_attempts}",
             f"{phase.ci_profile.value}\n{phase.auditor_profile.value}",
-            "\n".join(phase.models[role] for role in (Role.BUILDER, Role.AUDITOR, Role.PLANNER)),
+            "\n".join(_routed(phase, role) for role in _ROLES_SHOWN),
         )
     return table
+
+
+_ROLES_SHOWN = (Role.BUILDER, Role.AUDITOR, Role.PLANNER)
+
+
+def _routed(phase: PhaseStrategy, role: Role) -> str:
+    route = phase.routes.get(role)
+    return phase.models[role] if route is None else f"{route.alias} ({route.policy})"
+
+
+def routing_lines(tier: TierStrategy) -> Text:
+    """Which policy chose each phase's models and why: `autopack plan` prints it under the tier."""
+    text = Text(style="dim")
+    for phase in tier.phases:
+        for role in _ROLES_SHOWN:
+            route = phase.routes.get(role)
+            if route is not None:
+                line = (
+                    f"{phase.phase_id} {role.value} {route.alias}: {route.policy}, {route.reason}"
+                )
+                text.append(("\n" if text.plain else "") + line)
+    return text
 
 
 def strategy_view(strategy: Strategy, part: int, parts: int) -> Group:
@@ -98,7 +121,10 @@ def strategy_view(strategy: Strategy, part: int, parts: int) -> Group:
     header.append(f"\nstack: {stack} ({strategy.stack_reason})", style="dim")
     for decision in strategy.reuse_decisions:
         header.append(f"\nreuse {decision.phase_id}: {decision.reason}", style="dim")
-    return Group(header, *(_tier_table(tier) for tier in strategy.tiers))
+    shown: list[Table | Text] = [header]
+    for tier in strategy.tiers:
+        shown += [_tier_table(tier), routing_lines(tier)]
+    return Group(*shown)
 
 
 def print_strategies(console: Console, strategies: Sequence[Strategy]) -> None:
@@ -216,5 +242,42 @@ def models_table(views: Sequence[AliasView]) -> Table:
             key,
             ", ".join(view.fallbacks),
             ", ".join(view.levels),
+        )
+    return table
+
+
+def model_figures_table(figures: Sequence[ModelFigures], project_id: str) -> Table:
+    table = Table(
+        title=Text(f"Builder record per model alias in {project_id} (ended phases)"),
+        title_justify="left",
+    )
+    for column in (
+        "Alias",
+        "Category",
+        "Complexity",
+        "Phases",
+        "Attempts",
+        "Succeeded",
+        "Success rate",
+        "USD",
+        "USD / success",
+        "Tokens / success",
+    ):
+        table.add_column(column, overflow="fold")
+    for row in figures:
+        usd_per_success = row.usd_per_success
+        tokens_per_success = row.tokens_per_success
+        _add_row(
+            table,
+            row.alias,
+            row.task_category,
+            row.complexity,
+            str(row.phases),
+            str(row.attempts),
+            str(row.successes),
+            f"{row.success_rate:.0%}",
+            f"${row.usd.quantize(Decimal('0.0001'))}",
+            "-" if usd_per_success is None else f"${usd_per_success.quantize(Decimal('0.0001'))}",
+            "-" if tokens_per_success is None else compact_tokens(tokens_per_success),
         )
     return table

@@ -45,6 +45,15 @@ class ReuseDecision(_Frozen):
     token_budget_reduction: Decimal = Field(default=Decimal(0), ge=0, lt=1)
 
 
+class RouteChoice(_Frozen):
+    """Who chose a role's alias for a phase and why; `static_alias` is what the table says."""
+
+    policy: str
+    alias: str
+    static_alias: str
+    reason: str
+
+
 class PhaseStrategy(_Frozen):
     phase_id: str
     tier_id: str
@@ -68,6 +77,8 @@ class PhaseStrategy(_Frozen):
     auditor_profile: AuditorProfile
     auto_apply: bool
     models: dict[Role, str]
+    # How each of `models` was chosen (empty in strategies frozen before routing could learn).
+    routes: dict[Role, RouteChoice] = Field(default_factory=dict)
     scope: tuple[str, ...] = ()
     acceptance: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()

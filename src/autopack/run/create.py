@@ -16,6 +16,7 @@ from autopack.domain.vocabulary import RunScope, SafetyProfile
 from autopack.issues.atomic_json import write_json_atomic
 from autopack.killpoints import reached
 from autopack.plan.bootstrap import bootstrap_plan
+from autopack.run.routing_history import routing_history
 from autopack.store.chains import ChainLink
 from autopack.store.engine import Database
 from autopack.store.runs import NewPhase, NewTier, RunBlueprint, create_run
@@ -76,8 +77,12 @@ def strategy_for(
     backlog: Sequence[BacklogEntry] = (),
     safety_profile: SafetyProfile | None = None,
     tier_id: str | None = None,
+    database: Database | None = None,
 ) -> Strategy:
-    """Phase 0, then the strategy a run of `plan` gets; choosing a tier means single_tier."""
+    """Phase 0, then the strategy a run of `plan` gets; choosing a tier means single_tier.
+
+    Under [routing] policy learned the Builder's aliases come from the project's record in
+    `database` (else in the project's own database): the run freezes them with the strategy."""
     phase0 = bootstrap_plan(plan, settings.repo_root, settings.ruleset.reuse)
     return compile_strategy(
         StrategyInputs(
@@ -94,6 +99,7 @@ def strategy_for(
             stack_profile=phase0.stack_profile,
             stack_reason=phase0.stack_reason,
             reuse=phase0.reuse,
+            history=routing_history(settings, database),
         )
     )
 
@@ -133,6 +139,7 @@ def create_run_from_plan(
         backlog=backlog,
         safety_profile=safety_profile,
         tier_id=tier_id,
+        database=database,
     )
     blueprint = blueprint_for(strategy, base_branch, base_commit).model_copy(
         update={

@@ -47,6 +47,7 @@ from autopack.store.engine import Database, open_database
 from autopack.store.issue_records import load_backlog
 from autopack.store.progress import record_progress
 from autopack.store.runs import frozen_settings, get_run
+from autopack.strategy.learned_routing import escalation_target
 from autopack.verify.base import Sandbox
 from autopack.verify.environment.base import CommandEnvironment
 from autopack.verify.environment.registry import prepare_environment
@@ -161,7 +162,11 @@ class RunServices:
         if self.options.forced_alias:
             return self.options.forced_alias
         routed = phase.models[role]
-        stronger = self.settings.routing.escalated(routed) if escalate else None
+        stronger = (
+            escalation_target(self.settings.routing, phase.routes.get(role), routed)
+            if escalate
+            else None
+        )
         if stronger is None or stronger not in self.settings.aliases:
             return routed
         # Only if one call of the stronger model still fits what the phase has left: a switch

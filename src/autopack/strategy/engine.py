@@ -19,8 +19,6 @@ from autopack.domain.strategy import (
 from autopack.domain.vocabulary import (
     HIGH_RISK_CATEGORIES,
     CIProfile,
-    Complexity,
-    Role,
     RunScope,
     SafetyProfile,
     Severity,
@@ -28,6 +26,7 @@ from autopack.domain.vocabulary import (
 )
 from autopack.errors import PlanError
 from autopack.llm.aliases import ModelAlias
+from autopack.store.model_figures import ModelHistory
 from autopack.strategy.classify import (
     auditor_profile_for,
     classify_phase,
@@ -35,6 +34,7 @@ from autopack.strategy.classify import (
     decide_complexity,
 )
 from autopack.strategy.debt import debt_cleanup_phase
+from autopack.strategy.learned_routing import route_phase
 from autopack.strategy.routing import Routing
 from autopack.strategy.ruleset import Ruleset
 
@@ -55,6 +55,8 @@ class StrategyInputs:
     stack_profile: str | None = None
     stack_reason: str = ""
     reuse: tuple[ReuseDecision, ...] = ()
+    # The project's record of each alias (store/model_figures.py), read by [routing] policy learned.
+    history: ModelHistory | None = None
 
     def reused(self, phase_id: str) -> ReuseDecision | None:
         return next((d for d in self.reuse if d.phase_id == phase_id and d.reused), None)
@@ -164,6 +166,14 @@ def _phase_strategy(
         category_reason = f"Phase 0 reuses catalog feature {reuse.feature_id}"
         budget = _reduced(budget, reuse.token_budget_reduction)
     strict = high_risk or safety is SafetyProfile.SAFETY_CRITICAL
+    routes = route_phase(
+        inputs.routing,
+        category.value,
+        complexity.value,
+        high_risk=high_risk,
+        history=inputs.history,
+        known_aliases=frozenset(inputs.aliases),
+    )
     return PhaseStrategy(
         phase_id=phase.id,
         tier_id=phase.tier_id,
@@ -186,7 +196,8 @@ def _phase_strategy(
         ci_profile=CIProfile.STRICT if strict else CIProfile.NORMAL,
         auditor_profile=auditor_profile_for(category.value),
         auto_apply=not high_risk or ruleset.allow_auto_apply_high_risk,
-        models=_route(inputs.routing, complexity.value, high_risk),
+        models={role: route.alias for role, route in routes.items()},
+        routes=routes,
         scope=phase.scope,
         acceptance=phase.acceptance,
         depends_on=phase.depends_on,
@@ -200,10 +211,6 @@ def _reduced(budget: Budget, share: Decimal) -> Budget:
     return Budget(
         tokens=int(budget.tokens * keep), usd=(budget.usd * keep).quantize(Decimal("0.0001"))
     )
-
-
-def _route(routing: Routing, complexity: Complexity, high_risk: bool) -> dict[Role, str]:
-    return {role: routing.alias_for(role, complexity, high_risk=high_risk) for role in Role}
 
 
 def _tier_strategy(
