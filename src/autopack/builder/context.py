@@ -102,16 +102,6 @@ def stub_for(part: ToolReturnPart, call: ToolCallPart | None) -> str:
     return f"[{part.tool_name} {what}: elided, {tokens:,} tokens; {again}]"
 
 
-def _calls_by_id(messages: list[ModelMessage]) -> dict[str, ToolCallPart]:
-    return {
-        part.tool_call_id: part
-        for message in messages
-        if isinstance(message, ModelResponse)
-        for part in message.parts
-        if isinstance(part, ToolCallPart)
-    }
-
-
 DEFAULT_RULES = BuilderContextRules()
 
 
@@ -140,11 +130,15 @@ def elide_observations(
     elided = due - due % rules.elide_block
     if elided == 0:
         return messages
-    calls = _calls_by_id(messages)
     result: list[ModelMessage] = []
     seen = 0
+    # A return answers a call of the response just before it (ids repeat across responses with
+    # some servers, so they are looked up there only).
+    calls: dict[str, ToolCallPart] = {}
     for message in messages:
-        if isinstance(message, ModelRequest) and seen < elided:
+        if isinstance(message, ModelResponse):
+            calls = {p.tool_call_id: p for p in message.parts if isinstance(p, ToolCallPart)}
+        elif seen < elided:
             parts: list[ModelRequestPart] = []
             for part in message.parts:
                 if isinstance(part, ToolReturnPart) and _is_observation(part):
