@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -27,7 +28,8 @@ from autopack.builder.context import (
     estimate_request_tokens,
     is_stub,
 )
-from autopack.config import describe_validation_error
+from autopack.config import describe_validation_error, load_settings
+from autopack.errors import ConfigError
 from autopack.strategy.ruleset import BuilderContextRules, Ruleset
 
 TASK = (
@@ -147,6 +149,14 @@ def test_rules_refuse_bad_values_naming_the_key() -> None:
         Ruleset.model_validate({"builder_context": {"elide_after": 3}})  # a misspelt key
 
 
+def test_a_bad_value_in_autopack_toml_is_one_error_naming_its_key(tmp_path: Path) -> None:
+    (tmp_path / "autopack.toml").write_text(
+        '[project]\nid = "x"\n[ruleset.builder_context]\nkeep_last_observations = -1\n'
+    )
+    with pytest.raises(ConfigError, match=r"ruleset\.builder_context\.keep_last_observations: "):
+        load_settings(tmp_path)
+
+
 def test_near_the_window_the_earlier_steps_become_one_summary_beside_the_task() -> None:
     asked: list[str] = []
 
@@ -167,6 +177,7 @@ def test_near_the_window_the_earlier_steps_become_one_summary_beside_the_task() 
     kept = asyncio.run(keeper.process(history))
     assert keeper.summaries == 1
     assert len(asked) == 1
+    assert keeper.usage.requests == 1  # reported with the attempt's usage
     assert "pkg/m1.py" in asked[0]
     assert "pkg/m26.py" in asked[0]
     task, summary = kept[0].parts

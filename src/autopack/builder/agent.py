@@ -296,6 +296,7 @@ class AgentBuilder:
             stop, detail = StopReason.PROVIDER_UNAVAILABLE, str(unavailable)
         except Exception as error:  # the attempt fails; the run goes on
             stop, detail = StopReason.AGENT_ERROR, f"{type(error).__name__}: {error}"
+        usage = usage + session.context.usage
         return BuilderResult(
             builder=self.name,
             stop_reason=stop,

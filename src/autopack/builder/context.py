@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -35,6 +35,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models import Model, ModelRequestParameters
+from pydantic_ai.usage import RunUsage
 
 from autopack.builder.tools import clip
 from autopack.llm.tokens import count_tokens, estimate_input_tokens
@@ -213,6 +214,8 @@ class ContextKeeper:
     # Instructions and tool schemas, sent with every request but not among the messages.
     fixed_tokens: int = 0
     summaries: int = 0
+    # The summariser's requests, part of what the attempt used.
+    usage: RunUsage = field(default_factory=RunUsage)
 
     async def process(self, messages: list[ModelMessage]) -> list[ModelMessage]:
         messages = elide_observations(messages, self.rules)
@@ -252,5 +255,7 @@ class ContextKeeper:
             instructions=SUMMARY_INSTRUCTIONS,
         )
         response = await self.summariser.request([request], None, ModelRequestParameters())
+        self.usage.requests += 1
+        self.usage.incr(response.usage)
         text = "\n".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()
         return text or "(the summariser returned no text)"
