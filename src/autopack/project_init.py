@@ -200,6 +200,12 @@ id = {_toml_string(project_id)}
 # token_budget_reduction = {rules.reuse.token_budget_reduction}
 # min_quality = {rules.reuse.min_quality}
 
+[ruleset.builder_context]  # how the built-in Builder keeps its conversation bounded
+# elide_after_steps = {rules.builder_context.elide_after_steps}   # observations this old become one-line stubs
+# keep_last_observations = {rules.builder_context.keep_last_observations}   # the latest stay whole
+# elide_block = {rules.builder_context.elide_block}   # stubbed this many at a time (the cached prefix changes once a block)
+# summarise_at_share = {rules.builder_context.summarise_at_share}   # of the model's window: earlier steps summarised by `fast`
+
 [routing]              # which alias serves each level; high-risk phases always get `top`
 # top = "{routing.top}"
 # standard = "{routing.standard}"

@@ -9,7 +9,7 @@ import pytest
 from tests.builder.conftest import CALC
 
 from autopack.apply.policy import WritePolicy
-from autopack.builder.tools import ToolRefused, WorktreeTools, clip
+from autopack.builder.tools import MAX_OBSERVATION_CHARS, ToolRefused, WorktreeTools, clip
 from autopack.testing.filesystem import snapshot
 from autopack.verify.base import Limits
 from autopack.verify.bubblewrap import BubblewrapSandbox, NoSandbox
@@ -35,6 +35,34 @@ def test_read_file_shows_numbered_lines_in_a_window(tools: WorktreeTools) -> Non
         "(calc.py: lines 4-6 of 6)",
     ]
     assert tools.read_file("calc.py", 50) == "calc.py has 6 lines; nothing from line 50"
+
+
+def test_a_read_without_a_range_gets_a_window_and_says_where_to_read_on(
+    tools: WorktreeTools,
+) -> None:
+    (tools.root / "long.py").write_text("".join(f"x{n} = {n}\n" for n in range(1, 501)))
+    first = tools.read_file("long.py").splitlines()
+    assert len(first) == 200 + 1
+    assert first[-1] == "(long.py: lines 1-200 of 500; read on with start_line=201)"
+    ranged = tools.read_file("long.py", 101, 600).splitlines()
+    assert ranged[0] == "  101│x101 = 101"
+    assert ranged[-1] == "(long.py: lines 101-500 of 500)"  # a range may ask for up to 400
+    assert (
+        tools.read_file("long.py", 1, 450)
+        .splitlines()[-1]
+        .endswith("lines 1-400 of 500; read on with start_line=401)")
+    )
+
+
+def test_a_window_stops_short_of_the_observation_bound_on_long_lines(
+    tools: WorktreeTools,
+) -> None:
+    (tools.root / "wide.txt").write_text("".join("y" * 1_000 + "\n" for _ in range(100)))
+    window = tools.read_file("wide.txt")
+    assert len(window) <= MAX_OBSERVATION_CHARS + 100
+    assert window.splitlines()[-1] == "(wide.txt: lines 1-11 of 100; read on with start_line=12)"
+    (tools.root / "one.txt").write_text("z" * 50_000)
+    assert len(tools.read_file("one.txt")) <= MAX_OBSERVATION_CHARS + 100
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, RunContext, Tool, ToolOutput, UsageLimits
+from pydantic_ai.capabilities import ProcessHistory
 from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
@@ -30,6 +32,7 @@ from autopack.builder.base import (
     SuggestedIssue,
     TrajectoryStep,
 )
+from autopack.builder.context import ContextKeeper
 from autopack.builder.modes import MODE_PROFILES, ModeProfile
 from autopack.builder.progress import ProgressMonitor, Stuck, digest
 from autopack.builder.prompts import INSTRUCTIONS, task_message
@@ -39,6 +42,8 @@ from autopack.domain.vocabulary import BuilderMode
 from autopack.llm.budget import BudgetExhausted
 from autopack.llm.redact import Redactor
 from autopack.llm.resilience import ProviderUnavailable
+from autopack.llm.tokens import count_tokens
+from autopack.strategy.ruleset import BuilderContextRules
 from autopack.verify.base import Limits, Sandbox, minimal_env
 from autopack.verify.environment.base import CommandEnvironment
 from autopack.workspace.base import Worktree
@@ -46,6 +51,8 @@ from autopack.workspace.diffs import changed_paths, worktree_diff
 
 # Observations kept in the trajectory are shorter than what the model saw: enough to audit.
 TRAJECTORY_CHARS = 2_000
+# The tools' schemas, sent with every request but not among its messages (measured: ~1,500).
+TOOL_SCHEMA_TOKENS = 2_000
 
 
 class Finish(BaseModel):
@@ -73,6 +80,7 @@ class _Session:
     worktree: Worktree
     monitor: ProgressMonitor
     redactor: Redactor
+    context: ContextKeeper
     trajectory: list[TrajectoryStep] = field(default_factory=list)
 
     def step(self, action: str, arguments: Mapping[str, object], run: Callable[[], str]) -> str:
@@ -116,7 +124,8 @@ def _list_files(ctx: RunContext[_Session], directory: str = ".", pattern: str = 
 def _read_file(
     ctx: RunContext[_Session], path: str, start_line: int = 1, end_line: int | None = None
 ) -> str:
-    """Read numbered lines of a file (at most 400 at a time)."""
+    """Read numbered lines of a file: 200 from start_line, or start_line to end_line (at most
+    400). The last line says how many lines the file has and where to read on."""
     tools = ctx.deps.tools
     return ctx.deps.step(
         "read_file",
@@ -163,6 +172,12 @@ def _run_command(ctx: RunContext[_Session], command: str) -> str:
     return ctx.deps.step("run_command", {"command": command}, lambda: tools.run_command(command))
 
 
+async def _keep_context(
+    ctx: RunContext[_Session], messages: list[ModelMessage]
+) -> list[ModelMessage]:
+    return await ctx.deps.context.process(messages)
+
+
 def _agent() -> Agent[_Session, Finish]:
     return Agent(
         output_type=ToolOutput(Finish, name="finish", description="Finish the attempt."),
@@ -178,6 +193,7 @@ def _agent() -> Agent[_Session, Finish]:
             Tool(_run_command, name="run_command"),
         ],
         retries=2,
+        capabilities=[ProcessHistory(_keep_context)],
     )
 
 
@@ -200,6 +216,9 @@ class AgentBuilder:
         command_limits: Limits | None = None,
         env: Mapping[str, str] | None = None,
         environment: Callable[[Path], CommandEnvironment] | None = None,
+        context_rules: BuilderContextRules | None = None,
+        context_window: int = 128_000,
+        summariser: Model | None = None,
     ):
         self.model = model
         self.sandbox = sandbox
@@ -211,6 +230,11 @@ class AgentBuilder:
         # The project's environment for the attempt's worktree, so the Builder's own test runs
         # import the worktree's code as the Verifier's do; `env` is used when there is none.
         self.environment = environment
+        self.context_rules = context_rules or BuilderContextRules()
+        # The Builder model's window, which a summary keeps the conversation under; the
+        # summariser is the fast alias, wrapped like `model` so its calls are billed to the attempt.
+        self.context_window = context_window
+        self.summariser = summariser
         self._agent = _agent()
 
     async def build(self, request: BuildRequest) -> BuilderResult:
@@ -239,6 +263,13 @@ class AgentBuilder:
             worktree=request.worktree,
             monitor=ProgressMonitor(profile.progress),
             redactor=self.redactor,
+            context=ContextKeeper(
+                rules=self.context_rules,
+                context_window=self.context_window,
+                summariser=self.summariser,
+                current_diff=lambda: self.redactor.text(worktree_diff(request.worktree)),
+                fixed_tokens=count_tokens(INSTRUCTIONS) + TOOL_SCHEMA_TOKENS,
+            ),
         )
         prompt = self.redactor.text(task_message(request, profile, ranked.text))
         usage = RunUsage()
@@ -265,6 +296,7 @@ class AgentBuilder:
             stop, detail = StopReason.PROVIDER_UNAVAILABLE, str(unavailable)
         except Exception as error:  # the attempt fails; the run goes on
             stop, detail = StopReason.AGENT_ERROR, f"{type(error).__name__}: {error}"
+        usage = usage + session.context.usage
         return BuilderResult(
             builder=self.name,
             stop_reason=stop,

@@ -24,6 +24,9 @@ from autopack.builder.repomap import RepoMap
 from autopack.errors import PatchApplyError, PatchFormatError, PolicyViolation
 from autopack.verify.base import CommandResult, Limits, Sandbox, minimal_env
 
+# A read without an end line gets a window; a range may ask for more; both stop short of the
+# observation's character bound, so one read of a long or minified file cannot fill the context.
+DEFAULT_READ_LINES = 200
 MAX_READ_LINES = 400
 MAX_LIST_ENTRIES = 500
 MAX_SEARCH_HITS = 100
@@ -107,12 +110,21 @@ class WorktreeTools:
             raise ToolRefused(f"{path}: no such file")
         lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
         start = max(start_line, 1)
-        end = min(end_line or start + MAX_READ_LINES - 1, start + MAX_READ_LINES - 1, len(lines))
         if start > len(lines):
             return f"{path} has {len(lines)} lines; nothing from line {start}"
-        body = "\n".join(f"{number:>5}│{lines[number - 1]}" for number in range(start, end + 1))
-        tail = f"\n({path}: lines {start}-{end} of {len(lines)})"
-        return body + tail
+        window = DEFAULT_READ_LINES if end_line is None else max(end_line - start + 1, 1)
+        last = min(start + min(window, MAX_READ_LINES) - 1, len(lines))
+        shown: list[str] = []
+        size = 0
+        for number in range(start, last + 1):
+            line = f"{number:>5}│{lines[number - 1]}"
+            if shown and size + len(line) + 1 > MAX_OBSERVATION_CHARS:
+                break
+            shown.append(clip(line))
+            size += len(line) + 1
+        end = start + len(shown) - 1
+        more = f"; read on with start_line={end + 1}" if end < len(lines) else ""
+        return "\n".join(shown) + f"\n({path}: lines {start}-{end} of {len(lines)}{more})"
 
     def search_text(self, pattern: str, path_glob: str = "*", regex: bool = False) -> str:
         try:

@@ -178,11 +178,19 @@ class RunServices:
         return stronger
 
     def model_for(
-        self, phase: PhaseStrategy, role: Role, attempt: int, *, escalate: bool = False
+        self,
+        phase: PhaseStrategy,
+        role: Role,
+        attempt: int,
+        *,
+        escalate: bool = False,
+        alias: str | None = None,
+        thread: str = "",
     ) -> Model:
-        """Checkpointed -> recorded -> resilient -> budgeted -> provider (or cassette)."""
+        """Checkpointed -> recorded -> resilient -> budgeted -> provider (or cassette); `alias`
+        overrides the phase's, `thread` keeps a second conversation of the role apart."""
         model = budgeted_model(
-            self.alias_name(phase, role, escalate=escalate, attempt=attempt),
+            alias or self.alias_name(phase, role, escalate=escalate, attempt=attempt),
             settings=self.settings,
             options=self.options,
             env=self.env,
@@ -199,18 +207,25 @@ class RunServices:
             model,
             database=self.database,
             run_id=self.run_id,
-            conversation=f"{phase.phase_id}/{role.value}/{attempt}",
+            conversation=f"{phase.phase_id}/{role.value}/{attempt}{thread}",
         )
 
     def builder_for(self, phase: PhaseStrategy, attempt: int, *, escalate: bool = False) -> Builder:
         """Autopack's agent, or the external CLI the phase names, billed to the same ledger."""
         if phase.builder is BuilderName.AUTOPACK:
+            name = self.alias_name(phase, Role.BUILDER, escalate=escalate, attempt=attempt)
+            fast = self.options.forced_alias or self.settings.routing.fast
             return AgentBuilder(
-                self.model_for(phase, Role.BUILDER, attempt, escalate=escalate),
+                self.model_for(phase, Role.BUILDER, attempt, alias=name),
                 sandbox=self.sandbox,
                 policy=self.settings.policy,
                 redactor=self.redactor,
                 environment=self._command_environment,
+                context_rules=self.settings.ruleset.builder_context,
+                context_window=self.settings.aliases[name].context_window,
+                summariser=self.model_for(
+                    phase, Role.BUILDER, attempt, alias=fast, thread="/summary"
+                ),
             )
         if self.options.replay_file is not None:
             raise ConfigError(

@@ -116,6 +116,21 @@ class ReuseRules(_Section):
     enabled: bool = True
 
 
+class BuilderContextRules(_Section):
+    """How the built-in Builder keeps its conversation bounded (builder/context.py)."""
+
+    # A tool observation this many steps old is due to be replaced by a one-line stub ...
+    elide_after_steps: int = Field(default=4, ge=1)
+    # ... unless it is one of the latest observations, which stay whole ...
+    keep_last_observations: int = Field(default=3, ge=0)
+    # ... and only once this many are due, all at once: the request's prefix (which providers
+    # cache) then changes once every block, not at every step.
+    elide_block: int = Field(default=8, ge=1)
+    # When the next request would pass this share of the model's context window, the history
+    # before the latest steps is summarised once by the fast alias.
+    summarise_at_share: float = Field(default=0.6, gt=0, lt=1)
+
+
 class Ruleset(_Section):
     safety_profile: SafetyProfile = SafetyProfile.NORMAL
     run: RunLimits = RunLimits()
@@ -127,6 +142,7 @@ class Ruleset(_Section):
     tier: TierRules = TierRules()
     aging: AgingRules = AgingRules()
     reuse: ReuseRules = ReuseRules()
+    builder_context: BuilderContextRules = BuilderContextRules()
     # Who builds phases whose plan names no builder: Autopack's agent or an external CLI.
     builder: BuilderName = BuilderName.AUTOPACK
     max_auditor_attempts: int = Field(default=2, ge=1, le=5)
