@@ -108,7 +108,7 @@ def _priced(
     key = "ANTHROPIC_API_KEY" if anthropic else "OPENAI_API_KEY"
     price_in, price_cached, price_out = (Decimal(p) for p in prices)
     # Anthropic's list price for a 5-minute cache write; OpenAI bills no write premium.
-    write = price_in * ANTHROPIC_WRITE_MULTIPLIER["5m"] if anthropic else None
+    write = (price_in * ANTHROPIC_WRITE_MULTIPLIER["5m"]).normalize() if anthropic else None
     return ModelAlias(
         provider=provider,
         model=model,
