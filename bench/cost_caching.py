@@ -155,14 +155,14 @@ def case_from(repo: Path, sha: str, index: int) -> Case:
 
 
 def cases(mirrors: Path, wanted: int) -> list[Case]:
+    """`wanted` phases, taken from the repositories in turn; the n-th has 30 + 11n mod 31 steps."""
     per_repo = max(1, -(-wanted // len(REPOS)))
-    found = [
-        case_from(mirrors / repo / "repo", sha, n)
+    chosen = [
+        (mirrors / repo / "repo", sha)
         for repo in REPOS
-        for n, sha in enumerate(commits(mirrors / repo / "repo", per_repo))
+        for sha in commits(mirrors / repo / "repo", per_repo)
     ]
-    # Each case its own step count: 30 to 60.
-    return found[:wanted]
+    return [case_from(repo, sha, number) for number, (repo, sha) in enumerate(chosen[:wanted])]
 
 
 @dataclass
@@ -338,6 +338,7 @@ def main() -> None:
             baseline = baseline or usd
             change = f"{(usd / baseline - 1) * 100:+.0f}%"
             print(f"{alias:<19} {config.name:<22} {usd:>10.4f} {tokens:>12} {change:>8}")
+    print("(OpenAI caches repeated prefixes unasked: 'caching off' there only sends no cache key)")
     mismatched = [r for r in rows if r.usd != r.billed_usd]
     print(
         f"\nledger USD equals the fake provider's bill on {len(rows) - len(mismatched)} of {len(rows)} phases"

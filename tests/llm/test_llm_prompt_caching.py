@@ -190,3 +190,21 @@ def test_a_one_hour_ttl_is_asked_for_kept_an_hour_and_billed_at_twice_the_input_
     assert server.bills[0].cache_write_1h_tokens == first.cache_write_tokens > 0
     assert second.cached_input_tokens > 0
     assert_billed_exactly([first, second], server, settings)
+
+
+def test_each_conversation_has_its_own_stable_cache_key_naming_nothing_else() -> None:
+    from autopack.llm.aliases import default_aliases
+    from autopack.llm.caching import conversation_cache_key, openai_cache_settings
+
+    first = conversation_cache_key("run-7", "builder", "1.1", 1)
+    assert first == conversation_cache_key("run-7", "builder", "1.1", 1)
+    others = {
+        conversation_cache_key("run-7", "builder", "1.1", 2),
+        conversation_cache_key("run-7", "auditor", "1.1", 1),
+        conversation_cache_key("run-8", "builder", "1.1", 1),
+    }
+    assert first not in others
+    assert len(others) == 3
+    assert "run-7" not in first
+    assert len(first) <= 64  # OpenAI's limit on prompt_cache_key
+    assert openai_cache_settings(default_aliases()["local"], first) is None
