@@ -30,6 +30,7 @@ from typing import Any
 from pydantic_ai import Agent, ToolOutput
 from pydantic_ai.capabilities.process_history import ProcessHistory
 from pydantic_ai.messages import ModelMessage
+from pydantic_ai.usage import UsageLimits
 
 from autopack.builder.prompts import INSTRUCTIONS
 from autopack.config import Settings, load_settings
@@ -279,7 +280,10 @@ def replay(case_list: Sequence[Case], alias: str, config: Config, work: Path) ->
                 transcripts=None,
                 breakers=CircuitBreakers(),
             )
-            agent_for(model, case, config).run_sync(case.task)
+            # The Builder's own step limit is larger than pydantic-ai's default of 50 requests.
+            agent_for(model, case, config).run_sync(
+                case.task, usage_limits=UsageLimits(request_limit=None)
+            )
             by_model = {a.model: a for a in settings.aliases.values()}
             billed = sum(
                 (bill.usd(by_model[bill.model]) for bill in server.bills[bills_before:]),
