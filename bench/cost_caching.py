@@ -322,12 +322,12 @@ def main() -> None:
         print(json.dumps([row.__dict__ for row in rows], default=str, indent=1))
         return
     print(
-        f"{'case':<34} {'alias':<19} {'config':<22} {'calls':>5} {'input':>9} {'cached':>9} "
+        f"{'case':<40} {'alias':<19} {'config':<22} {'calls':>5} {'input':>9} {'cached':>9} "
         f"{'written':>8} {'USD':>9}"
     )
     for row in rows:
         print(
-            f"{row.case:<34} {row.alias:<19} {row.config:<22} {row.calls:>5} "
+            f"{row.case:<40} {row.alias:<19} {row.config:<22} {row.calls:>5} "
             f"{row.input_tokens:>9} {row.cached_tokens:>9} {row.written_tokens:>8} "
             f"{row.usd:>9.4f}"
         )
