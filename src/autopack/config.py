@@ -108,6 +108,16 @@ RUNTIME_VARIABLES = {
 PROCESS_FIELDS = frozenset({"database_url", "runtime"})
 
 
+def _shipped_fields(shipped: ModelAlias, given: dict[str, object]) -> dict[str, object]:
+    """A shipped alias's fields under an override; its write price follows from its own input price
+    and cache TTL, so a new input price or TTL without a new write price gets the provider's rule."""
+    fields = shipped.model_dump()
+    repriced = "cache_ttl" in given or "price_input_per_mtok" in given
+    if repriced and "price_cache_write_per_mtok" not in given:
+        fields["price_cache_write_per_mtok"] = None
+    return fields
+
+
 class ModelsSection(_Section):
     aliases: dict[str, ModelAlias] = Field(default_factory=dict)
 
@@ -119,7 +129,7 @@ class ModelsSection(_Section):
             return data
         shipped = default_aliases()
         merged = {
-            name: {**shipped[name].model_dump(), **given}
+            name: {**_shipped_fields(shipped[name], given), **given}
             if name in shipped and isinstance(given, dict)
             else given
             for name, given in data["aliases"].items()

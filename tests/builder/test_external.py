@@ -195,3 +195,22 @@ def test_a_cli_that_is_not_installed_is_a_configuration_error(
     run.builder.env["PATH"] = str(tmp_path / "empty-bin")
     with pytest.raises(ConfigError, match=f"`{adapter.executable}` command"):
         run.run(attempt_worktree)
+
+
+def test_claude_codes_cache_writes_are_counted_and_priced_at_the_write_rate() -> None:
+    result = (
+        '{"type": "result", "subtype": "success", "result": "done", "num_turns": 3, "usage": '
+        '{"input_tokens": 1000, "cache_read_input_tokens": 8000, '
+        '"cache_creation_input_tokens": 2000, "output_tokens": 300}}'
+    )
+    report = ClaudeCode().parse(result, "")
+    assert (report.input_tokens, report.cached_input_tokens) == (11_000, 8_000)
+    assert report.cache_write_tokens == 2_000
+    alias = default_aliases()["anthropic-standard"]  # $2 in, $0.10 read, $2.50 write, $10 out
+    cost = alias.cost_usd(
+        report.input_tokens,
+        report.cached_input_tokens,
+        report.output_tokens,
+        report.cache_write_tokens,
+    )
+    assert cost == Decimal("0.002") + Decimal("0.0008") + Decimal("0.005") + Decimal("0.003")

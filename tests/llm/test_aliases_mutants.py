@@ -29,9 +29,11 @@ def shown(alias: ModelAlias) -> tuple[str, str, str]:
     prices = (
         alias.price_input_per_mtok,
         alias.price_cached_input_per_mtok,
+        alias.price_cache_write_per_mtok,
         alias.price_output_per_mtok,
     )
-    return alias.model, " / ".join(str(price) for price in prices), ", ".join(alias.fallbacks)
+    shown_prices = " / ".join("—" if price is None else str(price) for price in prices)
+    return alias.model, shown_prices, ", ".join(alias.fallbacks)
 
 
 def test_the_shipped_aliases_are_the_documented_ones() -> None:

@@ -90,5 +90,61 @@ def test_worst_case_prices_the_estimate_and_the_output_limit() -> None:
     amount = worst_case(alias, ["Write a function."], max_output_tokens=1_000)
     estimate = estimate_input_tokens(["Write a function."])
     assert amount.tokens == estimate + 1_000
-    assert amount.usd == alias.cost_usd(estimate, 0, 1_000)
+    # Caching is on by default: the worst case writes every input token at the write premium.
+    assert amount.usd == alias.cost_usd(estimate, 0, 1_000, cache_write_tokens=estimate)
+    assert amount.usd > alias.cost_usd(estimate, 0, 1_000)
+    uncached = alias.model_copy(update={"prompt_caching": False})
+    assert worst_case(uncached, ["Write a function."], 1_000).usd == alias.cost_usd(
+        estimate, 0, 1_000
+    )
     assert worst_case(default_aliases()["local"], ["x"]).usd == Decimal(0)
+
+
+CACHING_ALIASES = [
+    default_aliases()["anthropic-top"],
+    default_aliases()["anthropic-fast"].model_copy(
+        update={"cache_ttl": "1h", "price_cache_write_per_mtok": None}
+    ),
+    default_aliases()["openai-standard"],
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    alias_index=st.integers(0, len(CACHING_ALIASES) - 1),
+    cap_usd=st.integers(1, 200),
+    calls=st.lists(
+        st.tuples(
+            st.integers(1, 3_000),  # prompt words
+            st.integers(1, 4_000),  # output tokens asked for
+            st.floats(0.0, 1.0),  # share of the prompt read from the cache
+            st.floats(0.0, 1.0),  # share of the rest written to it
+        ),
+        max_size=40,
+    ),
+)
+def test_cache_aware_spend_never_passes_a_cap_by_more_than_one_calls_worst_case(
+    alias_index: int, cap_usd: int, calls: list[tuple[int, int, float, float]]
+) -> None:
+    """Through the real worst_case and cost_usd: whatever a provider reads from and writes to its
+    cache, a call costs at most its reservation, so spend passes a cap by at most one worst case."""
+    alias = CACHING_ALIASES[alias_index]
+    cap = Cap(tokens=10**9, usd=Decimal(cap_usd) / 100)
+    book = ledger(cap, cap, cap)
+    largest = Decimal(0)
+    for words, max_output, read_share, write_share in calls:
+        prompt = " ".join(["token"] * words)
+        reservation = worst_case(alias, [prompt], max_output)
+        try:
+            held = book.reserve(PATH, reservation)
+        except BudgetExhausted:
+            continue
+        sent = count_tokens(prompt) + 4
+        read = int(sent * read_share)
+        written = int((sent - read) * write_share)
+        cost = alias.cost_usd(sent, read, min(max_output, alias.max_output_tokens), written)
+        assert cost <= reservation.usd
+        largest = max(largest, reservation.usd)
+        book.settle(held, Amount(tokens=sent, usd=cost))
+    for scope in PATH:
+        assert book.spent(scope).usd <= cap.usd + largest

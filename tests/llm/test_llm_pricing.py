@@ -28,6 +28,44 @@ def test_cost_uses_cached_and_output_prices() -> None:
     )
 
 
+def test_cost_prices_fresh_input_cache_reads_and_cache_writes_each_at_its_rate() -> None:
+    alias = default_aliases()["anthropic-standard"]  # $2 in, $0.10 read, $2.50 write, $10 out
+    assert alias.price_cache_write_per_mtok == Decimal("2.5")
+    # 1M prompt tokens: 400k fresh, 500k read from the cache, 100k written to it; 10k output.
+    cost = alias.cost_usd(1_000_000, 500_000, 10_000, cache_write_tokens=100_000)
+    assert cost == Decimal("0.8") + Decimal("0.05") + Decimal("0.25") + Decimal("0.1")
+
+
+def test_cache_write_price_follows_the_providers_rule_when_unset() -> None:
+    def alias(provider: Provider, ttl: str) -> ModelAlias:
+        return ModelAlias.model_validate(
+            {
+                "provider": provider,
+                "model": "m",
+                "price_input_per_mtok": "4",
+                "price_output_per_mtok": "8",
+                "cache_ttl": ttl,
+            }
+        )
+
+    assert alias(Provider.ANTHROPIC, "5m").cache_write_price() == Decimal("5")
+    assert alias(Provider.ANTHROPIC, "1h").cache_write_price() == Decimal("8")
+    assert alias(Provider.OPENAI, "5m").cache_write_price() == Decimal("4")
+
+
+def test_a_shipped_alias_given_a_longer_ttl_gets_that_ttls_write_price(tmp_path: Path) -> None:
+    (tmp_path / "autopack.toml").write_text('[models.aliases.anthropic-top]\ncache_ttl = "1h"\n')
+    alias = load_settings(tmp_path).aliases["anthropic-top"]
+    assert alias.cache_ttl == "1h"
+    assert alias.cache_write_price() == Decimal("8")  # 2x the $4 input price
+
+
+def test_a_cache_ttl_anthropic_does_not_offer_names_the_key(tmp_path: Path) -> None:
+    (tmp_path / "autopack.toml").write_text('[models.aliases.anthropic-top]\ncache_ttl = "2h"\n')
+    with pytest.raises(ConfigError, match="cache_ttl"):
+        load_settings(tmp_path)
+
+
 def test_cached_price_defaults_to_the_input_price() -> None:
     alias = ModelAlias(
         provider=Provider.OPENAI,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,6 +18,10 @@ class Provider(StrEnum):
 
 
 MILLION = Decimal(1_000_000)
+CacheTTL = Literal["5m", "1h"]
+# Anthropic bills a cache write at these multiples of the input price, by the entry's lifetime;
+# OpenAI bills none (a written prefix costs what input costs).
+ANTHROPIC_WRITE_MULTIPLIER: dict[str, Decimal] = {"5m": Decimal("1.25"), "1h": Decimal("2")}
 
 
 class ModelAlias(BaseModel):
@@ -31,7 +36,14 @@ class ModelAlias(BaseModel):
     # USD per million tokens; a model that is not free must have input and output prices.
     price_input_per_mtok: Decimal | None = Field(default=None, ge=0)
     price_cached_input_per_mtok: Decimal | None = Field(default=None, ge=0)
+    # What a cache write costs at this alias's cache_ttl; unset, the provider's rule from the input
+    # price (Anthropic 1.25x for 5m, 2x for 1h; others bill writes as input).
+    price_cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
     price_output_per_mtok: Decimal | None = Field(default=None, ge=0)
+    # Prompt caching: breakpoints (Anthropic) or a prompt cache key (OpenAI) on every request.
+    prompt_caching: bool = True
+    # How long Anthropic keeps what a request writes to its cache.
+    cache_ttl: CacheTTL = "5m"
     free: bool = False
     context_window: int = Field(default=128_000, gt=0)
     max_output_tokens: int = Field(default=8_192, gt=0)
@@ -54,31 +66,56 @@ class ModelAlias(BaseModel):
             )
         return self
 
-    def cost_usd(self, input_tokens: int, cached_input_tokens: int, output_tokens: int) -> Decimal:
-        """What the provider bills for this usage; cached input falls back to the input price."""
+    def cache_write_price(self) -> Decimal | None:
+        """USD per million tokens written to the provider's cache (None for a free model)."""
+        if self.price_cache_write_per_mtok is not None:
+            return self.price_cache_write_per_mtok
+        if self.price_input_per_mtok is None:
+            return None
+        if self.provider is Provider.ANTHROPIC:
+            return self.price_input_per_mtok * ANTHROPIC_WRITE_MULTIPLIER[self.cache_ttl]
+        return self.price_input_per_mtok
+
+    def cost_usd(
+        self,
+        input_tokens: int,
+        cached_input_tokens: int,
+        output_tokens: int,
+        cache_write_tokens: int = 0,
+    ) -> Decimal:
+        """What the provider bills for this usage. input_tokens is the whole prompt, cache reads and
+        writes included (pydantic-ai's RequestUsage convention for every provider); each part is
+        priced at its own rate, cached input falling back to the input price."""
         price_in, price_out = self.price_input_per_mtok, self.price_output_per_mtok
+        write_price = self.cache_write_price()
         # The validator guarantees prices on every model that is not free.
-        if self.free or price_in is None or price_out is None:
+        if self.free or price_in is None or price_out is None or write_price is None:
             return Decimal(0)
         cached_price = self.price_cached_input_per_mtok
         if cached_price is None:
             cached_price = price_in
-        fresh = max(input_tokens - cached_input_tokens, 0)
-        total = fresh * price_in + cached_input_tokens * cached_price
+        fresh = max(input_tokens - cached_input_tokens - cache_write_tokens, 0)
+        total = (
+            fresh * price_in + cached_input_tokens * cached_price + cache_write_tokens * write_price
+        )
         return ((total + output_tokens * price_out) / MILLION).quantize(Decimal("0.000001"))
 
 
 def _priced(
     provider: Provider, model: str, prices: tuple[str, str, str], window: int, output: int
 ) -> ModelAlias:
-    key = "ANTHROPIC_API_KEY" if provider is Provider.ANTHROPIC else "OPENAI_API_KEY"
+    anthropic = provider is Provider.ANTHROPIC
+    key = "ANTHROPIC_API_KEY" if anthropic else "OPENAI_API_KEY"
     price_in, price_cached, price_out = (Decimal(p) for p in prices)
+    # Anthropic's list price for a 5-minute cache write; OpenAI bills no write premium.
+    write = (price_in * ANTHROPIC_WRITE_MULTIPLIER["5m"]).normalize() if anthropic else None
     return ModelAlias(
         provider=provider,
         model=model,
         api_key_env=key,
         price_input_per_mtok=price_in,
         price_cached_input_per_mtok=price_cached,
+        price_cache_write_per_mtok=write,
         price_output_per_mtok=price_out,
         context_window=window,
         max_output_tokens=output,

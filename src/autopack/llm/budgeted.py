@@ -29,9 +29,12 @@ from autopack.store.ledger import LlmCallRecord
 
 @dataclass(frozen=True)
 class Usage:
+    # inputs counts the whole prompt; cached (read) and written are the parts the provider's prompt
+    # cache served and stored, each priced at its own rate.
     inputs: int = 0
     cached: int = 0
     outputs: int = 0
+    written: int = 0
 
 
 class CallRecorder(Protocol):
@@ -69,6 +72,7 @@ class CallContext:
             model=alias.model,
             input_tokens=usage.inputs,
             cached_input_tokens=usage.cached,
+            cache_write_tokens=usage.written,
             output_tokens=usage.outputs,
             usd=usd,
             latency_ms=int((time.monotonic() - started) * 1000),
@@ -145,8 +149,9 @@ class BudgetedModel(WrapperModel):
             response.usage.input_tokens,
             response.usage.cache_read_tokens,
             response.usage.output_tokens,
+            response.usage.cache_write_tokens,
         )
-        cost = self.alias.cost_usd(usage.inputs, usage.cached, usage.outputs)
+        cost = self.alias.cost_usd(usage.inputs, usage.cached, usage.outputs, usage.written)
         self.ledger.settle(reservation, Amount(tokens=usage.inputs + usage.outputs, usd=cost))
         self._record(usage, started, "ok", self._transcript(messages, response, None), cost)
         return response

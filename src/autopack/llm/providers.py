@@ -12,13 +12,24 @@ if TYPE_CHECKING:
 
 
 def build_model(
-    name: str, alias: ModelAlias, api_key: str | None, *, timeout: float = 120.0
+    name: str,
+    alias: ModelAlias,
+    api_key: str | None,
+    *,
+    timeout: float = 120.0,
+    cache_key: str | None = None,
 ) -> Model:
     """SDK clients never retry on their own: ResilientModel does, so every retry is seen and counted.
+
+    Prompt caching is set on the model itself (its own settings are merged into every request it
+    sends, whoever calls it): see caching.py. `cache_key` names the conversation for OpenAI's cache
+    routing.
 
     Each provider's SDK is imported when a model of it is built: a run routed to one provider
     never pays for importing the other's (over a second of CPU for each process that drives one).
     """
+    from autopack.llm.caching import anthropic_cache_settings, openai_cache_settings
+
     if alias.provider is Provider.ANTHROPIC:
         from anthropic import AsyncAnthropic
         from pydantic_ai.models.anthropic import AnthropicModel
@@ -30,7 +41,9 @@ def build_model(
             api_key=api_key, base_url=alias.base_url, max_retries=0, timeout=timeout
         )
         return AnthropicModel(
-            alias.model, provider=AnthropicProvider(anthropic_client=anthropic_client)
+            alias.model,
+            provider=AnthropicProvider(anthropic_client=anthropic_client),
+            settings=anthropic_cache_settings(alias),
         )
     if alias.provider is Provider.OPENAI and not api_key:
         raise ConfigError(f"model alias {name} needs an API key in ${alias.api_key_env}")
@@ -42,4 +55,8 @@ def build_model(
     openai_client = AsyncOpenAI(
         base_url=alias.base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout
     )
-    return OpenAIChatModel(alias.model, provider=OpenAIProvider(openai_client=openai_client))
+    return OpenAIChatModel(
+        alias.model,
+        provider=OpenAIProvider(openai_client=openai_client),
+        settings=openai_cache_settings(alias, cache_key),
+    )

@@ -30,6 +30,7 @@ from autopack.issues.phase_issue_file import PhaseIssueFile, phase_issue_file
 from autopack.issues.record import RecordedIssues, record_issues
 from autopack.llm.budget import Amount, BudgetLedger, Cap, Level, scopes_of
 from autopack.llm.budgeted import BudgetedModel, CallContext, CallRecorder
+from autopack.llm.caching import conversation_cache_key
 from autopack.llm.checkpoint import CheckpointedModel
 from autopack.llm.keys import api_key, redactor_for
 from autopack.llm.providers import build_model
@@ -280,7 +281,16 @@ def budgeted_model(
         ReplayModel(replay, alias.model)
         if replay is not None
         else rate_limited(
-            build_model(name, alias, api_key(alias, env)), alias.provider, process_permits()
+            build_model(
+                name,
+                alias,
+                api_key(alias, env),
+                cache_key=conversation_cache_key(
+                    context.run_id, context.role.value, context.phase_id, context.attempt
+                ),
+            ),
+            alias.provider,
+            process_permits(),
         )
     )
     budgeted = BudgetedModel(

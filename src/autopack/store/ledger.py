@@ -26,6 +26,8 @@ class LlmCallRecord(BaseModel):
     model: str
     input_tokens: int = Field(ge=0)
     cached_input_tokens: int = Field(default=0, ge=0)
+    # Tokens the call wrote to the provider's prompt cache (part of input_tokens, like cached ones).
+    cache_write_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(ge=0)
     usd: Decimal = Field(ge=0)
     latency_ms: int = Field(ge=0)
@@ -40,6 +42,7 @@ class LedgerTotals(BaseModel):
     calls: int
     input_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int
     output_tokens: int
     usd: Decimal
 
@@ -67,15 +70,17 @@ def ledger_totals(database: Database, run_id: str) -> LedgerTotals:
         func.count(LlmCallRow.id),
         func.coalesce(func.sum(LlmCallRow.input_tokens), 0),
         func.coalesce(func.sum(LlmCallRow.cached_input_tokens), 0),
+        func.coalesce(func.sum(LlmCallRow.cache_write_tokens), 0),
         func.coalesce(func.sum(LlmCallRow.output_tokens), 0),
         func.coalesce(func.sum(LlmCallRow.usd), 0),
     ).where(LlmCallRow.run_id == run_id)
     with database.reading() as session:
-        calls, inputs, cached, outputs, usd = session.execute(query).one()
+        calls, inputs, cached, written, outputs, usd = session.execute(query).one()
     return LedgerTotals(
         calls=calls,
         input_tokens=int(inputs),
         cached_input_tokens=int(cached),
+        cache_write_tokens=int(written),
         output_tokens=int(outputs),
         usd=Decimal(str(usd)),
     )

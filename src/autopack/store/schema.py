@@ -190,6 +190,7 @@ class LlmCallRow(Base):
     model: Mapped[str] = mapped_column(String(200))
     input_tokens: Mapped[int] = mapped_column(Integer)
     cached_input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     output_tokens: Mapped[int] = mapped_column(Integer)
     usd: Mapped[Decimal] = mapped_column(USD)
     latency_ms: Mapped[int] = mapped_column(Integer)

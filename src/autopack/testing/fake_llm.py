@@ -4,7 +4,9 @@ They answer from a script (a list of replies, a JSONL file, or a callable), bill
 report, count calls per model, and inject the faults real providers produce: 429 with
 Retry-After, 500, 503, answers slower than the client's timeout, truncated JSON, garbage bodies,
 insufficient quota and invalid keys; with a rate limit, requests beyond it are refused with 429
-as a provider refuses them. Tests drive the official SDK clients through them; users can
+as a provider refuses them. With usage_from_request, input tokens are counted from the request
+itself and prompt caching is billed as each provider bills it (fake_llm_cache.py), on a clock
+tests may move. Tests drive the official SDK clients through them; users can
 try Autopack offline with them.
 """
 
@@ -19,11 +21,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from autopack.llm.aliases import ModelAlias, Provider, default_aliases
+from autopack.llm.aliases import MILLION, ModelAlias, Provider, default_aliases
+from autopack.testing.fake_llm_cache import AnthropicCache, OpenAICache
 from autopack.testing.fake_llm_wire import (
     ANTHROPIC_ERRORS,
     OPENAI_ERRORS,
@@ -48,15 +52,44 @@ __all__ = [
 FAULTS = ("429", "500", "503", "slow", "truncated", "garbage", "insufficient_quota", "invalid_key")
 
 
+# What Anthropic charges for a cache write, as a multiple of the input price, by TTL.
+ANTHROPIC_WRITE_RATE = {"5m": Decimal("1.25"), "1h": Decimal("2")}
+
+
 @dataclass(frozen=True)
 class Bill:
-    """One call the server answered with usage, as the provider would charge it."""
+    """One call the server answered with usage, as the provider would charge it. input_tokens is
+    the whole prompt; cached (read) and written tokens are parts of it."""
 
     api: str
     model: str
     input_tokens: int
     cached_input_tokens: int
     output_tokens: int
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+
+    def usd(self, alias: ModelAlias) -> Decimal:
+        """What the provider charges for this call at the alias's list prices for input, cached
+        input and output, and at the provider's own rule for cache writes (Anthropic: 1.25x the
+        input price for 5 minutes, 2x for an hour; OpenAI bills none), per call to the micro-dollar."""
+        price_in, price_out = alias.price_input_per_mtok, alias.price_output_per_mtok
+        if alias.free or price_in is None or price_out is None:
+            return Decimal(0)
+        price_read = alias.price_cached_input_per_mtok
+        if price_read is None:
+            price_read = price_in
+        written_1h = self.cache_write_1h_tokens
+        written_5m = self.cache_write_tokens - written_1h
+        fresh = self.input_tokens - self.cached_input_tokens - self.cache_write_tokens
+        if self.api == "anthropic":
+            writes = price_in * (
+                written_5m * ANTHROPIC_WRITE_RATE["5m"] + written_1h * ANTHROPIC_WRITE_RATE["1h"]
+            )
+        else:
+            writes = price_in * self.cache_write_tokens
+        total = fresh * price_in + self.cached_input_tokens * price_read + writes
+        return ((total + self.output_tokens * price_out) / MILLION).quantize(Decimal("0.000001"))
 
 
 Script = Sequence[Reply] | Callable[[str, dict[str, Any]], Reply]
@@ -82,6 +115,12 @@ class FakeLLMServer:
     script: Script
     valid_keys: frozenset[str] = frozenset({"test-key"})
     rate_limit: RateWindow | None = None
+    # Count input tokens from each request and bill prompt caching, instead of the scripted counts.
+    usage_from_request: bool = False
+    # Seconds, for cache lifetimes; a test may pass its own to expire entries without sleeping.
+    clock: Callable[[], float] = time.monotonic
+    # Every request body received, in order (after rate limiting and key checks).
+    requests: list[dict[str, Any]] = field(default_factory=list)
     # When each request the rate limit let through arrived (time.monotonic()).
     accepted_at: list[float] = field(default_factory=list)
     bills: list[Bill] = field(default_factory=list)
@@ -90,6 +129,31 @@ class FakeLLMServer:
     _cursor: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    _anthropic_cache: AnthropicCache | None = None
+    _openai_cache: OpenAICache | None = None
+
+    def measured(self, api: str, model: str, request: dict[str, Any], reply: Reply) -> Reply:
+        """The reply with its input usage counted from the request, caching billed, when the server
+        counts usage itself; else the scripted reply as it is."""
+        if not self.usage_from_request:
+            return reply
+        with self._lock:
+            if api == "anthropic":
+                if self._anthropic_cache is None:
+                    self._anthropic_cache = AnthropicCache(self.clock)
+                usage = self._anthropic_cache.usage(model, request)
+            else:
+                if self._openai_cache is None:
+                    self._openai_cache = OpenAICache(self.clock)
+                usage = self._openai_cache.usage(model, request)
+        return reply.model_copy(
+            update={
+                "input_tokens": usage.input_tokens,
+                "cached_input_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+            }
+        )
 
     @property
     def openai_base_url(self) -> str:
@@ -124,7 +188,15 @@ class FakeLLMServer:
             return None
 
     def record(self, api: str, model: str, reply: Reply) -> Bill:
-        bill = Bill(api, model, reply.input_tokens, reply.cached_input_tokens, reply.output_tokens)
+        bill = Bill(
+            api,
+            model,
+            reply.input_tokens,
+            reply.cached_input_tokens,
+            reply.output_tokens,
+            reply.cache_write_tokens,
+            reply.cache_write_1h_tokens,
+        )
         with self._lock:
             self.calls_per_model[model] += 1
             self.bills.append(bill)
@@ -138,6 +210,11 @@ class FakeLLMServer:
 
     def billed_tokens(self) -> int:
         return sum(b.input_tokens + b.output_tokens for b in self.bills)
+
+    def billed_usd(self, aliases: dict[str, ModelAlias]) -> Decimal:
+        """What the providers would charge for every call billed, each at the alias of its model."""
+        by_model = {alias.model: alias for alias in aliases.values()}
+        return sum((bill.usd(by_model[bill.model]) for bill in self.bills), Decimal(0))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -224,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
             # Refused before the script sees it, as a provider refuses before any work.
             reply = Reply(fault="429", retry_after=round(max(wait, 0.01), 3))
         else:
+            with state._lock:
+                state.requests.append(request)
             reply = state.next_reply(api, request)
         if reply.fault:
             state.faults_served[reply.fault] += 1
@@ -237,6 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.fault == "garbage":
             self._send(200, b"<html>upstream proxy error</html>", "text/html")
             return
+        reply = state.measured(api, model, request, reply)
         payload = (
             openai_message(reply, model) if api == "openai" else anthropic_message(reply, model)
         )
@@ -268,9 +348,18 @@ def fake_llm_server(
     script: Script,
     valid_keys: Sequence[str] = ("test-key",),
     rate_limit: RateWindow | None = None,
+    *,
+    usage_from_request: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[FakeLLMServer]:
     """Serve on a free loopback port for the duration of the block."""
-    state = FakeLLMServer(script=script, valid_keys=frozenset(valid_keys), rate_limit=rate_limit)
+    state = FakeLLMServer(
+        script=script,
+        valid_keys=frozenset(valid_keys),
+        rate_limit=rate_limit,
+        usage_from_request=usage_from_request,
+        clock=clock,
+    )
     handler = type("BoundHandler", (_Handler,), {"server_state": state})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     # Handlers may sit on idle keep-alive connections; they must not hold up the close.

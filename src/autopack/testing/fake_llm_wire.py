@@ -22,8 +22,11 @@ class Reply(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
+    # The whole prompt; cached (read) and written tokens are parts of it.
     input_tokens: int = 10
     cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0  # part of cache_write_tokens
     output_tokens: int = 5
     fault: str | None = None
     retry_after: float = 0.05
@@ -113,9 +116,16 @@ def anthropic_message(reply: Reply, model: str) -> dict[str, Any]:
         "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
         "stop_sequence": None,
         "usage": {
-            "input_tokens": reply.input_tokens - reply.cached_input_tokens,
+            # Anthropic's input_tokens leave out what was read from and written to the cache.
+            "input_tokens": reply.input_tokens
+            - reply.cached_input_tokens
+            - reply.cache_write_tokens,
             "cache_read_input_tokens": reply.cached_input_tokens,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": reply.cache_write_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": reply.cache_write_tokens - reply.cache_write_1h_tokens,
+                "ephemeral_1h_input_tokens": reply.cache_write_1h_tokens,
+            },
             "output_tokens": reply.output_tokens,
         },
     }

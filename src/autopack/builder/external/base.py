@@ -17,6 +17,8 @@ class CliReport:
     input_tokens: int = 0
     cached_input_tokens: int = 0
     output_tokens: int = 0
+    # Written to the provider's prompt cache (part of input_tokens, priced at the write rate).
+    cache_write_tokens: int = 0
     cost_usd: Decimal | None = None
     requests: int = 0
     summary: str = ""

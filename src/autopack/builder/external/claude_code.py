@@ -66,14 +66,15 @@ class ClaudeCode:
             return CliReport(error="claude printed no JSON result")
         usage = result.get("usage") or {}
         cached = int(usage.get("cache_read_input_tokens", 0))
-        inputs = int(usage.get("input_tokens", 0)) + cached
-        inputs += int(usage.get("cache_creation_input_tokens", 0))
+        written = int(usage.get("cache_creation_input_tokens", 0))
+        inputs = int(usage.get("input_tokens", 0)) + cached + written
         cost = result.get("total_cost_usd")
         subtype = str(result.get("subtype", ""))
         stop = _STOPS.get(subtype, StopReason.AGENT_ERROR if result.get("is_error") else None)
         return CliReport(
             input_tokens=inputs,
             cached_input_tokens=cached,
+            cache_write_tokens=written,
             output_tokens=int(usage.get("output_tokens", 0)),
             cost_usd=Decimal(str(cost)) if cost is not None else None,
             requests=int(result.get("num_turns", 0)),

@@ -115,7 +115,10 @@ class ExternalBuilder:
             report.cost_usd
             if report.cost_usd is not None
             else self.alias.cost_usd(
-                report.input_tokens, report.cached_input_tokens, report.output_tokens
+                report.input_tokens,
+                report.cached_input_tokens,
+                report.output_tokens,
+                report.cache_write_tokens,
             )
         )
         self.ledger.settle(
@@ -132,7 +135,12 @@ class ExternalBuilder:
         else:
             stop, detail = StopReason.FINISHED, ""
         outcome = {StopReason.FINISHED: "ok", StopReason.WALL_CLOCK: "timeout"}.get(stop, "error")
-        usage = Usage(report.input_tokens, report.cached_input_tokens, report.output_tokens)
+        usage = Usage(
+            report.input_tokens,
+            report.cached_input_tokens,
+            report.output_tokens,
+            report.cache_write_tokens,
+        )
         self.recorder.record(
             self.context.call_record(self.alias, usage, usd=cost, started=started, outcome=outcome)
         )
