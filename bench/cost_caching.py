@@ -10,7 +10,7 @@ the commit touches, test listings) and the edits (its diff); 30 to 60 steps each
 real instructions. The fake model's script follows a per-conversation step counter, so a history
 processor that rewrites the conversation (context elision) replays the same steps.
 
-Configurations are CONFIGS: the lead adds ("caching and elision", caching=True, history=elide).
+Configurations are CONFIGS; bench/cost.py adds "caching and elision" (builder/context.py's elider).
 
 Run: PYTHONPATH=src .venv/bin/python bench/cost_caching.py [--cases N] [--mirrors DIR]
 """
@@ -306,6 +306,39 @@ def replay(case_list: Sequence[Case], alias: str, config: Config, work: Path) ->
     return results
 
 
+def run_configs(
+    case_list: Sequence[Case], configs: Sequence[Config], work: Path
+) -> list[PhaseCost]:
+    rows: list[PhaseCost] = []
+    for alias in ALIASES:
+        for config in configs:
+            rows += replay(case_list, alias, config, work)
+    return rows
+
+
+def summary(rows: Sequence[PhaseCost], configs: Sequence[Config]) -> list[str]:
+    """USD and input tokens per phase for each alias and configuration, against the first."""
+    lines = [f"{'alias':<19} {'config':<22} {'USD/phase':>10} {'input/phase':>12} {'vs first':>9}"]
+    for alias in ALIASES:
+        baseline = None
+        for config in configs:
+            mine = [r for r in rows if r.alias == alias and r.config == config.name]
+            usd = sum((r.usd for r in mine), Decimal(0)) / len(mine)
+            tokens = sum(r.input_tokens for r in mine) // len(mine)
+            baseline = baseline or usd
+            change = f"{(usd / baseline - 1) * 100:+.0f}%"
+            lines.append(f"{alias:<19} {config.name:<22} {usd:>10.4f} {tokens:>12} {change:>9}")
+    lines.append(
+        "(OpenAI caches repeated prefixes unasked: 'caching off' there only sends no cache key)"
+    )
+    mismatched = [r for r in rows if r.usd != r.billed_usd]
+    lines.append(
+        f"ledger USD equals the fake provider's bill on {len(rows) - len(mismatched)} of "
+        f"{len(rows)} phases"
+    )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=6)
@@ -313,11 +346,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     case_list = cases(args.mirrors, args.cases)
-    rows: list[PhaseCost] = []
     with tempfile.TemporaryDirectory() as folder:
-        for alias in ALIASES:
-            for config in CONFIGS:
-                rows += replay(case_list, alias, config, Path(folder))
+        rows = run_configs(case_list, CONFIGS, Path(folder))
     if args.json:
         print(json.dumps([row.__dict__ for row in rows], default=str, indent=1))
         return
@@ -332,21 +362,7 @@ def main() -> None:
             f"{row.usd:>9.4f}"
         )
     print()
-    print(f"{'alias':<19} {'config':<22} {'USD/phase':>10} {'input/phase':>12} {'vs off':>8}")
-    for alias in ALIASES:
-        baseline = None
-        for config in CONFIGS:
-            mine = [r for r in rows if r.alias == alias and r.config == config.name]
-            usd = sum((r.usd for r in mine), Decimal(0)) / len(mine)
-            tokens = sum(r.input_tokens for r in mine) // len(mine)
-            baseline = baseline or usd
-            change = f"{(usd / baseline - 1) * 100:+.0f}%"
-            print(f"{alias:<19} {config.name:<22} {usd:>10.4f} {tokens:>12} {change:>8}")
-    print("(OpenAI caches repeated prefixes unasked: 'caching off' there only sends no cache key)")
-    mismatched = [r for r in rows if r.usd != r.billed_usd]
-    print(
-        f"\nledger USD equals the fake provider's bill on {len(rows) - len(mismatched)} of {len(rows)} phases"
-    )
+    print("\n".join(summary(rows, CONFIGS)))
 
 
 if __name__ == "__main__":
