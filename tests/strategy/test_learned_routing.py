@@ -70,7 +70,8 @@ def test_a_cheaper_alias_proven_as_good_is_chosen_with_its_reason() -> None:
     assert (policy, alias) == ("learned", "anthropic-fast")
     assert reason == (
         "anthropic-fast $0.1000/successful phase over 8 feature/medium phases (success 8/8, "
-        "95% lower bound 0.68 >= 0.60), cheaper than anthropic-standard $1.6667/successful phase"
+        "95% lower bound 0.68 >= anthropic-standard's 0.31), cheaper than anthropic-standard "
+        "$1.6667/successful phase"
     )
 
 
@@ -107,14 +108,26 @@ def test_a_static_choice_with_too_little_record_is_kept() -> None:
     assert "has 0 ended" in _builder(_figures("anthropic-fast", 50, 50, "0.50"))[2]
 
 
-def test_the_lower_bound_must_reach_the_static_rate() -> None:
-    # 7 of 8 is a higher rate than 6 of 10, but its lower bound (0.53) is below 0.60.
-    assert _builder(BASELINE, _figures("anthropic-fast", 8, 7, "0.80"))[1] == STATIC
-    # Lower bound 0.63 (38 of 50) reaches 0.60.
+def test_the_lower_bound_must_reach_the_static_choices_lower_bound() -> None:
+    # The static choice's 6 of 10 proves 0.31; 3 of 8 proves only 0.14, 4 of 8 proves 0.22.
+    assert _builder(BASELINE, _figures("anthropic-fast", 8, 3, "0.80"))[1] == STATIC
+    assert _builder(BASELINE, _figures("anthropic-fast", 8, 4, "0.80"))[1] == STATIC
+    # 16 of 50 is a lower rate (0.32) than 6 of 10 (0.60), but as much proven: 0.21 < 0.31.
+    assert _builder(BASELINE, _figures("anthropic-fast", 50, 16, "5"))[1] == STATIC
+    # 20 of 50 proves 0.28, still short; 38 of 50 proves 0.63 and is taken.
+    assert _builder(BASELINE, _figures("anthropic-fast", 50, 20, "5"))[1] == STATIC
     assert _builder(BASELINE, _figures("anthropic-fast", 50, 38, "5"))[1] == "anthropic-fast"
-    # A stricter confidence needs more: at 99% the same record's bound is 0.58.
+    # A cheaper alias exactly as good on the same evidence proves the same: it is taken.
+    assert _builder(BASELINE, _figures("anthropic-fast", 10, 6, "5"))[1] == "anthropic-fast"
+    # One phase fewer proven and it is not.
+    assert _builder(BASELINE, _figures("anthropic-fast", 10, 5, "5"))[1] == STATIC
+    # A stricter confidence lowers both bounds, the short record's more: at 99% 7 of 8 proves
+    # 0.42 against 6 of 10's 0.25 (taken), while 4 of 8 proves 0.16 (not).
     strict = Routing(policy=RoutingPolicy.LEARNED, confidence=0.99)
-    assert _builder(BASELINE, _figures("anthropic-fast", 50, 38, "5"), routing=strict)[1] == STATIC
+    assert _builder(BASELINE, _figures("anthropic-fast", 8, 7, "0.80"), routing=strict)[1] == (
+        "anthropic-fast"
+    )
+    assert _builder(BASELINE, _figures("anthropic-fast", 8, 4, "0.80"), routing=strict)[1] == STATIC
 
 
 def test_only_a_cheaper_alias_replaces_the_static_choice() -> None:

@@ -3,8 +3,9 @@
 For a phase that is not high-risk, the cheapest configured alias by observed USD per successful
 phase replaces the static table's choice when, over at least `min_observations` ended phases of
 the same task category and complexity, the lower bound of its success rate (Wilson score interval
-at `confidence`) is not below the static choice's observed rate, which must itself rest on as
-many phases. Observed USD per successful phase is the comparison, not list prices: it already
+at `confidence`) is not below the static choice's, which must itself rest on as many phases.
+Bound against bound: what each record proves, so a cheaper alias as good on as much evidence
+replaces a dearer one, and one that merely had a lucky short run does not. Observed USD per successful phase is the comparison, not list prices: it already
 holds what failures, retries and output length cost with that model on this kind of work, which
 a price per token cannot. The choice is made once, when the strategy is compiled, and frozen
 with the run, together with its reason.
@@ -104,8 +105,8 @@ def _route_role(
     if best is None:
         return static(
             f"{table}; no alias with {routing.min_observations}+ {kind} phases is cheaper than "
-            f"{static_alias} ({_cost(baseline)}) at a success rate proven not below "
-            f"{baseline.success_rate:.2f}"
+            f"{static_alias} ({_cost(baseline)}) with a success rate lower bound not below its "
+            f"{_floor(routing, baseline):.2f}"
         )
     figures, lower = best
     return RouteChoice(
@@ -115,8 +116,8 @@ def _route_role(
         reason=(
             f"{figures.alias} {_cost(figures)} over {figures.phases} {kind} phases "
             f"(success {figures.successes}/{figures.phases}, {routing.confidence:.0%} lower bound "
-            f"{lower:.2f} >= {baseline.success_rate:.2f}), cheaper than {static_alias} "
-            f"{_cost(baseline)}"
+            f"{lower:.2f} >= {static_alias}'s {_floor(routing, baseline):.2f}), cheaper than "
+            f"{static_alias} {_cost(baseline)}"
         ),
     )
 
@@ -130,6 +131,7 @@ def _cheapest_proven(
     if history is None:
         return None
     ceiling = baseline.usd_per_success
+    floor = _floor(routing, baseline)
     proven: list[tuple[Decimal, float, str]] = []
     by_alias: dict[str, ModelFigures] = {}
     for figures in history.figures:
@@ -145,7 +147,7 @@ def _cheapest_proven(
         if cost is None or (ceiling is not None and cost >= ceiling):
             continue
         lower = wilson_lower_bound(figures.successes, figures.phases, routing.confidence)
-        if lower < baseline.success_rate:
+        if lower < floor:
             continue
         # Cheapest first; among equals the better-proven, then by name, so a resume or another
         # worker compiling the same history picks the same alias.
@@ -155,6 +157,11 @@ def _cheapest_proven(
         return None
     _, negative_lower, alias = min(proven)
     return by_alias[alias], -negative_lower
+
+
+def _floor(routing: Routing, figures: ModelFigures) -> float:
+    """What an alias's record proves of its success rate: the lower bound of its interval."""
+    return wilson_lower_bound(figures.successes, figures.phases, routing.confidence)
 
 
 def _cost(figures: ModelFigures) -> str:
