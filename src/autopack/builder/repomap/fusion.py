@@ -25,6 +25,9 @@ GRAPH_WEIGHT = 1.0
 # Definitions a file shows before the next file gets its turn: enough to say what the file is,
 # few enough that a 1,024-token map still shows a dozen files or more.
 HEAD_DEFINITIONS = 2
+# Files that get their head definitions up front: more than any budget up to 4,096 tokens can
+# show (about 80 files at two lines each), few enough that ordering them costs nothing.
+HEAD_FILES = 150
 
 
 def fuse(
@@ -54,7 +57,7 @@ def definitions_in_file_order(
     graph_rank: dict[tuple[str, str], float] = {(p, n): s for p, n, s in graph_definitions}
     ordered: list[tuple[str, str, float]] = []
     taken: set[tuple[str, str]] = set()
-    for path in file_order:
+    for path in file_order[:HEAD_FILES]:
         names: dict[str, int] = {}
         for tag in tags_by_file.get(path, ()):
             if tag.kind is TagKind.DEFINITION:

@@ -88,6 +88,8 @@ class RepoMap:
         self.root = root
         self.use_ctags = use_ctags
         self._cache: dict[str, _Cached] = {}
+        # Rebuilt only when a file it covers changed: indexing a 2,000-file tree costs a second.
+        self._lexical: tuple[tuple[tuple[str, int, int], ...], LexicalIndex] | None = None
         self.parsed_files = 0  # how many parses the cache did not save: for tests and benchmarks
 
     def _source_files(self) -> list[tuple[str, os.stat_result]]:
@@ -138,7 +140,13 @@ class RepoMap:
         return (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
 
     def lexical_index(self, paths: Sequence[str]) -> LexicalIndex:
-        return LexicalIndex({path: self._cache[path].words for path in paths})
+        """BM25 over the given files' words (as tags() last read them)."""
+        key = tuple(
+            (path, self._cache[path].mtime_ns, self._cache[path].size) for path in sorted(paths)
+        )
+        if self._lexical is None or self._lexical[0] != key:
+            self._lexical = (key, LexicalIndex({path: self._cache[path].words for path in paths}))
+        return self._lexical[1]
 
     def rank(
         self, query: str, focus_paths: Sequence[str] = (), token_budget: int = 2048
