@@ -1,6 +1,13 @@
 """Localisation benchmark: does the repo map put the files a change needs in front of the model?
 
-Cases come from real history: each non-merge commit whose message has at least 8 words and that
+Issue cases (the default): bench/localize_cases.jsonl holds real issue reports (title and body) and
+the non-test source files their accepted fixes changed (bench/localize_cases.py tells how it was
+built). The task text is the report; the map is built on the fix's parent, from the mirror that
+`fetch` brought to /work/.mirror/<owner>+<name>/repo. Four systems side by side: "map" (the
+reference graph's PageRank alone, the map before fusion), "bm25" (BM25 over file contents alone,
+its files rendered the same way), "fusion" (what RepoMap.rank does now) and Aider's map.
+
+History cases (--repo PATH): each non-merge commit whose message has at least 8 words and that
 modifies 1-3 existing non-test source files (.py .js .ts .tsx .go) and adds none. The commit
 message is the task text; the files it modified are the answer. The map is built on the parent
 commit's tree. For each case and system we record the order in which files appear in the map text
@@ -13,8 +20,9 @@ Aider's repo map runs beside ours from its own virtualenv, never from the projec
     python3 -m venv bench/.venv-aider
     bench/.venv-aider/bin/pip install aider-chat 'tree-sitter-language-pack==0.13.0'
 
-Run: .venv/bin/python bench/localize.py --repo /path/to/clone-or-bare-mirror [--repo ...]
-     [--cases 30] [--budget 1024] [--aider-python bench/.venv-aider/bin/python] [--json]
+Run: .venv/bin/python bench/localize.py [--cases-file bench/localize_cases.jsonl]
+     [--repo /path/to/clone-or-bare-mirror ...] [--cases 30] [--budget 1024]
+     [--aider-python bench/.venv-aider/bin/python] [--json]
 """
 
 from __future__ import annotations
@@ -32,10 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autopack.builder.repomap import RepoMap
+from autopack.builder.repomap.fusion import definitions_in_file_order
+from autopack.builder.repomap.rank import rank_tags
+from autopack.builder.repomap.render import fit_to_budget
 from autopack.llm.tokens import count_tokens
 
 SOURCE_SUFFIXES = {".py", ".js", ".ts", ".tsx", ".go"}
 DEFAULT_AIDER_PYTHON = Path(__file__).parent / ".venv-aider" / "bin" / "python"
+DEFAULT_CASES = Path(__file__).parent / "localize_cases.jsonl"
+MIRRORS = Path("/work/.mirror")
 
 # Runs inside Aider's virtualenv: reads one JSON request a line, answers one JSON line each.
 AIDER_WORKER = r'''
@@ -70,6 +83,26 @@ class Case:
     parent: str
     message: str
     changed: tuple[str, ...]
+    git: Path | None = None  # where the parent's tree is read from
+
+
+def issue_cases(path: Path) -> list[Case]:
+    cases = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        cases.append(
+            Case(
+                row["repo"],
+                row["commit"],
+                row["parent"],
+                f"{row['title']}\n\n{row['body']}",
+                tuple(row["changed"]),
+                MIRRORS / row["repo"].replace("/", "+") / "repo",
+            )
+        )
+    return cases
 
 
 @dataclass
@@ -203,9 +236,31 @@ class AiderWorker:
         self.process.terminate()
 
 
-def default_repos() -> list[Path]:
-    mirrors = Path("/work/.mirror")
-    return sorted(path / "repo" for path in mirrors.glob("*") if (path / "repo").is_dir())
+def run_systems(root: Path, query: str, budget: int) -> dict[str, tuple[str, float, list[str]]]:
+    """(map text, seconds, full ranking) for the graph alone, BM25 alone and the fusion.
+
+    The graph alone and the fusion each build on a fresh RepoMap, so their seconds include
+    parsing the tree, as a Builder's first map does; BM25 reuses the fusion's parsed tree.
+    """
+    results: dict[str, tuple[str, float, list[str]]] = {}
+    started = time.monotonic()
+    graph_map = RepoMap(root)
+    tags = graph_map.tags()
+    ranking = rank_tags(tags, query)
+    text, _ = fit_to_budget(ranking.definitions, graph_map._lines, tags, budget)
+    graph_files = [path for path, _ in ranking.files]
+    results["map"] = (text, time.monotonic() - started, graph_files)
+    started = time.monotonic()
+    fused_map = RepoMap(root)
+    fused = fused_map.rank(query, token_budget=budget)
+    results["fusion"] = (fused.text, time.monotonic() - started, list(fused.files))
+    started = time.monotonic()
+    tags = fused_map.tags()
+    lexical = fused_map.lexical_index(sorted(tags)).ranked(query)
+    definitions = definitions_in_file_order(lexical, (), tags, query)
+    text, _ = fit_to_budget(definitions, fused_map._lines, tags, budget)
+    results["bm25"] = (text, time.monotonic() - started, lexical)
+    return results
 
 
 def main() -> None:
@@ -213,7 +268,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--repo", type=Path, action="append", help="a clone or bare mirror (repeatable)"
+        "--cases-file", type=Path, default=DEFAULT_CASES, help="issue cases (the default)"
+    )
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        action="append",
+        help="history cases from a clone or bare mirror instead (repeatable)",
     )
     parser.add_argument(
         "--cases", type=int, default=30, help="newest qualifying commits per repository"
@@ -222,9 +283,6 @@ def main() -> None:
     parser.add_argument("--aider-python", type=Path, default=DEFAULT_AIDER_PYTHON)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    repos = args.repo or default_repos()
-    if not repos:
-        parser.error("no repositories: pass --repo PATH (a clone or a bare mirror)")
     aider = AiderWorker(args.aider_python) if args.aider_python.exists() else None
     if aider is None:
         print(
@@ -232,30 +290,40 @@ def main() -> None:
             file=sys.stderr,
         )
     scores: dict[tuple[str, str], Score] = {}
-    for repo in repos:
-        name = repo.parent.name if repo.name == "repo" else repo.name
-        for case in select_cases(repo, args.cases):
-            with tempfile.TemporaryDirectory(prefix="localize-") as folder:
-                root = Path(folder)
+    jobs: list[tuple[str, Path, Case]] = []
+    if args.repo:
+        for repo in args.repo:
+            name = repo.parent.name if repo.name == "repo" else repo.name
+            jobs += [(name, repo, case) for case in select_cases(repo, args.cases)]
+    else:
+        for case in issue_cases(args.cases_file):
+            assert case.git is not None
+            if not case.git.is_dir():
+                print(f"skipped {case.repo}: no mirror at {case.git}", file=sys.stderr)
+                continue
+            jobs.append((case.repo.split("/")[-1], case.git, case))
+    for name, repo, case in jobs:
+        with tempfile.TemporaryDirectory(prefix="localize-") as folder:
+            root = Path(folder)
+            try:
                 files = materialise(repo, case.parent, root)
-                sources = [f for f in files if PurePosixPath(f).suffix in SOURCE_SUFFIXES]
-                started = time.monotonic()
-                ranked = RepoMap(root).rank(case.message, token_budget=args.budget)
-                ours = scores.setdefault((name, "autopack"), Score())
-                ours.add(
-                    files_in_map(ranked.text, set(files)),
-                    case.changed,
-                    ranked.text,
-                    time.monotonic() - started,
+            except subprocess.CalledProcessError:
+                print(f"skipped {name} {case.parent[:10]}: tree incomplete", file=sys.stderr)
+                continue
+            sources = [f for f in files if PurePosixPath(f).suffix in SOURCE_SUFFIXES]
+            for system, (text, seconds, ranked) in run_systems(
+                root, case.message, args.budget
+            ).items():
+                score = scores.setdefault((name, system), Score())
+                score.add(files_in_map(text, set(files)), case.changed, text, seconds)
+                score.ranked_at5.append(
+                    len(set(ranked[:5]) & set(case.changed)) / len(case.changed)
                 )
-                ours.ranked_at5.append(
-                    len(set(ranked.files[:5]) & set(case.changed)) / len(case.changed)
+            if aider is not None:
+                text, seconds = aider.rank(root, sources, case.message, args.budget)
+                scores.setdefault((name, "aider"), Score()).add(
+                    files_in_map(text, set(files)), case.changed, text, seconds
                 )
-                if aider is not None:
-                    text, seconds = aider.rank(root, sources, case.message, args.budget)
-                    scores.setdefault((name, "aider"), Score()).add(
-                        files_in_map(text, set(files)), case.changed, text, seconds
-                    )
     if aider is not None:
         aider.close()
     overall: dict[str, Score] = {}

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from autopack.builder.repomap.fusion import (
+    GRAPH_WEIGHT,
+    LEXICAL_WEIGHT,
+    definitions_in_file_order,
+    fuse,
+)
 from autopack.builder.repomap.languages import language_for
+from autopack.builder.repomap.lexical import LexicalIndex, path_tokens, tokens_of
 from autopack.builder.repomap.rank import rank_tags
 from autopack.builder.repomap.render import fit_to_budget
 from autopack.builder.repomap.tags import Tag, ctags_definitions, tree_sitter_tags
@@ -55,6 +62,7 @@ class _Cached:
     mtime_ns: int
     size: int
     tags: list[Tag]
+    words: list[str]  # the file's lexical document: its identifiers and prose, for BM25
 
 
 def _listed_files(root: Path) -> list[str]:
@@ -80,6 +88,8 @@ class RepoMap:
         self.root = root
         self.use_ctags = use_ctags
         self._cache: dict[str, _Cached] = {}
+        # Rebuilt only when a file it covers changed: indexing a 2,000-file tree costs a second.
+        self._lexical: tuple[tuple[tuple[str, int, int], ...], LexicalIndex] | None = None
         self.parsed_files = 0  # how many parses the cache did not save: for tests and benchmarks
 
     def _source_files(self) -> list[tuple[str, os.stat_result]]:
@@ -106,16 +116,20 @@ class RepoMap:
                 if Path(path).suffix.lower() not in _NOT_CODE:
                     for_ctags.append(path)
                 continue
-            tags = tree_sitter_tags(path, (self.root / path).read_bytes()) or []
+            source = (self.root / path).read_bytes()
+            tags = tree_sitter_tags(path, source) or []
             self.parsed_files += 1
-            self._cache[path] = _Cached(status.st_mtime_ns, status.st_size, tags)
+            self._cache[path] = _Cached(
+                status.st_mtime_ns, status.st_size, tags, _words(path, source)
+            )
             current[path] = tags
         if self.use_ctags and for_ctags:
             stats = dict(listed)
             for path, tags in ctags_definitions(self.root, for_ctags).items():
                 self.parsed_files += 1
                 status = stats[path]
-                self._cache[path] = _Cached(status.st_mtime_ns, status.st_size, tags)
+                words = _words(path, (self.root / path).read_bytes()) if tags else []
+                self._cache[path] = _Cached(status.st_mtime_ns, status.st_size, tags, words)
                 if tags:
                     current[path] = tags
         for gone in set(self._cache) - {path for path, _ in listed}:
@@ -125,10 +139,30 @@ class RepoMap:
     def _lines(self, path: str) -> list[str]:
         return (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
 
+    def lexical_index(self, paths: Sequence[str]) -> LexicalIndex:
+        """BM25 over the given files' words (as tags() last read them)."""
+        key = tuple(
+            (path, self._cache[path].mtime_ns, self._cache[path].size) for path in sorted(paths)
+        )
+        if self._lexical is None or self._lexical[0] != key:
+            self._lexical = (key, LexicalIndex({path: self._cache[path].words for path in paths}))
+        return self._lexical[1]
+
     def rank(
         self, query: str, focus_paths: Sequence[str] = (), token_budget: int = 2048
     ) -> RankedMap:
+        """Files fused from the reference graph's PageRank and BM25 on the query; the map shows
+        the best files' definitions first, within the budget."""
         tags = self.tags()
         ranking = rank_tags(tags, query, focus_paths)
-        text, tokens = fit_to_budget(ranking.definitions, self._lines, tags, token_budget)
-        return RankedMap(tuple(path for path, _ in ranking.files), text, tokens)
+        graph_order = [path for path, _ in ranking.files]
+        lexical_order = self.lexical_index(graph_order).ranked(query)
+        fused = fuse([(lexical_order, LEXICAL_WEIGHT), (graph_order, GRAPH_WEIGHT)])
+        files = [path for path, _ in fused]
+        definitions = definitions_in_file_order(files, ranking.definitions, tags, query)
+        text, tokens = fit_to_budget(definitions, self._lines, tags, token_budget)
+        return RankedMap(tuple(files), text, tokens)
+
+
+def _words(path: str, source: bytes) -> list[str]:
+    return path_tokens(path) + tokens_of(source.decode("utf-8", errors="replace"))

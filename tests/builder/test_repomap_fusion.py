@@ -1,0 +1,114 @@
+"""The map's first look: BM25 over the files fused with the reference graph's PageRank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autopack.builder.repomap import RepoMap
+from autopack.builder.repomap.fusion import fuse
+from autopack.builder.repomap.lexical import LexicalIndex, tokens_of
+from autopack.builder.repomap.rank import rank_tags
+from autopack.llm.tokens import count_tokens
+from autopack.testing.git_repos import git
+
+# A report names an error message and an option, never a definition or a file: only the words
+# inside config/encoding.py match it. The other files reference one another heavily, so the
+# reference graph alone sends the walk there.
+TREE = {
+    "core/engine.py": (
+        "from core.registry import Registry\nfrom core.hooks import run_hooks\n\n"
+        "class Engine:\n    def start(self):\n        run_hooks(Registry())\n\n"
+        "    def stop(self):\n        run_hooks(Registry())\n"
+    ),
+    "core/registry.py": (
+        "from core.hooks import run_hooks\n\n"
+        "class Registry:\n    def register(self, plugin):\n        run_hooks(self)\n"
+    ),
+    "core/hooks.py": "def run_hooks(target):\n    return target\n",
+    "config/encoding.py": (
+        '"""Reading the settings file."""\n\n'
+        "def detect(raw):\n"
+        "    if raw.startswith(b'\\xef\\xbb\\xbf'):\n"
+        "        raise ValueError('unsupported byte order mark in settings file')\n"
+        "    return 'utf-8'\n"
+    ),
+    "web/app.ts": (
+        "import { Engine } from './engine';\n"
+        "export class Dashboard {\n  show(engine: Engine): string { return '' }\n}\n"
+    ),
+}
+
+REPORT = (
+    "Crash on startup: 'unsupported byte order mark in settings file' when the settings "
+    "were saved by Notepad"
+)
+
+
+def _tree(root: Path) -> None:
+    for name, text in TREE.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "tree")
+
+
+def test_tokens_split_identifiers_and_drop_filler_words() -> None:
+    tokens = tokens_of("The autodoc_typehints option of TypeVar is ignored")
+    assert {"autodoc_typehints", "autodoc", "typehints", "typevar", "type", "var"} <= set(tokens)
+    assert "the" not in tokens
+    assert "of" not in tokens
+
+
+def test_the_lexical_index_ranks_by_the_reports_words_and_breaks_ties_by_path() -> None:
+    index = LexicalIndex(
+        {
+            "b.py": tokens_of("settings file byte order mark"),
+            "a.py": tokens_of("settings file byte order mark"),
+            "c.py": tokens_of("engine registry hooks"),
+            "empty.py": [],
+        }
+    )
+    assert index.ranked("byte order mark") == ["a.py", "b.py"]
+    assert index.scores("nothing in common") == {}
+
+
+def test_a_file_only_its_words_point_to_comes_first(git_repo: Path) -> None:
+    _tree(git_repo)
+    repo_map = RepoMap(git_repo)
+    graph_alone = [path for path, _ in rank_tags(repo_map.tags(), REPORT).files]
+    assert graph_alone[0] != "config/encoding.py"
+    ranked = repo_map.rank(REPORT, token_budget=1024)
+    assert ranked.files[0] == "config/encoding.py"
+    assert ranked.text.startswith("config/encoding.py:\n")
+    assert "def detect(raw):" in ranked.text
+
+
+def test_the_graphs_signal_still_counts(git_repo: Path) -> None:
+    _tree(git_repo)
+    # The phase's scope restarts the walk at web/: no word of the report is there.
+    ranked = RepoMap(git_repo).rank(REPORT, focus_paths=["web/"])
+    assert ranked.files[:2] == ("config/encoding.py", "web/app.ts")
+
+
+def test_a_file_high_in_both_rankings_beats_one_first_in_only_one() -> None:
+    lexical = ["only_words.py", "both.py", "x.py"]
+    graph = ["only_graph.py", "both.py", "y.py"]
+    fused = [path for path, _ in fuse([(lexical, 1.0), (graph, 1.0)], k=10)]
+    assert fused[0] == "both.py"
+    assert fused[1:3] == ["only_graph.py", "only_words.py"]  # equal scores: by path
+
+
+def test_the_fused_map_keeps_to_its_budget(git_repo: Path) -> None:
+    _tree(git_repo)
+    for budget in (20, 60, 400):
+        ranked = RepoMap(git_repo).rank(REPORT, token_budget=budget)
+        assert 0 < ranked.tokens <= budget
+        assert ranked.tokens == count_tokens(ranked.text)
+
+
+def test_the_same_tree_and_task_give_the_same_map(git_repo: Path) -> None:
+    _tree(git_repo)
+    first = RepoMap(git_repo).rank(REPORT, token_budget=300)
+    second = RepoMap(git_repo).rank(REPORT, token_budget=300)
+    assert first == second
