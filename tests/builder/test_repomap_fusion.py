@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autopack.builder.agent import first_look_query
+from autopack.builder.base import BuildRequest, Feedback, FeedbackKind
 from autopack.builder.repomap import RepoMap
 from autopack.builder.repomap.fusion import fuse
 from autopack.builder.repomap.lexical import LexicalIndex, tokens_of
 from autopack.builder.repomap.rank import rank_tags
 from autopack.llm.tokens import count_tokens
 from autopack.testing.git_repos import git
+from autopack.testing.runs import phase_strategy
+from autopack.workspace.base import Worktree
 
 # A report names an error message and an option, never a definition or a file: only the words
 # inside config/encoding.py match it. The other files reference one another heavily, so the
@@ -112,3 +116,26 @@ def test_the_same_tree_and_task_give_the_same_map(git_repo: Path) -> None:
     first = RepoMap(git_repo).rank(REPORT, token_budget=300)
     second = RepoMap(git_repo).rank(REPORT, token_budget=300)
     assert first == second
+
+
+def test_an_earlier_attempts_traceback_points_the_next_first_look(git_repo: Path) -> None:
+    _tree(git_repo)
+    phase = phase_strategy("Make startup robust", description="Startup must not crash.")
+    worktree = Worktree(path=git_repo, base_commit=git(git_repo, "rev-parse", "HEAD").strip())
+    failed = Feedback(
+        kind=FeedbackKind.TEST_FAILURE,
+        summary="tests failed: test_startup",
+        detail=(
+            'File "config/encoding.py", line 5, in detect\n'
+            "ValueError: unsupported byte order mark in settings file"
+        ),
+    )
+    first = BuildRequest(phase=phase, worktree=worktree, attempt=1)
+    second = BuildRequest(phase=phase, worktree=worktree, attempt=2, feedback=(failed,))
+    repo_map = RepoMap(git_repo)
+    assert repo_map.rank(first_look_query(first), token_budget=1024).files[0] != (
+        "config/encoding.py"
+    )
+    assert repo_map.rank(first_look_query(second), token_budget=1024).files[0] == (
+        "config/encoding.py"
+    )

@@ -197,6 +197,16 @@ def _agent() -> Agent[_Session, Finish]:
     )
 
 
+def first_look_query(request: BuildRequest) -> str:
+    """What the repo map ranks files by: the phase's words and what earlier attempts left (the
+    checks' failures with their tracebacks, the Auditor's findings), whose file and function
+    names point at the code to open first."""
+    phase = request.phase
+    parts = [phase.title, phase.description, *phase.acceptance]
+    parts += [f"{feedback.summary}\n{feedback.detail}" for feedback in request.feedback]
+    return "\n".join(parts)
+
+
 def map_tokens_for(request: BuildRequest) -> int:
     """A fortieth of the phase's token budget for the map, within sensible bounds."""
     return max(512, min(4096, request.phase.budget.tokens // 40))
@@ -242,10 +252,7 @@ class AgentBuilder:
         root = request.worktree.path
         repo_map = RepoMap(root)
         ranked = repo_map.rank(
-            f"{request.phase.title}\n{request.phase.description}\n"
-            + "\n".join(request.phase.acceptance),
-            request.phase.scope,
-            map_tokens_for(request),
+            first_look_query(request), request.phase.scope, map_tokens_for(request)
         )
         env, sandbox = self.env, self.sandbox
         if self.environment is not None:
