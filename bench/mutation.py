@@ -138,7 +138,6 @@ EQUIVALENT: dict[str, str] = {
     "autopack.verify.launchers.x__launcher__mutmut_9": "rsplit's last part is the same",
     "autopack.verify.launchers.x__launcher__mutmut_12": "rsplit's last part is the same",
     "autopack.strategy.learned_routing.x__route_role__mutmut_20": "high_risk None is falsy too",
-    "autopack.strategy.learned_routing.x__cheapest_proven__mutmut_29": "a Wilson bound is no k/n",
 }
 
 
