@@ -50,6 +50,31 @@ def test_a_run_without_its_models_key_is_refused_before_anything_exists(
         _nothing_left(root, server)
 
 
+def test_a_project_alias_naming_no_key_variable_needs_its_providers_key_before_anything_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An openai alias without api_key_env reads OPENAI_API_KEY: the preflight checks it, rather
+    # than letting the run start and its first call fail.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY_FILE", raising=False)
+    with fake_llm_server(demo_reply) as server:
+        root = tmp_path / "calc"
+        mine = (
+            f'\n[models.aliases.mine]\nprovider = "openai"\nmodel = "gpt-6.1-sol"\n'
+            f'base_url = "{server.openai_base_url}"\n'
+            "price_input_per_mtok = 2\nprice_output_per_mtok = 10\n"
+        )
+        plan = create_project(root, extra_config=aliases_on(server.openai_base_url) + mine)
+        config = root / "autopack.toml"
+        config.write_text(
+            config.read_text().replace('standard = "openai-standard"', 'standard = "mine"')
+        )
+        result = CliRunner().invoke(app, ["run", str(plan), "--repo", str(root)])
+        assert result.exit_code != 0
+        assert "OPENAI_API_KEY is not set (alias mine" in result.output
+        _nothing_left(root, server)
+
+
 def test_a_missing_cassette_is_refused_before_anything_exists(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

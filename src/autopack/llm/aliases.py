@@ -24,6 +24,10 @@ CacheTTL = Literal["5m", "1h"]
 ANTHROPIC_WRITE_MULTIPLIER: dict[str, Decimal] = {"5m": Decimal("1.25"), "1h": Decimal("2")}
 
 
+# The variable a provider's own SDK reads its key from, for an alias that names none.
+DEFAULT_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
 class ModelAlias(BaseModel):
     """What an alias resolves to and what it costs. The key never appears here, only its variable's name."""
 
@@ -48,6 +52,17 @@ class ModelAlias(BaseModel):
     context_window: int = Field(default=128_000, gt=0)
     max_output_tokens: int = Field(default=8_192, gt=0)
     fallbacks: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _providers_key_variable_by_default(cls, data: object) -> object:
+        """An OpenAI or Anthropic alias without `api_key_env` reads the provider's usual variable:
+        left unset, the run's key check passed it and its first call failed mid-run."""
+        if isinstance(data, dict) and data.get("api_key_env") is None:
+            variable = DEFAULT_KEY_VARIABLES.get(str(data.get("provider")))
+            if variable is not None:
+                return {**data, "api_key_env": variable}
+        return data
 
     @model_validator(mode="after")
     def _compatible_servers_need_a_url(self) -> ModelAlias:
