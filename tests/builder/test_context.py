@@ -171,7 +171,7 @@ def test_near_the_window_the_earlier_steps_become_one_summary_beside_the_task() 
     keeper = ContextKeeper(
         rules=RULES,
         context_window=window,
-        summariser=FunctionModel(summarise),
+        summariser=lambda: FunctionModel(summarise),
         current_diff=lambda: "diff --git a/calc/ops.py b/calc/ops.py\n+def subtract(a, b): ...",
     )
     kept = asyncio.run(keeper.process(history))

@@ -135,7 +135,7 @@ def test_stubbed_and_summarised_conversations_keep_every_call_answered(
             profiles={mode: profile for mode in BuilderMode},
             context_rules=RULES,
             context_window=14_000,
-            summariser=_model(server, fast_alias, ledger),
+            summariser=lambda: _model(server, fast_alias, ledger),
         )
         result = asyncio.run(
             builder.build(BuildRequest(phase=PHASE, worktree=attempt_worktree, attempt=1))

@@ -228,7 +228,7 @@ class AgentBuilder:
         environment: Callable[[Path], CommandEnvironment] | None = None,
         context_rules: BuilderContextRules | None = None,
         context_window: int = 128_000,
-        summariser: Model | None = None,
+        summariser: Callable[[], Model] | None = None,
     ):
         self.model = model
         self.sandbox = sandbox
@@ -242,7 +242,8 @@ class AgentBuilder:
         self.environment = environment
         self.context_rules = context_rules or BuilderContextRules()
         # The Builder model's window, which a summary keeps the conversation under; the
-        # summariser is the fast alias, wrapped like `model` so its calls are billed to the attempt.
+        # summariser makes the fast alias, wrapped like `model` so its calls are billed to the
+        # attempt, when a summary is first due.
         self.context_window = context_window
         self.summariser = summariser
         self._agent = _agent()

@@ -208,14 +208,17 @@ class ContextKeeper:
 
     rules: BuilderContextRules
     context_window: int
-    # The fast alias behind the budgeted stack; None leaves long histories unsummarised.
-    summariser: Model | None
+    # Makes the fast alias behind the budgeted stack, when a summary is first due: a key that is
+    # missing fails the summary, not an attempt that never needs one. None leaves long histories
+    # unsummarised.
+    summariser: Callable[[], Model] | None
     current_diff: Callable[[], str]
     # Instructions and tool schemas, sent with every request but not among the messages.
     fixed_tokens: int = 0
     summaries: int = 0
     # The summariser's requests, part of what the attempt used.
     usage: RunUsage = field(default_factory=RunUsage)
+    _summariser_model: Model | None = field(default=None, init=False, repr=False)
 
     async def process(self, messages: list[ModelMessage]) -> list[ModelMessage]:
         messages = elide_observations(messages, self.rules)
@@ -250,11 +253,13 @@ class ContextKeeper:
 
     async def _summary(self, folded: list[ModelMessage]) -> str:
         assert self.summariser is not None
+        if self._summariser_model is None:
+            self._summariser_model = self.summariser()
         request = ModelRequest(
             parts=[UserPromptPart(_render_for_summary(folded))],
             instructions=SUMMARY_INSTRUCTIONS,
         )
-        response = await self.summariser.request([request], None, ModelRequestParameters())
+        response = await self._summariser_model.request([request], None, ModelRequestParameters())
         self.usage.requests += 1
         self.usage.incr(response.usage)
         text = "\n".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()

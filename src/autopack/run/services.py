@@ -224,7 +224,9 @@ class RunServices:
                 environment=self._command_environment,
                 context_rules=self.settings.ruleset.builder_context,
                 context_window=self.settings.aliases[name].context_window,
-                summariser=self.model_for(
+                # Made when a summary is first due: a fast alias whose key went missing after
+                # the preflight fails only an attempt that needs it.
+                summariser=lambda: self.model_for(
                     phase, Role.BUILDER, attempt, alias=fast, thread="/summary"
                 ),
             )
