@@ -7,7 +7,8 @@ Its one way to recover another executor's workflows is `DBOS._recover_pending_wo
 an internal (underscored) method, used here on purpose: it turns each PENDING workflow of those
 executors (of this application version) back to ENQUEUED in one guarded UPDATE (`executor_id IN
 ids`), a queued run on its own queue, partition and limits, its child workflows on DBOS's
-internal queue (moved aside here: see _off_dead_queues). A second call, by this worker or another, finds nothing left to do, so workers
+internal queue; a run's phases are parked before it is called (_park_phases_of), the rest moved
+aside after (_off_dead_queues). A second call, by this worker or another, finds nothing left to do, so workers
 need not agree on who recovers. The public alternatives fall short: `resume_workflow` moves one
 workflow and leaves its children pending; Conductor, which watches executors, is proprietary.
 Being internal, it may change in a DBOS upgrade: tests/run/test_worker_recovery.py kills a worker
@@ -81,14 +82,36 @@ def recover_dead_workers(database: Database, stale_after: timedelta, me: str) ->
     dead = dead_executors(database, stale_after, me)
     if not dead:
         return []
+    parked = _park_phases_of(dead)
     recovered = [handle.get_workflow_id() for handle in DBOS._recover_pending_workflows(dead)]
     _off_dead_queues(recovered, me)
     for workflow_id in recovered:
         with contextlib.suppress(NotFound):  # else a child workflow of a run, not a run
             requeue(database, workflow_id)  # waiting for a worker again, as the API shows it
+    recovered = parked + recovered
     if recovered:
         log.warning("recovered %s from dead executors %s", ", ".join(recovered), ", ".join(dead))
     return recovered
+
+
+def _park_phases_of(dead: list[str]) -> list[str]:
+    """The dead executors' phase workflows, straight onto the queue where a run's phases wait for
+    the worker that takes the run, before DBOS recovers the rest. Recovered by DBOS, they would
+    first wait on its internal queue, which every process serves: this one could start a phase
+    there in the moment before moving it aside, then start it again where the run runs (seen in
+    CI: a phase built twice at once, one build's worktree recreated under the other). A parked
+    phase is no longer PENDING, so DBOS's recovery leaves it be."""
+    parked = []
+    for status in DBOS.list_workflows(
+        status="PENDING",
+        name=PHASE_WORKFLOW_NAME,
+        executor_id=dead,
+        load_input=False,
+        load_output=False,
+    ):
+        DBOS.resume_workflow(status.workflow_id, queue_name=PARKED_QUEUE)
+        parked.append(status.workflow_id)
+    return parked
 
 
 def _off_dead_queues(workflow_ids: list[str], me: str) -> None:
