@@ -11,8 +11,9 @@ import pytest
 @pytest.fixture
 def own_database() -> Iterator[None]:
     """Each demo project on its own SQLite file, whatever database the suite was given, with
-    the fake providers' key."""
+    the fake providers' keys."""
     os.environ.setdefault("OPENAI_API_KEY", "test-key")
+    os.environ.setdefault("ANTHROPIC_API_KEY", "test-key")
     saved = os.environ.pop("AUTOPACK_DATABASE_URL", None)
     yield
     if saved is not None:

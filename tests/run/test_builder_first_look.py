@@ -8,11 +8,9 @@ every code file, so the graph alone has no reason to start there.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +50,7 @@ way the calculator's other refusal messages are worded.
 MAP_HEADING = "Repository map (the definitions most relevant to this phase):"
 
 
-@pytest.fixture(autouse=True)
-def _own_database() -> Iterator[None]:
-    os.environ.setdefault("OPENAI_API_KEY", "test-key")
-    saved = os.environ.pop("AUTOPACK_DATABASE_URL", None)
-    yield
-    if saved is not None:
-        os.environ["AUTOPACK_DATABASE_URL"] = saved
+pytestmark = pytest.mark.usefixtures("own_database")
 
 
 def _first_map(requests: list[dict[str, Any]]) -> list[str]:

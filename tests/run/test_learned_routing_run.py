@@ -10,9 +10,7 @@ the cost (Wilson lower bounds at 95%: 0.76 >= 0.31).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,13 +35,7 @@ from autopack.testing.model_history import PastAttempt, PastPhase, seed_run
 PHASE_1_1 = PLAN[: PLAN.index("### Phase 1.2")]
 
 
-@pytest.fixture(autouse=True)
-def _own_database() -> Iterator[None]:
-    os.environ.setdefault("OPENAI_API_KEY", "test-key")
-    saved = os.environ.pop("AUTOPACK_DATABASE_URL", None)
-    yield
-    if saved is not None:
-        os.environ["AUTOPACK_DATABASE_URL"] = saved
+pytestmark = pytest.mark.usefixtures("own_database")
 
 
 def _history(cheap: str = "openai-fast") -> list[PastPhase]:

@@ -4,11 +4,9 @@ tokens and USD are exactly what the (fake) provider bills, caching included."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +28,7 @@ ROUTING = '[routing]\ntop = "anthropic-standard"\nstandard = "anthropic-standard
 READS = ("calc/__init__.py", "calc/ops.py", "README.md", "tests/test_add.py")
 
 
-@pytest.fixture(autouse=True)
-def _own_database() -> Iterator[None]:
-    os.environ.setdefault("ANTHROPIC_API_KEY", "test-key")
-    saved = os.environ.pop("AUTOPACK_DATABASE_URL", None)
-    yield
-    if saved is not None:
-        os.environ["AUTOPACK_DATABASE_URL"] = saved
+pytestmark = pytest.mark.usefixtures("own_database")
 
 
 def _tool_results(request: dict[str, Any]) -> int:
