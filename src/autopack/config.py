@@ -92,6 +92,10 @@ class RuntimeSection(_Section):
     # Calls to each provider, from every process of this database, go through a DBOS queue with
     # this limiter (run/provider_queues.py); a provider not named is called at once.
     rate_limits: dict[Provider, RateLimit] = Field(default_factory=dict)
+    # Remote Builders (builder = "remote"): a claim's lease lasts this long unless renewed, and an
+    # attempt nobody claims within the wait ends so the run can go on.
+    remote_lease_seconds: int = Field(default=120, ge=1, le=86_400)
+    remote_claim_wait_seconds: float = Field(default=900, gt=0, le=86_400)
 
 
 # The environment overrides autopack.toml for these keys of [runtime].
@@ -102,6 +106,8 @@ RUNTIME_VARIABLES = {
     "worker_concurrency": "AUTOPACK_WORKER_CONCURRENCY",
     "global_concurrency": "AUTOPACK_GLOBAL_CONCURRENCY",
     "rate_limits": "AUTOPACK_RATE_LIMITS",
+    "remote_lease_seconds": "AUTOPACK_REMOTE_LEASE_SECONDS",
+    "remote_claim_wait_seconds": "AUTOPACK_REMOTE_CLAIM_WAIT_SECONDS",
 }
 # Decided by the process that reads the settings, not by the run: a worker resuming a run on
 # another machine has its own database URL (which may hold a password) and its own clocks.

@@ -157,10 +157,12 @@ id = {_toml_string(project_id)}
 # stale_seconds = {runtime.stale_seconds:g}
 # worker_concurrency = {runtime.worker_concurrency}   # runs one worker executes at once
 # global_concurrency = {runtime.global_concurrency}   # runs executing at once over all workers; 0: no limit
+# remote_lease_seconds = {runtime.remote_lease_seconds}   # a remote Builder's claim, unless renewed
+# remote_claim_wait_seconds = {runtime.remote_claim_wait_seconds:g}   # an unclaimed remote attempt ends
 
 [ruleset]
 # safety_profile = "{rules.safety_profile.value}"   # or "safety_critical"
-# builder = "{rules.builder.value}"   # or "aider", "claude-code", "codex" (on PATH)
+# builder = "{rules.builder.value}"   # or "aider", "claude-code", "codex" (on PATH), "remote"
 # allow_auto_apply_high_risk = {str(rules.allow_auto_apply_high_risk).lower()}
 # max_auditor_attempts = {rules.max_auditor_attempts}
 # policy_violation_ends_run = {str(rules.policy_violation_ends_run).lower()}   # false: the Builder retries instead

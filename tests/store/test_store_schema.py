@@ -39,7 +39,7 @@ def test_opening_twice_is_harmless(database_url: str) -> None:
     for _ in range(2):
         opened = open_database(database_url)
         with opened.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0013"
+            assert MigrationContext.configure(connection).get_current_revision() == "0014"
         opened.close()
 
 

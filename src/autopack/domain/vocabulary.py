@@ -73,6 +73,8 @@ class BuilderName(StrEnum):
     AIDER = "aider"
     CLAUDE_CODE = "claude-code"
     CODEX = "codex"
+    # An agent outside the run's process, which claims each attempt over the API or MCP.
+    REMOTE = "remote"
 
 
 class AuditorProfile(StrEnum):

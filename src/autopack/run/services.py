@@ -21,6 +21,7 @@ from autopack.builder.agent import AgentBuilder
 from autopack.builder.base import Builder
 from autopack.builder.external.registry import ADAPTERS
 from autopack.builder.external.runner import ExternalBuilder
+from autopack.builder.remote import RemoteBuilder, RemoteTerms
 from autopack.config import Settings, thaw_settings
 from autopack.domain.issues import PhaseIssue
 from autopack.domain.strategy import PhaseStrategy, Strategy
@@ -230,6 +231,8 @@ class RunServices:
                     phase, Role.BUILDER, attempt, alias=fast, thread="/summary"
                 ),
             )
+        if phase.builder is BuilderName.REMOTE:
+            return self._remote_builder(phase, attempt, escalate=escalate)
         if self.options.replay_file is not None:
             raise ConfigError(
                 f"phase {phase.phase_id} is built by {phase.builder}, an external CLI, whose "
@@ -246,6 +249,29 @@ class RunServices:
             recorder=DatabaseRecorder(self.database),
             redactor=self.redactor,
             env=self.env,
+        )
+
+    def _remote_builder(
+        self, phase: PhaseStrategy, attempt: int, *, escalate: bool
+    ) -> RemoteBuilder:
+        # The Builder alias prices a report that gives tokens but no cost.
+        name = self.alias_name(phase, Role.BUILDER, escalate=escalate, attempt=attempt)
+        runtime = self.settings.runtime
+        return RemoteBuilder(
+            database=self.database,
+            project_id=self.settings.project.id,
+            repository=self.settings.repo_root,
+            alias=self.settings.aliases[name],
+            ledger=self.ledger,
+            scopes=scopes_of(self.run_id, phase.tier_id, phase.phase_id, attempt),
+            context=CallContext(self.run_id, Role.BUILDER, phase.tier_id, phase.phase_id, attempt),
+            recorder=DatabaseRecorder(self.database),
+            policy=self.settings.policy,
+            terms=RemoteTerms(
+                lease_seconds=runtime.remote_lease_seconds,
+                claim_wait_seconds=runtime.remote_claim_wait_seconds,
+            ),
+            redactor=self.redactor,
         )
 
     def _command_environment(self, worktree: Path) -> CommandEnvironment:

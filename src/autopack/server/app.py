@@ -15,6 +15,7 @@ from autopack import __version__
 from autopack.config import Settings
 from autopack.run.worker import work
 from autopack.server import (
+    api_builders,
     api_docs,
     api_events,
     api_projects,
@@ -86,6 +87,7 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
     app.include_router(api_runs.router)
     app.include_router(api_run_records.router)
     app.include_router(api_events.router)
+    app.include_router(api_builders.router)
     app.include_router(metrics.router)
     app.include_router(api_docs.router)
     dashboard.install(app)

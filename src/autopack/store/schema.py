@@ -266,3 +266,37 @@ class ApiTokenProjectRow(Base):
 
     token_id: Mapped[str] = mapped_column(ForeignKey("api_tokens.token_id"), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.project_id"), primary_key=True)
+
+
+class RemoteOfferRow(Base):
+    """An attempt offered to Builders outside the run's process: its task, lease and submission.
+
+    The lease token is kept only as its SHA-256, as API tokens are."""
+
+    __tablename__ = "remote_offers"
+    __table_args__ = (
+        ForeignKeyConstraint(["run_id", "phase_id"], ["phases.run_id", "phases.phase_id"]),
+        UniqueConstraint("run_id", "phase_id", "attempt"),
+        Index("ix_remote_offers_status", "status"),
+    )
+
+    offer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The run's project, kept here so a token limited to projects is answered from this row alone.
+    project_id: Mapped[str] = mapped_column(ID)
+    run_id: Mapped[str] = mapped_column(ID)
+    phase_id: Mapped[str] = mapped_column(ID)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    base_commit: Mapped[str] = mapped_column(String(64))
+    task_json: Mapped[str] = mapped_column(Text)
+    policy_json: Mapped[str] = mapped_column(Text)
+    allowance_tokens: Mapped[int] = mapped_column(Integer)
+    allowance_usd: Mapped[Decimal] = mapped_column(USD)
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(NAME)
+    lease_sha256: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submission_json: Mapped[str | None] = mapped_column(Text)
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

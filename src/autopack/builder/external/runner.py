@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from autopack.builder.allowance import attempt_allowance
 from autopack.builder.base import (
     BuilderResult,
     BuilderUsage,
@@ -75,20 +76,9 @@ class ExternalBuilder:
             )
         return found
 
-    def _allowance(self, request: BuildRequest) -> Amount:
-        """The least any level still allows, and no more than the request's own cap."""
-        remaining = [self.ledger.remaining(scope) for scope in self.scopes]
-        tokens = min([left.tokens for left in remaining] + [2**62])
-        usd = min([left.usd for left in remaining] + [Decimal("1e18")])
-        if request.remaining_tokens is not None:
-            tokens = min(tokens, request.remaining_tokens)
-        if request.remaining_usd is not None:
-            usd = min(usd, request.remaining_usd)
-        return Amount(tokens=max(tokens, 0), usd=max(usd, Decimal(0)))
-
     async def build(self, request: BuildRequest) -> BuilderResult:
         executable = self.executable_path()
-        allowance = self._allowance(request)
+        allowance = attempt_allowance(self.ledger, self.scopes, request)
         if allowance.tokens <= 0 or allowance.usd <= 0:
             return self._result(request, StopReason.BUDGET, "no budget left", CliReport())
         try:

@@ -1,0 +1,160 @@
+"""Remote Builders over HTTP: a separate process claims each attempt, builds in its own clone and
+submits; the run governs what lands exactly as it does for its own Builder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopack.store.ledger import ledger_for_run
+from autopack.testing.api_server import Api, start_api
+
+AGENT = Path(__file__).with_name("remote_agent.py")
+
+PHASE = """### Phase {id}: {title}
+category: feature
+complexity: low
+builder: remote
+scope: {scope}
+acceptance: the unit tests pass
+
+{title}.
+"""
+PLAN = "# Remote\n\nBuilt by an agent elsewhere.\n\n## Tier 1: Operations\n\n" + "\n".join(
+    PHASE.format(id=phase_id, title=title, scope=scope)
+    for phase_id, title, scope in [
+        ("1.1", "Add subtraction to calc/ops.py", "calc/ops.py"),
+        ("1.2", "Add multiplication to calc/ops.py", "calc/ops.py"),
+        ("1.3", "List the operations in README.md", "README.md"),
+    ]
+)
+
+
+@pytest.fixture
+def remote_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    monkeypatch.setenv("AUTOPACK_REMOTE_LEASE_SECONDS", "2")
+    monkeypatch.setenv("AUTOPACK_REMOTE_CLAIM_WAIT_SECONDS", "120")
+    yield from start_api(tmp_path, None, monkeypatch)
+
+
+def _start(api: Api, plan: str) -> str:
+    with api.client() as client:
+        answer = client.post("/runs", json={"plan_text": plan})
+        assert answer.status_code in (201, 202), answer.text
+        return str(answer.json()["run_id"])
+
+
+def _agent(api: Api, tmp_path: Path, phases: int, *mode: str) -> list[dict[str, Any]]:
+    results = tmp_path / "agent.json"
+    workdir = tmp_path / "agent"
+    workdir.mkdir()
+    subprocess.run(
+        [
+            sys.executable,
+            str(AGENT),
+            api.base_url,
+            api.write_token,
+            str(workdir),
+            str(results),
+            str(phases),
+            *mode,
+        ],
+        check=True,
+        timeout=300,
+    )
+    return list(json.loads(results.read_text()))
+
+
+def _answers(results: list[dict[str, Any]], step: str, phase: str) -> list[dict[str, Any]]:
+    return [r for r in results if r["step"] == step and r["phase"] == phase]
+
+
+def _commits(api: Api, run_id: str) -> list[str]:
+    log = subprocess.run(
+        ["git", "log", "--format=%s", f"main..autopack/{run_id}"],
+        cwd=api.root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return log.stdout.splitlines()
+
+
+def test_a_remote_builder_over_http_builds_every_phase_of_a_run(
+    remote_api: Api, tmp_path: Path
+) -> None:
+    api = remote_api
+    run_id = _start(api, PLAN)
+    results = _agent(api, tmp_path, 3)
+    run = api.wait_for_end(run_id)
+    assert run["state"] == "DONE_SUCCESS", run
+    commits = _commits(api, run_id)
+    assert len(commits) == 3, commits
+    ops = subprocess.run(
+        ["git", "show", f"autopack/{run_id}:calc/ops.py"],
+        cwd=api.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "def subtract" in ops
+    assert "def multiply" in ops
+
+    # The task carried what a Builder needs, capped by what the phase may spend.
+    claim = _answers(results, "claim", "1.1")[0]["body"]
+    task = claim["task"]
+    assert task["base_commit"]
+    assert task["repository"] == str(api.root)
+    assert "subtract" in task["prompt"]
+    assert task["repo_map"]
+    assert Decimal(task["allowance"]["usd"]) > 0
+    assert "autopack.toml" in task["protected_paths"]
+
+    # A hostile patch is refused by rule at once; the lease stays for a corrected one.
+    hostile = _answers(results, "hostile", "1.1")[0]
+    assert hostile["status"] == 422
+    assert hostile["body"]["rule"] == "path.protected"
+    assert _answers(results, "submit", "1.1")[0]["status"] == 202
+
+    # An expired lease: refused, offered again, the old holder refused after the new claim.
+    assert _answers(results, "late", "1.2")[0]["body"]["rule"] == "lease.expired"
+    assert _answers(results, "reclaim", "1.2")[0]["body"]["offer"]["claims"] == 2
+    late = _answers(results, "late-after-reclaim", "1.2")[0]
+    assert late["status"] == 409
+    assert late["body"]["rule"] == "lease.unknown"
+    # One submission per attempt.
+    for phase in ("1.1", "1.2", "1.3"):
+        again = _answers(results, "resubmit", phase)[0]
+        assert again["status"] == 409
+        assert again["body"]["rule"] == "offer.submitted"
+
+    # What the agent reported is in the ledger, one row per phase, as reported.
+    remote = [c for c in ledger_for_run(api.database, run_id) if c.provider == "remote"]
+    assert sorted(c.phase_id or "" for c in remote) == ["1.1", "1.2", "1.3"]
+    assert {c.usd for c in remote} == {Decimal("0.05")}
+    assert {c.model for c in remote} == {"test-agent"}
+    assert all(c.input_tokens == 1200 and c.output_tokens == 300 for c in remote)
+
+
+def test_a_remote_builder_reporting_more_than_its_allowance_lands_nothing(
+    remote_api: Api, tmp_path: Path
+) -> None:
+    api = remote_api
+    plan = PLAN.split("### Phase 1.1")[0] + "### Phase 1.3" + PLAN.split("### Phase 1.3")[1]
+    run_id = _start(api, plan)
+    results = _agent(api, tmp_path, 1, "overspend")
+    run = api.wait_for_end(run_id)
+    assert run["state"] == "DONE_FAILED_BUDGET_EXHAUSTED", run
+    assert _commits(api, run_id) == []
+    allowance = Decimal(_answers(results, "claim", "1.3")[0]["body"]["task"]["allowance"]["usd"])
+    assert allowance < Decimal(1000)
+    remote = [c for c in ledger_for_run(api.database, run_id) if c.provider == "remote"]
+    # Counted as reported, every paid token: the patch is what the allowance refuses.
+    assert [c.usd for c in remote] == [Decimal(1000)]
