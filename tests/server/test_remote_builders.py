@@ -15,6 +15,14 @@ import pytest
 
 from autopack.store.ledger import ledger_for_run
 from autopack.testing.api_server import Api, start_api
+from autopack.testing.kills import (
+    KILLED,
+    committed_phases,
+    only_run,
+    outcome,
+    resume_run,
+    start_run,
+)
 
 AGENT = Path(__file__).with_name("remote_agent.py")
 
@@ -158,3 +166,40 @@ def test_a_remote_builder_reporting_more_than_its_allowance_lands_nothing(
     remote = [c for c in ledger_for_run(api.database, run_id) if c.provider == "remote"]
     # Counted as reported, every paid token: the patch is what the allowance refuses.
     assert [c.usd for c in remote] == [Decimal(1000)]
+
+
+@pytest.fixture
+def idle_remote_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    monkeypatch.setenv("AUTOPACK_REMOTE_CLAIM_WAIT_SECONDS", "120")
+    yield from start_api(tmp_path, None, monkeypatch, run_worker=False)
+
+
+def test_a_run_killed_after_billing_a_submission_resumes_without_billing_it_again(
+    idle_remote_api: Api, tmp_path: Path
+) -> None:
+    api = idle_remote_api
+    plan = tmp_path / "plan.md"
+    plan.write_text(PLAN.split("### Phase 1.2")[0], encoding="utf-8")
+    results, workdir = tmp_path / "agent.json", tmp_path / "agent"
+    workdir.mkdir()
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            str(AGENT),
+            api.base_url,
+            api.write_token,
+            str(workdir),
+            str(results),
+            "1",
+        ]
+    )
+    env = {"OPENAI_API_KEY": "test-key", "AUTOPACK_HEARTBEAT_SECONDS": "0.5"}
+    # The first ledger row is the agent's report: the run dies the instant it is stored.
+    assert start_run(api.root, plan, env, kill_at="ledger:row#1") == KILLED
+    assert agent.wait(timeout=60) == 0
+    run_id = only_run(api.root)
+    assert resume_run(api.root, run_id, env) == 0
+    assert outcome(api.root, run_id).state == "DONE_SUCCESS"
+    assert committed_phases(api.root, run_id) == ["1.1"]
+    remote = [c for c in ledger_for_run(api.database, run_id) if c.provider == "remote"]
+    assert [c.usd for c in remote] == [Decimal("0.05")]

@@ -41,18 +41,22 @@ from autopack.llm.budget import Amount, BudgetExhausted, BudgetLedger, Scope
 from autopack.llm.budgeted import CallContext, CallRecorder
 from autopack.llm.redact import Redactor
 from autopack.store.engine import Database
-from autopack.store.ledger import LlmCallRecord
+from autopack.store.ledger import LlmCallRecord, ledger_for_run
 from autopack.store.remote_offers import (
     Offer,
     OfferStatus,
     Submission,
     get_offer,
     offer_attempt,
+    offer_of_attempt,
     withdraw_offer,
 )
 from autopack.workspace.diffs import changed_paths, worktree_diff
 
 REMOTE_PROVIDER = "remote"
+# What the offer's columns hold; a cap above them is no cap at all.
+MAX_STORED_TOKENS = 2**31 - 1
+MAX_STORED_USD = Decimal("99999999")
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,11 @@ class RemoteBuilder:
         }
 
     async def build(self, request: BuildRequest) -> BuilderResult:
+        billed = await asyncio.to_thread(self._billed_submission, request)
+        if billed is not None:
+            # Resumed after the report was billed: the ledger already holds it, so only the patch
+            # is applied again, to the worktree rebuilt from the base commit.
+            return await self._land(request, *billed)
         allowance = attempt_allowance(self.ledger, self.scopes, request)
         if allowance.tokens <= 0 or allowance.usd <= 0:
             return self._result(request, StopReason.BUDGET, "no budget left")
@@ -161,8 +170,8 @@ class RemoteBuilder:
                 base_commit=request.worktree.base_commit,
                 task=task,
                 policy=self.policy.model_dump(mode="json"),
-                allowance_tokens=min(allowance.tokens, 2**31 - 1),
-                allowance_usd=min(allowance.usd, Decimal("99999999")),
+                allowance_tokens=min(allowance.tokens, MAX_STORED_TOKENS),
+                allowance_usd=min(allowance.usd, MAX_STORED_USD),
                 lease_seconds=self.terms.lease_seconds,
             )
             offer, stop, detail = await self._wait(offer, request)
@@ -172,33 +181,46 @@ class RemoteBuilder:
                 # Killed or cancelled while waiting: nobody may submit into a run that stopped.
                 withdraw_offer(self.database, offer.offer_id)
             raise
-        submission = offer.submission
-        if submission is None:
+        if offer.submission is None:
             await asyncio.to_thread(withdraw_offer, self.database, offer.offer_id)
             self.ledger.release(reservation)
             return self._result(request, stop, detail, offer)
-        usage = submission.usage
-        cost = (
-            usage.cost_usd
-            if usage.cost_usd is not None
-            else self.alias.cost_usd(
-                usage.input_tokens,
-                usage.cached_input_tokens,
-                usage.output_tokens,
-                usage.cache_write_tokens,
-            )
+        call = self._call_record(offer, started)
+        self.ledger.settle(
+            reservation, Amount(tokens=call.input_tokens + call.output_tokens, usd=call.usd)
         )
-        tokens = usage.input_tokens + usage.output_tokens
-        self.ledger.settle(reservation, Amount(tokens=tokens, usd=cost))
-        self.recorder.record(self._call_record(offer, cost, started))
-        if tokens > allowance.tokens or cost > allowance.usd:
+        self.recorder.record(call)
+        return await self._land(request, offer, call)
+
+    def _billed_submission(self, request: BuildRequest) -> tuple[Offer, LlmCallRecord] | None:
+        offer = offer_of_attempt(
+            self.database, self.context.run_id, request.phase.phase_id, request.attempt
+        )
+        if offer is None or offer.submission is None:
+            return None
+        calls = [
+            call
+            for call in ledger_for_run(self.database, self.context.run_id)
+            if call.provider == REMOTE_PROVIDER
+            and call.phase_id == request.phase.phase_id
+            and call.attempt == request.attempt
+        ]
+        return (offer, calls[0]) if calls else None
+
+    async def _land(
+        self, request: BuildRequest, offer: Offer, call: LlmCallRecord
+    ) -> BuilderResult:
+        """The billed submission's patch in the worktree, unless the report passed the allowance."""
+        assert offer.submission is not None
+        tokens = call.input_tokens + call.output_tokens
+        if tokens > offer.allowance_tokens or call.usd > offer.allowance_usd:
             detail = (
-                f"{offer.claimed_by} reported {tokens} tokens and {cost} USD, above the attempt's "
-                f"allowance of {allowance.tokens} tokens and {allowance.usd} USD; its patch is "
-                "not applied"
+                f"{offer.claimed_by} reported {tokens} tokens and {call.usd} USD, above the "
+                f"attempt's allowance of {offer.allowance_tokens} tokens and "
+                f"{offer.allowance_usd} USD; its patch is not applied"
             )
             return self._result(request, StopReason.BUDGET, detail, offer)
-        refusal = await asyncio.to_thread(self._apply, request, submission.patch)
+        refusal = await asyncio.to_thread(self._apply, request, offer.submission.patch)
         if refusal is not None:
             return self._result(request, StopReason.AGENT_ERROR, refusal, offer)
         return self._result(request, StopReason.FINISHED, "", offer)
@@ -237,9 +259,18 @@ class RemoteBuilder:
             return f"the submitted patch did not apply (rule: {error.rule}):\n{detail}"
         return None
 
-    def _call_record(self, offer: Offer, cost: Decimal, started: float) -> LlmCallRecord:
+    def _call_record(self, offer: Offer, started: float) -> LlmCallRecord:
+        """The report as one ledger row, priced at the alias's rates when it gave no cost."""
         assert offer.submission is not None
         usage = offer.submission.usage
+        cost = usage.cost_usd
+        if cost is None:
+            cost = self.alias.cost_usd(
+                usage.input_tokens,
+                usage.cached_input_tokens,
+                usage.output_tokens,
+                usage.cache_write_tokens,
+            )
         return LlmCallRecord(
             run_id=self.context.run_id,
             tier_id=self.context.tier_id,

@@ -181,6 +181,18 @@ def offer_attempt(
         return _offer(row)
 
 
+def offer_of_attempt(database: Database, run_id: str, phase_id: str, attempt: int) -> Offer | None:
+    with database.reading() as session:
+        row = session.scalar(
+            select(RemoteOfferRow).where(
+                RemoteOfferRow.run_id == run_id,
+                RemoteOfferRow.phase_id == phase_id,
+                RemoteOfferRow.attempt == attempt,
+            )
+        )
+        return None if row is None else _offer(row)
+
+
 def get_offer(database: Database, offer_id: str) -> Offer:
     with database.reading() as session:
         row = session.get(RemoteOfferRow, offer_id)
