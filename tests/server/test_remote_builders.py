@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
+from autopack.domain.vocabulary import TokenScope
 from autopack.store.ledger import ledger_for_run
+from autopack.store.remote_offers import offer_attempt
+from autopack.store.runs import create_run
+from autopack.store.tokens import create_token
 from autopack.testing.api_server import Api, start_api
 from autopack.testing.kills import (
     KILLED,
@@ -23,6 +27,7 @@ from autopack.testing.kills import (
     resume_run,
     start_run,
 )
+from autopack.testing.runs import blueprint
 
 AGENT = Path(__file__).with_name("remote_agent.py")
 
@@ -203,3 +208,51 @@ def test_a_run_killed_after_billing_a_submission_resumes_without_billing_it_agai
     assert committed_phases(api.root, run_id) == ["1.1"]
     remote = [c for c in ledger_for_run(api.database, run_id) if c.provider == "remote"]
     assert [c.usd for c in remote] == [Decimal("0.05")]
+
+
+def test_only_a_write_token_of_the_runs_project_sees_and_claims_its_offers(
+    idle_remote_api: Api,
+) -> None:
+    api = idle_remote_api
+    create_run(api.database, blueprint("run-1"))  # project "demo"
+    offer = offer_attempt(
+        api.database,
+        project_id="demo",
+        run_id="run-1",
+        phase_id="a",
+        attempt=1,
+        base_commit="0" * 40,
+        task={"title": "Phase a"},
+        policy={},
+        allowance_tokens=1_000,
+        allowance_usd=Decimal("0.5"),
+        lease_seconds=60,
+    )
+    other, _ = create_token(api.database, "other-project", TokenScope.WRITE, ["calc-demo"])
+    claim = {"builder": "agent"}
+    with api.client(None) as anonymous:
+        assert anonymous.get("/builders/offers").status_code == 401
+    with api.client("read") as reader:
+        assert [o["offer_id"] for o in reader.get("/builders/offers").json()] == [offer.offer_id]
+        refused = reader.post(f"/builders/offers/{offer.offer_id}/claim", json=claim)
+        assert refused.status_code == 403
+        assert reader.post("/builders/claims", json=claim).status_code == 403
+    with api.client(other) as limited:
+        assert limited.get("/builders/offers").json() == []
+        assert limited.post("/builders/claims", json=claim).status_code == 204
+        hidden = limited.post(f"/builders/offers/{offer.offer_id}/claim", json=claim)
+        assert hidden.status_code == 404
+    with api.client() as writer:
+        claimed = writer.post("/builders/claims", json=claim)
+        assert claimed.status_code == 200
+        assert claimed.json()["offer"]["offer_id"] == offer.offer_id
+        # Not a patch at all: refused by rule, the lease kept.
+        lease = claimed.json()["lease_token"]
+        junk = {"lease_token": lease, "patch": "just words"}
+        answer = writer.post(f"/builders/offers/{offer.offer_id}/submission", json=junk)
+        assert answer.status_code == 422
+        assert answer.json()["rule"] == "patch.format"
+        beat = writer.post(
+            f"/builders/offers/{offer.offer_id}/heartbeat", json={"lease_token": lease}
+        )
+        assert beat.status_code == 200
