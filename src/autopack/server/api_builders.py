@@ -28,6 +28,7 @@ from autopack.store.remote_offers import (
     OfferStatus,
     ReportedUsage,
     Submission,
+    claim_next_offer,
     claim_offer,
     get_offer,
     open_offers,
@@ -152,17 +153,14 @@ async def claim_next(body: NextClaim, request: Request, caller: Writer) -> Claim
     """Claim the oldest attempt on offer (of one run, if given); 204 when there is none."""
     database = context_of(request).database
 
-    def take() -> Claimed | None:
-        run_ids = None if body.run_id is None else [body.run_id]
-        for offer in open_offers(database, run_ids=run_ids, project_ids=caller.projects):
-            try:
-                return _claimed(*claim_offer(database, offer.offer_id, body.builder))
-            except OfferRefused:
-                continue  # another claimant was first: try the next
-        return None
-
-    claimed = await run_in_threadpool(take)
-    return Response(status_code=204) if claimed is None else claimed
+    claimed = await run_in_threadpool(
+        claim_next_offer,
+        database,
+        body.builder,
+        run_ids=None if body.run_id is None else [body.run_id],
+        project_ids=caller.projects,
+    )
+    return Response(status_code=204) if claimed is None else _claimed(*claimed)
 
 
 @router.post("/offers/{offer_id}/heartbeat", response_model=OfferView)

@@ -256,6 +256,22 @@ def claim_offer(database: Database, offer_id: str, claimant: str) -> tuple[Offer
         return _offer(row), token
 
 
+def claim_next_offer(
+    database: Database,
+    claimant: str,
+    *,
+    run_ids: Sequence[str] | None = None,
+    project_ids: Sequence[str] | None = None,
+) -> tuple[Offer, str] | None:
+    """Claim the oldest offer open to the caller; None when there is none left to take."""
+    for offer in open_offers(database, run_ids=run_ids, project_ids=project_ids):
+        try:
+            return claim_offer(database, offer.offer_id, claimant)
+        except OfferRefused:
+            continue  # another claimant was first: try the next
+    return None
+
+
 def _check_lease(row: RemoteOfferRow, token: str, now: datetime) -> None:
     _refuse_unless_open(row)
     held = row.lease_sha256 is not None and secrets.compare_digest(row.lease_sha256, _digest(token))
