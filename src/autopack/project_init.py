@@ -212,7 +212,7 @@ id = {_toml_string(project_id)}
 # top = "{routing.top}"
 # standard = "{routing.standard}"
 # fast = "{routing.fast}"
-# policy = "{routing.policy.value}"  # "learned": the Builder's alias from the project's record
+# policy = "{routing.policy.value}"  # the Builder's alias from the project's record; "static": the table only
 # min_observations = {routing.min_observations}  # learned: ended phases before a model is compared
 # confidence = {routing.confidence}  # learned: level of the success rate's lower bound
 

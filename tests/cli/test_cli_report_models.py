@@ -111,7 +111,7 @@ def test_the_record_per_alias_category_and_complexity(repo: Path) -> None:
     code, out = invoke("report", "models", "--repo", str(repo), "--json")
     assert code == 0
     report = json.loads(out)
-    assert report["policy"] == "static"
+    assert report["policy"] == "learned"
     fast, standard = report["models"]
     assert fast == {
         "alias": "anthropic-fast",
@@ -145,10 +145,12 @@ def test_the_record_per_alias_category_and_complexity(repo: Path) -> None:
 def test_plan_says_which_policy_chose_each_model_and_why(repo: Path) -> None:
     _seed(repo)
     plan = str(repo / "plan.yaml")
+    (repo / "autopack.toml").write_text('[routing]\npolicy = "static"\n', encoding="utf-8")
     code, out = invoke("plan", plan, "--repo", str(repo))
     assert code == 0
     assert "1.1 builder anthropic-standard: static, routing table: builder at medium" in out
-    (repo / "autopack.toml").write_text('[routing]\npolicy = "learned"\n', encoding="utf-8")
+    # Learned, by default.
+    (repo / "autopack.toml").unlink()
     code, out = invoke("plan", plan, "--repo", str(repo))
     assert code == 0
     assert (

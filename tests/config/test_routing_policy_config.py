@@ -23,9 +23,9 @@ def _load(repo: Path, routing: str) -> Routing:
     return load_settings(repo, env={}).routing
 
 
-def test_static_by_default(repo: Path) -> None:
+def test_learned_by_default(repo: Path) -> None:
     routing = load_settings(repo, env={}).routing
-    assert routing.policy is RoutingPolicy.STATIC
+    assert routing.policy is RoutingPolicy.LEARNED
     assert (routing.min_observations, routing.confidence) == (8, 0.95)
 
 

@@ -16,6 +16,7 @@ from autopack.strategy.routing import Routing, RoutingPolicy
 from autopack.strategy.ruleset import Ruleset
 
 LEARNED = Routing(policy=RoutingPolicy.LEARNED)
+STATIC_TABLE = Routing(policy=RoutingPolicy.STATIC)
 KNOWN = frozenset(default_aliases())
 FEATURE, MEDIUM = TaskCategory.FEATURE, Complexity.MEDIUM
 STATIC = "anthropic-standard"  # the table's Builder at medium complexity
@@ -77,7 +78,7 @@ def test_a_cheaper_alias_proven_as_good_is_chosen_with_its_reason() -> None:
 
 def test_under_the_static_policy_the_record_changes_nothing() -> None:
     policy, alias, reason = _builder(
-        BASELINE, _figures("anthropic-fast", 8, 8, "0.80"), routing=Routing()
+        BASELINE, _figures("anthropic-fast", 8, 8, "0.80"), routing=STATIC_TABLE
     )
     assert (policy, alias) == ("static", STATIC)
     assert reason == "routing table: builder at medium complexity -> standard"
@@ -179,7 +180,7 @@ def test_high_risk_phases_stay_on_the_static_top_choice() -> None:
     assert reason == (
         "routing table: high-risk category -> top (high-risk phases are never routed by history)"
     )
-    static = _builder(top, routing=Routing(), high_risk=True)
+    static = _builder(top, routing=STATIC_TABLE, high_risk=True)
     assert static == ("static", "anthropic-top", "routing table: high-risk category -> top")
 
 
@@ -255,5 +256,5 @@ def _compiled(routing: Routing, history: ModelHistory | None) -> dict[Role, str]
 def test_the_strategy_freezes_the_learned_builder() -> None:
     history = ModelHistory(figures=(BASELINE, _figures("anthropic-fast", 8, 8, "0.80")))
     assert _compiled(LEARNED, history)[Role.BUILDER] == "anthropic-fast"
-    assert _compiled(Routing(), history)[Role.BUILDER] == STATIC
+    assert _compiled(STATIC_TABLE, history)[Role.BUILDER] == STATIC
     assert _compiled(LEARNED, None)[Role.BUILDER] == STATIC

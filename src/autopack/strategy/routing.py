@@ -54,7 +54,7 @@ class Routing(BaseModel):
     top: str = "anthropic-top"
     standard: str = "anthropic-standard"
     fast: str = "anthropic-fast"
-    policy: RoutingPolicy = RoutingPolicy.STATIC
+    policy: RoutingPolicy = RoutingPolicy.LEARNED
     # learned: an alias is compared only after this many ended phases of the same category and
     # complexity, and only against a static choice with as many.
     min_observations: int = Field(default=8, ge=1)
