@@ -8,7 +8,6 @@ the context and how to find the caller, called from register_tools.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -20,11 +19,11 @@ from autopack.domain.plan import ID_PATTERN
 from autopack.domain.states import RunState
 from autopack.issues.run_issue_index import RunIssueIndex
 from autopack.mcp_server.access import CallerOf, refusals
+from autopack.mcp_server.progress import Progress, read_progress
 from autopack.run.cancel import cancel_run
 from autopack.server import run_actions
 from autopack.server.context import ServerContext
 from autopack.store.chains import RunChain
-from autopack.store.progress import progress_after
 from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.run_status import run_status
 from autopack.store.runs import PhaseRecord, TierRecord, get_run
@@ -34,9 +33,7 @@ ProjectArg = Annotated[
     str | None,
     Field(pattern=PROJECT_ID_PATTERN, description="A registered project's id; default: the own"),
 ]
-FINAL_KIND = "run_finished"  # as the API's event streams end on it
 MAX_WAIT_SECONDS = 30.0
-POLL_SECONDS = 0.2
 
 READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 ACTS = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -59,16 +56,6 @@ class RunStatusView(BaseModel):
     base_commit: str | None
     tiers: list[TierRecord]
     chain: RunChain | None = None
-
-
-class Progress(BaseModel):
-    run_id: str
-    events: list[dict[str, Any]] = Field(
-        description="Events after `after`, oldest first: each has id, kind, run_id and details"
-    )
-    last_event_id: int = Field(description="Pass as `after` next time to get what follows")
-    state: RunState
-    finished: bool = Field(description="The run has ended: no event follows")
 
 
 class Promoted(BaseModel):
@@ -145,21 +132,7 @@ def register_run_tools(server: MCPServer[Any], context: ServerContext, caller_of
         caller = caller_of()
         with refusals():
             run_actions.record_of(context, run_id, caller.token)
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            events = progress_after(database, after, run_id=run_id, limit=limit)
-            if events or time.monotonic() >= deadline:
-                break
-            time.sleep(POLL_SECONDS)
-        state = get_run(database, run_id).state
-        return Progress(
-            run_id=run_id,
-            events=[event.as_message() for event in events],
-            last_event_id=events[-1].id if events else after,
-            state=state,
-            finished=any(e.kind == FINAL_KIND for e in events)
-            or (state.is_terminal and len(events) < limit),
-        )
+        return read_progress(database, run_id, after, wait_seconds, limit)
 
 
 def register_acting_tools(

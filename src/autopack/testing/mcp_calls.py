@@ -41,6 +41,10 @@ async def watch_to_end(session: ClientSession, run_id: str) -> list[dict[str, An
     deadline = time.monotonic() + WATCH_SECONDS
     while time.monotonic() < deadline:
         progress = await call(session, "run_progress", run_id=run_id, after=after, wait_seconds=5)
+        ids = [event["id"] for event in progress["events"] if "id" in event]
+        # Each event once, in order: what follows `after` and nothing before it.
+        assert ids == sorted(set(ids)), ids
+        assert all(i > after for i in ids), (after, ids)
         events += progress["events"]
         after = progress["last_event_id"]
         if progress["finished"]:
