@@ -42,9 +42,11 @@ async def watch_to_end(session: ClientSession, run_id: str) -> list[dict[str, An
     while time.monotonic() < deadline:
         progress = await call(session, "run_progress", run_id=run_id, after=after, wait_seconds=5)
         ids = [event["id"] for event in progress["events"] if "id" in event]
-        # Each event once, in order: what follows `after` and nothing before it.
+        # Each event once, in order: what follows the last one seen, and the next id to ask from.
+        seen = [event["id"] for event in events if "id" in event]
         assert ids == sorted(set(ids)), ids
-        assert all(i > after for i in ids), (after, ids)
+        assert all(i > max(seen, default=0) for i in ids), (seen[-1:], ids)
+        assert progress["last_event_id"] == max(seen + ids, default=0), progress
         events += progress["events"]
         after = progress["last_event_id"]
         if progress["finished"]:
