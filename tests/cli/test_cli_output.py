@@ -152,8 +152,8 @@ def test_json_output_parses_and_keeps_the_text(ran: Ran, command: tuple[str, ...
         assert NOTE in json.dumps(data)
 
 
-# Commands that print no data of their own: a server, and references printed as text.
-WITHOUT_DATA = {"serve", "help"}
+# Commands that print no data of their own: servers, and references printed as text.
+WITHOUT_DATA = {"serve", "mcp", "help"}
 
 
 def test_every_command_that_prints_data_has_json() -> None:

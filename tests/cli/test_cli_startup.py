@@ -47,6 +47,7 @@ def imported_by(*arguments: str, heavy: tuple[str, ...] = HEAVY) -> dict[str, ob
         ("plan", "--help"),
         ("status", "--help"),
         ("serve", "--help"),
+        ("mcp", "--help"),
         ("token", "create", "--help"),
         ("project", "add", "--help"),
         ("help", "exit-codes"),

@@ -17,6 +17,7 @@ from autopack import __version__
 from autopack.cli import exit_codes
 from autopack.cli.context import database_for, project_backlog, settings_for
 from autopack.cli.errors import reports_errors
+from autopack.cli.mcp_commands import register as register_mcp_commands
 from autopack.cli.project_commands import register as register_project_commands
 from autopack.cli.reference import register as register_reference
 from autopack.cli.render import backlog_table, models_table, print_strategies, print_verify_result
@@ -344,6 +345,7 @@ def verify(
 
 register_run_commands(app)
 register_server_commands(app)
+register_mcp_commands(app)
 register_project_commands(app)
 register_report_commands(app)
 register_reference(app)

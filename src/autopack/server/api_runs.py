@@ -8,9 +8,8 @@ Every handler calls the same core functions the CLI calls; none re-implements a 
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+import functools
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,46 +17,37 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from autopack.config import PROJECT_ID_PATTERN, Settings
+from autopack.config import PROJECT_ID_PATTERN
 from autopack.domain.issues import PhaseIssue
 from autopack.domain.plan import ID_PATTERN
 from autopack.domain.states import RunState
 from autopack.domain.strategy import PhaseStrategy, Strategy
 from autopack.domain.vocabulary import IssueSource, IssueState, Severity
-from autopack.errors import NotFound
-from autopack.issues.phase_issue_file import (
-    PhaseIssueFile,
-    phase_issue_file,
-    read_phase_issue_file,
-)
+from autopack.issues.phase_issue_file import PhaseIssueFile, phase_issue_file
 from autopack.issues.record import record_issues
-from autopack.issues.run_issue_index import RunIssueIndex, build_run_index
-from autopack.plan.mask import mask_plan_text, plan_redactor
+from autopack.issues.run_issue_index import RunIssueIndex
 from autopack.run.cancel import cancel_run
-from autopack.run.execute import create_run
-from autopack.run.promote import ApprovalRefused, PromotionRefused, approve_phase, promote_run
-from autopack.run.runs_queue import NotQueueable, resume_on_queue
-from autopack.run.services import RunOptions
-from autopack.server.auth import Reader, Writer, may_act_on
+from autopack.server import run_actions
+from autopack.server.auth import Reader, Writer
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
+
+# Where the other routers and the dashboard have always found them.
+from autopack.server.run_actions import record_of as record_of
+from autopack.server.run_actions import seen_by as seen_by
+from autopack.server.run_actions import settings_of_run as settings_of_run
+from autopack.server.run_actions import strategy_of as strategy_of
 from autopack.store.attempts import AttemptRecord, attempts_of_phase
 from autopack.store.chains import RunChain
-from autopack.store.projects import run_ids_of_projects
-from autopack.store.queue import last_heartbeat
 from autopack.store.reports import RunListing, list_run_listings, run_listing
 from autopack.store.run_status import run_status
-from autopack.store.runs import PhaseRecord, RunRecord, TierRecord, get_run
-from autopack.store.schema import utc_now
-from autopack.store.tokens import TokenInfo
-from autopack.workspace.registry import git_for
+from autopack.store.runs import PhaseRecord, RunRecord, TierRecord
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 RunId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A run id, as `GET /runs` lists.")]
 PhaseId = Annotated[str, PathParam(pattern=ID_PATTERN)]
 TierId = Annotated[str, PathParam(pattern=ID_PATTERN)]
-UPLOADS_DIR = "uploaded_plans"
 
 
 class _Body(BaseModel):
@@ -166,45 +156,6 @@ def _links(run_id: str) -> dict[str, str]:
     }
 
 
-def record_of(context: ServerContext, run_id: str, caller: TokenInfo) -> RunRecord:
-    """The run, if the caller's token may see its project; else 404, as if it did not exist."""
-    return seen_by(caller, get_run(context.database, run_id))  # NotFound -> 404
-
-
-def seen_by(caller: TokenInfo, record: RunRecord) -> RunRecord:
-    """The run, if the caller's token may see its project; else 404, as if it did not exist."""
-    if not caller.sees(record.project_id):
-        raise NotFound(f"no run {record.run_id!r}")
-    return record
-
-
-def settings_of_run(context: ServerContext, record: RunRecord) -> Settings:
-    """The settings of the run's project: its folders and repository are the run's."""
-    return context.settings_of(record.project_id)
-
-
-def strategy_of(record: RunRecord) -> Strategy:
-    return Strategy.model_validate_json(record.strategy_json)
-
-
-def _inside(root: Path, relative: str) -> Path:
-    """`relative` resolved under `root`, refusing anything that would leave it."""
-    if any(ord(char) < 32 for char in relative) or Path(relative).is_absolute():
-        raise Problem(422, "Invalid input", "plan: must be a path relative to the project root")
-    try:
-        resolved = (root / relative).resolve()
-        if not resolved.is_relative_to(root.resolve()):
-            raise Problem(422, "Invalid input", "plan: the path leaves the project root")
-        found = resolved.is_file()
-    except OSError as error:  # a name over the filesystem's limits, a loop of links
-        raise Problem(
-            422, "Invalid input", f"plan: {relative[:80]!r} cannot be opened: {error.strerror}"
-        ) from None
-    if not found:
-        raise Problem(422, "Invalid input", f"plan: no file {relative!r} in the project")
-    return resolved
-
-
 @router.post("", status_code=202, response_model=RunStarted)
 async def start_run(
     body: StartRun, request: Request, response: Response, caller: Writer
@@ -212,35 +163,18 @@ async def start_run(
     """Phase 0 and the frozen strategy now, with the project's settings; the run itself is queued
     for a worker."""
     context = context_of(request)
-    project_id = body.project or context.project_id
-    may_act_on(caller, project_id)
-    try:
-        settings = await run_in_threadpool(context.settings_of, project_id)
-    except NotFound as missing:
-        raise Problem(422, "Invalid input", f"project: {missing}") from None
-    if body.llm is not None and body.llm not in settings.aliases:
-        raise Problem(
-            422,
-            "Invalid input",
-            f"llm: unknown model alias {body.llm!r} (known: {', '.join(sorted(settings.aliases))})",
+    run_id = await run_in_threadpool(
+        functools.partial(
+            run_actions.start_run,
+            context,
+            caller,
+            project=body.project,
+            plan=body.plan,
+            plan_text=body.plan_text,
+            llm=body.llm,
+            no_sandbox=body.no_sandbox,
         )
-    uploaded = body.plan is None
-    if body.plan is not None:
-        plan_file = _inside(settings.repo_root, body.plan)
-    else:
-        # Markdown either way: text with no tier headings goes to the planner (plan/load.py).
-        plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}.md"
-        plan_file.parent.mkdir(parents=True, exist_ok=True)
-        # Stored masked (plan/mask.py): the file outlives the request, and a key must not.
-        masked = mask_plan_text(body.plan_text or "", plan_redactor(settings.aliases))[0]
-        plan_file.write_text(masked, encoding="utf-8")
-    options = RunOptions(llm=body.llm, no_sandbox=body.no_sandbox)
-    try:
-        run_id = await run_in_threadpool(create_run, settings, plan_file, options, queue=True)
-    except BaseException:
-        if uploaded:  # a refused plan is not kept
-            plan_file.unlink(missing_ok=True)
-        raise
+    )
     response.headers["Location"] = f"/runs/{run_id}"
     return RunStarted(
         run_id=run_id,
@@ -271,12 +205,7 @@ def list_runs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RunPage:
     context = context_of(request)
-    run_ids = None
-    if project is None and caller.projects is not None:
-        # A limited token lists its projects' runs only.
-        run_ids = run_ids_of_projects(context.database, caller.projects)
-    elif project is not None and not caller.sees(project):
-        run_ids = []
+    run_ids = run_actions.visible_run_ids(context, caller, project)
     runs, total = list_run_listings(
         context.database,
         project_id=project,
@@ -381,10 +310,7 @@ def run_issues(run_id: RunId, request: Request, caller: Reader) -> RunIssueIndex
     """The run's issues by issue_key, folded from its phase files (so issues recorded over the
     API after the run ended show too)."""
     context = context_of(request)
-    record = record_of(context, run_id, caller)
-    run_dir = settings_of_run(context, record).runs_dir / run_id
-    files = [read_phase_issue_file(path) for path in sorted(run_dir.glob("phase_*_issues.json"))]
-    return build_run_index(run_id, files)
+    return run_actions.issue_index(context, record_of(context, run_id, caller))
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=RunListing)
@@ -407,20 +333,7 @@ def resume(run_id: RunId, request: Request, caller: Writer) -> RunListing:
     """Queue a run whose executor died (or was interrupted) for a worker to carry on from its last
     checkpoint."""
     context = context_of(request)
-    record = record_of(context, run_id, caller)
-    if record.state.is_terminal:
-        raise Problem(409, "Conflict", f"run {run_id} already ended {record.state.value}")
-    beat = last_heartbeat(context.database, run_id)
-    stale_after = timedelta(seconds=context.settings.runtime.stale_seconds)
-    alive = beat is not None and utc_now() - beat < stale_after
-    if alive and record.interrupted_at is None:  # an interrupted executor beats no more
-        raise Problem(
-            409, "Conflict", f"run {run_id} is being executed (heartbeat {beat:%H:%M:%S})"
-        )
-    try:
-        resume_on_queue(settings_of_run(context, record), context.database, run_id)
-    except NotQueueable as refused:
-        raise Problem(409, "Conflict", str(refused)) from None
+    run_actions.resume_run(context, record_of(context, run_id, caller))
     listing = run_listing(context.database, run_id)
     assert listing is not None
     return listing
@@ -433,13 +346,7 @@ def promote(
     """Merge the integration branch into its base (or `into`), if the run is eligible."""
     context = context_of(request)
     record = record_of(context, run_id, caller)
-    git = git_for(settings_of_run(context, record))
-    try:
-        target, head = promote_run(context.database, git, run_id, (body or PromoteRequest()).into)
-    except PromotionRefused as refused:
-        raise Problem(
-            409, "Conflict", str(refused), reasons=list(refused.decision.reasons)
-        ) from None
+    target, head = run_actions.promote(context, record, (body or PromoteRequest()).into)
     return Promoted(run_id=run_id, into=target, head=head)
 
 
@@ -449,13 +356,4 @@ def approve(run_id: RunId, phase_id: PhaseId, request: Request, caller: Writer) 
     name and the time; the first approval stands)."""
     context = context_of(request)
     record = record_of(context, run_id, caller)
-    try:
-        return approve_phase(
-            context.database,
-            settings_of_run(context, record).runs_dir,
-            run_id,
-            phase_id,
-            by=f"token {caller.name}",
-        )
-    except ApprovalRefused as refused:
-        raise Problem(409, "Conflict", str(refused)) from None
+    return run_actions.approve(context, record, phase_id, by=f"token {caller.name}")

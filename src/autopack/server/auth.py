@@ -55,11 +55,16 @@ async def reader(request: Request) -> TokenInfo:
 async def writer(request: Request) -> TokenInfo:
     # Never from the cookie: a page on another site could otherwise make the browser act.
     info = await _caller(request, cookie=False)
+    may_write(info)
+    return info
+
+
+def may_write(info: TokenInfo) -> None:
+    """Refuse (403) an action to a token that may only read."""
     if info.scope is not TokenScope.WRITE:
         raise Problem(
             403, "Forbidden", f"token {info.name!r} may only read; this needs a write token"
         )
-    return info
 
 
 async def registrar(request: Request) -> TokenInfo:

@@ -74,3 +74,12 @@ def progress_after(
 def last_progress_id(database: Database) -> int:
     with database.reading() as session:
         return session.scalar(select(func.max(ProgressEventRow.id))) or 0
+
+
+def has_progress(database: Database, run_id: str, kind: str) -> bool:
+    """Whether the run has recorded an event of this kind, whenever."""
+    with database.reading() as session:
+        query = select(ProgressEventRow.id).where(
+            ProgressEventRow.run_id == run_id, ProgressEventRow.kind == kind
+        )
+        return session.scalar(query.limit(1)) is not None
