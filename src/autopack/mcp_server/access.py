@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from starlette.concurrency import run_in_threadpool
 
 from autopack.domain.vocabulary import TokenScope
@@ -25,6 +26,10 @@ from autopack.server.problems import Problem
 from autopack.store.engine import Database
 from autopack.store.schema import utc_now
 from autopack.store.tokens import TokenInfo, verify_token
+
+# What a client is told of each tool: reading ones change nothing, acting ones need a write token.
+READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+ACTS = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 
 # The TokenInfo travels from the bearer middleware to the tools inside the SDK's AccessToken.
 _INFO_CLAIM = "autopack_token"

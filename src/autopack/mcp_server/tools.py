@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from autopack.config import PROJECT_ID_PATTERN
 from autopack.domain.plan import ID_PATTERN
 from autopack.domain.states import RunState
 from autopack.issues.run_issue_index import RunIssueIndex
-from autopack.mcp_server.access import CallerOf, refusals
+from autopack.mcp_server.access import ACTS, READS, CallerOf, refusals
+from autopack.mcp_server.builder_tools import register_builder_tools
 from autopack.mcp_server.progress import Progress, read_progress
 from autopack.run.cancel import cancel_run
 from autopack.server import run_actions
@@ -34,9 +34,6 @@ ProjectArg = Annotated[
     Field(pattern=PROJECT_ID_PATTERN, description="A registered project's id; default: the own"),
 ]
 MAX_WAIT_SECONDS = 30.0
-
-READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-ACTS = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 
 
 class RunStarted(BaseModel):
@@ -67,6 +64,7 @@ class Promoted(BaseModel):
 def register_tools(server: MCPServer[Any], context: ServerContext, caller_of: CallerOf) -> None:
     register_run_tools(server, context, caller_of)
     register_acting_tools(server, context, caller_of)
+    register_builder_tools(server, context, caller_of)
 
 
 def register_run_tools(server: MCPServer[Any], context: ServerContext, caller_of: CallerOf) -> None:

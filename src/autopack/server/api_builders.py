@@ -108,7 +108,7 @@ def _refused(refusal: OfferRefused) -> Problem:
     return Problem(409, "Conflict", str(refusal), rule=refusal.rule)
 
 
-def _claimed(offer: Offer, token: str) -> Claimed:
+def claimed_view(offer: Offer, token: str) -> Claimed:
     return Claimed(
         offer=view(offer), lease_token=token, lease_seconds=offer.lease_seconds, task=offer.task
     )
@@ -143,7 +143,7 @@ def claim(offer_id: OfferId, body: Claim, request: Request, caller: Writer) -> C
         offer, token = claim_offer(database, offer_id, body.builder)
     except OfferRefused as refusal:
         raise _refused(refusal) from None
-    return _claimed(offer, token)
+    return claimed_view(offer, token)
 
 
 @router.post(
@@ -160,7 +160,7 @@ async def claim_next(body: NextClaim, request: Request, caller: Writer) -> Claim
         run_ids=None if body.run_id is None else [body.run_id],
         project_ids=caller.projects,
     )
-    return Response(status_code=204) if claimed is None else _claimed(*claimed)
+    return Response(status_code=204) if claimed is None else claimed_view(*claimed)
 
 
 @router.post("/offers/{offer_id}/heartbeat", response_model=OfferView)
