@@ -205,6 +205,37 @@ def _inside(root: Path, relative: str) -> Path:
     return resolved
 
 
+async def start_settings(
+    context: ServerContext, caller: TokenInfo, project: str | None
+) -> tuple[str, Settings]:
+    """The project a run is to start in (default: the server's own), if the caller may act there."""
+    project_id = project or context.project_id
+    may_act_on(caller, project_id)
+    try:
+        return project_id, await run_in_threadpool(context.settings_of, project_id)
+    except NotFound as missing:
+        raise Problem(422, "Invalid input", f"project: {missing}") from None
+
+
+def uploaded_plan_file(settings: Settings, suffix: str) -> Path:
+    """A fresh file for a plan sent in a request body; its suffix says how it is read."""
+    plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}{suffix}"
+    plan_file.parent.mkdir(parents=True, exist_ok=True)
+    return plan_file
+
+
+async def queue_run(
+    settings: Settings, plan_file: Path, options: RunOptions, *, uploaded: bool
+) -> str:
+    """Phase 0 and the frozen strategy now; the run itself queued for a worker."""
+    try:
+        return await run_in_threadpool(create_run, settings, plan_file, options, queue=True)
+    except BaseException:
+        if uploaded:  # a refused plan is not kept
+            plan_file.unlink(missing_ok=True)
+        raise
+
+
 @router.post("", status_code=202, response_model=RunStarted)
 async def start_run(
     body: StartRun, request: Request, response: Response, caller: Writer
@@ -212,12 +243,7 @@ async def start_run(
     """Phase 0 and the frozen strategy now, with the project's settings; the run itself is queued
     for a worker."""
     context = context_of(request)
-    project_id = body.project or context.project_id
-    may_act_on(caller, project_id)
-    try:
-        settings = await run_in_threadpool(context.settings_of, project_id)
-    except NotFound as missing:
-        raise Problem(422, "Invalid input", f"project: {missing}") from None
+    _project_id, settings = await start_settings(context, caller, body.project)
     if body.llm is not None and body.llm not in settings.aliases:
         raise Problem(
             422,
@@ -229,18 +255,12 @@ async def start_run(
         plan_file = _inside(settings.repo_root, body.plan)
     else:
         # Markdown either way: text with no tier headings goes to the planner (plan/load.py).
-        plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}.md"
-        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        plan_file = uploaded_plan_file(settings, ".md")
         # Stored masked (plan/mask.py): the file outlives the request, and a key must not.
         masked = mask_plan_text(body.plan_text or "", plan_redactor(settings.aliases))[0]
         plan_file.write_text(masked, encoding="utf-8")
     options = RunOptions(llm=body.llm, no_sandbox=body.no_sandbox)
-    try:
-        run_id = await run_in_threadpool(create_run, settings, plan_file, options, queue=True)
-    except BaseException:
-        if uploaded:  # a refused plan is not kept
-            plan_file.unlink(missing_ok=True)
-        raise
+    run_id = await queue_run(settings, plan_file, options, uploaded=uploaded)
     response.headers["Location"] = f"/runs/{run_id}"
     return RunStarted(
         run_id=run_id,
