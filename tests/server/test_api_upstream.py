@@ -291,6 +291,14 @@ def test_upstream_run_starts_the_plan_cannot_take_are_refused_by_name(
         _problem(client.post("/runs/start", json=unknown), 422, "run.priority")
         empty = {"run": {"run_id": "empty"}}
         _problem(client.post("/runs/start", json=empty), 422, "no tiers")
+        idle = upstream_start("idle")
+        idle["tiers"].append({"tier_id": "2", "tier_index": 1, "name": "Nothing"})
+        _problem(client.post("/runs/start", json=idle), 422, "phases")
+        split = upstream_start("two\nlines")
+        _problem(client.post("/runs/start", json=split), 422, "run.run_id")
+        bad_id = upstream_start("bad-id")
+        bad_id["phases"][0]["phase_id"] = "1..2"
+        _problem(client.post("/runs/start", json=bad_id), 422, "cannot name a git ref")
         # Nothing refused was kept: no run, no uploaded plan.
         assert client.get("/runs").json()["total"] == 0
         uploads = idle_sqlite_api.root / ".autonomous_runs" / "uploaded_plans"

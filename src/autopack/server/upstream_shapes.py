@@ -19,9 +19,11 @@ from autopack.domain.vocabulary import RunScope, SafetyProfile
 from autopack.server.problems import Problem
 
 
-def _storable(value: str) -> str:
-    # Titles and descriptions reach git, the database and the dashboard: text only.
-    if any(ord(char) < 32 and char not in "\n\t" for char in value):
+def _text(value: str, *, lines: bool) -> str:
+    # Titles and descriptions reach git, the database and the dashboard: text only, and a title
+    # one line.
+    allowed = "\n\t" if lines else ""
+    if any(ord(char) < 32 and char not in allowed for char in value):
         raise ValueError("contains a control character")
     try:
         value.encode("utf-8")
@@ -30,9 +32,17 @@ def _storable(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
-Prose = Annotated[str, Field(max_length=20_000), AfterValidator(_storable)]
-RepoPath = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_storable)]
+def _line(value: str) -> str:
+    return _text(value, lines=False)
+
+
+def _lines(value: str) -> str:
+    return _text(value, lines=True)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_line)]
+Prose = Annotated[str, Field(max_length=20_000), AfterValidator(_lines)]
+RepoPath = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_line)]
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Index = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 
