@@ -20,8 +20,10 @@ import pytest
 
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
-from autopack.domain.vocabulary import TokenScope
+from autopack.domain.issues import BacklogEntry
+from autopack.domain.vocabulary import IssueSource, IssueState, Severity, TokenScope
 from autopack.server.api_upstream import MOVED, REMOTE_BUILDER
+from autopack.server.upstream_reports import backlog_summary
 from autopack.store.tokens import create_token
 from autopack.testing.api_server import Api, start_api
 
@@ -400,3 +402,31 @@ def test_upstream_endpoints_want_our_tokens_and_keep_their_project_limits(
         _problem(client.get("/reports/budget_analysis?project=calc-demo"), 404, "no project")
         _problem(client.post("/runs/start", json=upstream_start("x")), 403, "limited to projects")
         _problem(client.post(writes[1][0], params=ISSUE | {"source": "ci"}), 404, "no run")
+
+
+def _entry(key: str, severity: str, effective: str, runs: int, state: str = "open") -> BacklogEntry:
+    return BacklogEntry(
+        issue_key=key,
+        severity=Severity(severity),
+        effective_severity=Severity(effective),
+        category="tests",
+        source=IssueSource.CI,
+        age_in_runs=runs,
+        first_seen_run="run-a",
+        last_seen_run="run-b",
+        issue_state=IssueState(state),
+    )
+
+
+def test_upstreams_needs_cleanup_is_an_open_minor_aged_into_a_major() -> None:
+    backlog = [
+        _entry("aged", "minor", "major", runs=3),
+        _entry("young", "minor", "minor", runs=1),
+        _entry("born-major", "major", "major", runs=4),
+        _entry("fixed", "minor", "major", runs=5, state="resolved"),
+    ]
+    summary = backlog_summary("calc-demo", backlog)
+    assert (summary.total_issues, summary.open_count, summary.needs_cleanup_count) == (4, 2, 1)
+    assert [item.issue_key for item in summary.needs_cleanup] == ["aged"]
+    assert [key for key, _ in summary.top_aging_issues] == ["fixed", "born-major", "aged", "young"]
+    assert summary.top_aging_issues[0][1].status == "resolved"
