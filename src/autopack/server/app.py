@@ -22,6 +22,7 @@ from autopack.server import (
     api_reports,
     api_run_records,
     api_runs,
+    api_upstream,
     dashboard,
     metrics,
     problems,
@@ -84,6 +85,7 @@ def create_app(context: ServerContext, *, run_worker: bool = False) -> FastAPI:
         )
     app.include_router(api_reports.router)
     app.include_router(api_projects.router)
+    app.include_router(api_upstream.router)  # before /runs/{run_id}: /runs/start is its own
     app.include_router(api_runs.router)
     app.include_router(api_run_records.router)
     app.include_router(api_events.router)

@@ -89,12 +89,7 @@ def start_run(
     for a worker. Exactly one of `plan` (a path in the project) and `plan_text`."""
     if (plan is None) == (plan_text is None):
         raise Problem(422, "Invalid input", "give exactly one of plan (a path) and plan_text")
-    project_id = project or context.project_id
-    may_act_on(caller, project_id)
-    try:
-        settings = context.settings_of(project_id)
-    except NotFound as missing:
-        raise Problem(422, "Invalid input", f"project: {missing}") from None
+    settings = start_settings(context, caller, project)
     if llm is not None and llm not in settings.aliases:
         raise Problem(
             422,
@@ -105,16 +100,38 @@ def start_run(
         plan_file = plan_inside(settings.repo_root, plan)
     else:
         # Markdown either way: text with no tier headings goes to the planner (plan/load.py).
-        plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}.md"
-        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        plan_file = uploaded_plan_file(settings, ".md")
         # Stored masked (plan/mask.py): the file outlives the request, and a key must not.
         masked = mask_plan_text(plan_text or "", plan_redactor(settings.aliases))[0]
         plan_file.write_text(masked, encoding="utf-8")
     options = RunOptions(llm=llm, no_sandbox=no_sandbox)
+    return queue_run(settings, plan_file, options, uploaded=plan is None)
+
+
+def start_settings(context: ServerContext, caller: TokenInfo, project: str | None) -> Settings:
+    """The settings of the project a run is to start in (default: the server's own), if the
+    caller may act there."""
+    project_id = project or context.project_id
+    may_act_on(caller, project_id)
+    try:
+        return context.settings_of(project_id)
+    except NotFound as missing:
+        raise Problem(422, "Invalid input", f"project: {missing}") from None
+
+
+def uploaded_plan_file(settings: Settings, suffix: str) -> Path:
+    """A fresh file for a plan sent in a request; its suffix says how it is read."""
+    plan_file = settings.runs_dir / UPLOADS_DIR / f"{secrets.token_hex(8)}{suffix}"
+    plan_file.parent.mkdir(parents=True, exist_ok=True)
+    return plan_file
+
+
+def queue_run(settings: Settings, plan_file: Path, options: RunOptions, *, uploaded: bool) -> str:
+    """Phase 0 and the frozen strategy now; the run itself queued for a worker."""
     try:
         return create_run(settings, plan_file, options, queue=True)
     except BaseException:
-        if plan is None:  # a refused plan is not kept
+        if uploaded:  # a refused plan is not kept
             plan_file.unlink(missing_ok=True)
         raise
 
