@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,7 @@ from autopack.testing.kills import (
 from autopack.testing.runs import blueprint
 
 AGENT = Path(__file__).with_name("remote_agent.py")
+HOSTILE = "--- a/autopack.toml\n+++ b/autopack.toml\n@@ -1 +1 @@\n-[project]\n+[nope]\n"
 
 PHASE = """### Phase {id}: {title}
 category: feature
@@ -256,3 +258,44 @@ def test_only_a_write_token_of_the_runs_project_sees_and_claims_its_offers(
             f"/builders/offers/{offer.offer_id}/heartbeat", json={"lease_token": lease}
         )
         assert beat.status_code == 200
+
+
+def test_upstreams_builder_result_builds_a_remote_phase(remote_api: Api, tmp_path: Path) -> None:
+    api = remote_api
+    run_id = _start(api, PLAN.split("### Phase 1.2")[0])
+    with api.client() as client:
+        deadline = time.monotonic() + 60
+        while not client.get("/builders/offers", params={"run_id": run_id}).json():
+            assert time.monotonic() < deadline, "nothing was offered"
+            time.sleep(0.2)
+        clone = tmp_path / "clone"
+        subprocess.run(["git", "clone", "-q", str(api.root), str(clone)], check=True)
+        with (clone / "calc" / "ops.py").open("a", encoding="utf-8") as ops:
+            ops.write("\n\ndef subtract(a: float, b: float) -> float:\n    return a - b\n")
+        patch = subprocess.run(
+            ["git", "diff"], cwd=clone, capture_output=True, text=True, check=True
+        ).stdout
+        # Upstream's BuilderResult (builder_schemas.py at c72e515).
+        result = {
+            "phase_id": "1.1",
+            "run_id": run_id,
+            "patch_content": HOSTILE,
+            "files_changed": ["calc/ops.py"],
+            "tokens_used": 1500,
+            "status": "success",
+            "notes": "subtract added",
+        }
+        path = f"/runs/{run_id}/phases/1.1/builder_result"
+        refused = client.post(path, json=result)
+        assert refused.status_code == 422
+        assert refused.json()["rule"] == "path.protected"
+        taken = client.post(path, json=result | {"patch_content": patch})
+        assert taken.status_code == 200, taken.text
+        assert taken.json()["commit_sha"] is None
+        # The attempt is no longer on offer: a second result is refused as moved.
+        assert client.post(path, json=result | {"patch_content": patch}).status_code == 410
+    run = api.wait_for_end(run_id)
+    assert run["state"] == "DONE_SUCCESS", run
+    assert len(_commits(api, run_id)) == 1
+    remote = [c for c in ledger_for_run(api.database, run_id) if c.provider == "remote"]
+    assert [(c.model, c.input_tokens) for c in remote] == [("upstream builder_result", 1500)]

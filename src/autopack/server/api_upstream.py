@@ -40,10 +40,16 @@ from autopack.server.api_runs import (
     settings_of_run,
     strategy_of,
 )
-from autopack.server.auth import Reader, Writer
+from autopack.server.auth import Reader, Writer, may_act_on
 from autopack.server.context import ServerContext, context_of
 from autopack.server.problems import Problem
 from autopack.server.run_actions import queue_run, start_settings, uploaded_plan_file
+from autopack.server.upstream_builder import (
+    BuilderResultTaken,
+    UpstreamBuilderResult,
+    offer_of_phase,
+    take_builder_result,
+)
 from autopack.server.upstream_shapes import RunStartRequest, plan_document, run_settings
 from autopack.store.engine import Database
 from autopack.store.issue_records import load_backlog
@@ -67,10 +73,9 @@ REMOTE_BUILDER = (
 # What each refused upstream endpoint's clients use now: the one place to change when it changes.
 MOVED: dict[str, Moved] = {
     "builder_result": Moved(
-        "a run's Builder is the run's own: its result is not posted from outside. To build a phase "
-        "elsewhere, give it `builder: remote` in the plan; each attempt is then offered, an "
-        "external agent claims the offer and submits its patch, and the run verifies and audits "
-        "it like any other attempt",
+        "this phase has no attempt on offer to a Builder outside the run: only a phase with "
+        "`builder: remote` in the plan takes a result from outside, while an attempt of it is on "
+        "offer; the run then verifies and audits it like any other attempt",
         REMOTE_BUILDER,
     ),
     "auditor_request": Moved(
@@ -348,9 +353,23 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/runs/{run_id}/phases/{phase_id}/builder_result", responses=REFUSED)
-def builder_result(run_id: RunId, phase_id: PhaseId, _: Writer) -> None:
-    raise _moved("builder_result")
+@router.post(
+    "/runs/{run_id}/phases/{phase_id}/builder_result",
+    response_model=BuilderResultTaken,
+    responses=REFUSED,
+)
+def builder_result(
+    run_id: RunId, phase_id: PhaseId, body: UpstreamBuilderResult, request: Request, caller: Writer
+) -> BuilderResultTaken:
+    """The result claims the phase's attempt on offer and submits its patch; a phase whose
+    builder is not `remote`, or has no attempt on offer now, is refused (410) as moved."""
+    context = context_of(request)
+    record = record_of(context, run_id, caller)
+    may_act_on(caller, record.project_id)
+    offer = offer_of_phase(context.database, run_id, phase_id)
+    if offer is None:
+        raise _moved("builder_result")
+    return take_builder_result(context.database, offer, body)
 
 
 @router.post("/runs/{run_id}/phases/{phase_id}/auditor_request", responses=REFUSED)

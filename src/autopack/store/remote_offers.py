@@ -316,6 +316,36 @@ def submit_offer(
         return _offer(row)
 
 
+def claim_and_submit(
+    database: Database,
+    offer_id: str,
+    claimant: str,
+    submission: Submission,
+    check: Callable[[Offer, Submission], None] | None = None,
+) -> Offer:
+    """Claim and submit at once, for a caller that holds no lease (upstream's builder_result): in
+    one transaction, so a refused submission leaves the offer open to others."""
+    with database.transaction() as session:
+        row = _locked(session, offer_id)
+        _refuse_unless_open(row)
+        now = utc_now()
+        expires = _aware(row.lease_expires_at)
+        if row.status == OfferStatus.CLAIMED.value and expires is not None and expires > now:
+            raise OfferRefused(
+                "lease.held", f"{row.claimed_by} holds this attempt until {expires.isoformat()}"
+            )
+        if check is not None:
+            check(_offer(row), submission)
+        row.status = OfferStatus.SUBMITTED.value
+        row.claimed_by = claimant
+        row.claims += 1
+        row.lease_sha256, row.lease_expires_at = None, None
+        row.submission_json = submission.model_dump_json()
+        row.submitted_at = now
+        session.flush()
+        return _offer(row)
+
+
 def withdraw_offer(database: Database, offer_id: str) -> None:
     """The run stopped waiting: nothing more is claimed or submitted (a submission stays)."""
     with database.transaction() as session:
