@@ -23,6 +23,7 @@ PLACEHOLDERS = {
     "tier_id": "1",
     "name": "run",
     "project_id": "calc-demo",
+    "offer_id": "0123456789abcdef",
 }
 
 
