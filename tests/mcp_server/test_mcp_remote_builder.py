@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
 
 import anyio
-import httpx2
-import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from autopack.config import load_settings
-from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
 from autopack.domain.vocabulary import TokenScope
@@ -27,10 +21,10 @@ from autopack.server.context import ServerContext
 from autopack.store.engine import open_database
 from autopack.store.ledger import ledger_for_run
 from autopack.store.tokens import create_token
-from autopack.testing.fake_llm import FakeLLMServer, fake_llm_server
+from autopack.testing.fake_llm import FakeLLMServer
 from autopack.testing.git_repos import git
 from autopack.testing.http_server import serving
-from autopack.testing.mcp_calls import call, refused, watch_to_end
+from autopack.testing.mcp_calls import call, open_session, refused, watch_to_end
 
 PLAN = """# Remote
 
@@ -46,23 +40,6 @@ acceptance: the unit tests pass
 Add `subtract(a, b)` to calc/ops.py.
 """
 HOSTILE = "--- a/autopack.toml\n+++ b/autopack.toml\n@@ -1 +1 @@\n-[project]\n+[nope]\n"
-
-
-@pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLMServer]:
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    monkeypatch.delenv("AUTOPACK_DATABASE_URL", raising=False)
-    with fake_llm_server(demo_reply) as server:
-        yield server
-
-
-async def _open(stack: AsyncExitStack, url: str, token: str) -> ClientSession:
-    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    await stack.enter_async_context(client)
-    read, write = await stack.enter_async_context(streamable_http_client(url, http_client=client))
-    session = await stack.enter_async_context(ClientSession(read, write))
-    await session.initialize()
-    return session
 
 
 def _build(task: dict[str, str], clone: Path) -> str:
@@ -84,9 +61,9 @@ def test_an_mcp_client_builds_a_remote_phase(tmp_path: Path, llm: FakeLLMServer)
 
     async def drive(url: str) -> None:
         async with AsyncExitStack() as stack:
-            agent = await _open(stack, url, writer)
+            agent = await open_session(stack, url, writer)
             run_id = (await call(agent, "start_run", plan_text=PLAN))["run_id"]
-            looking = await _open(stack, url, reader)
+            looking = await open_session(stack, url, reader)
             claimed: dict[str, object] = {}
             deadline = time.monotonic() + 60
             while not claimed and time.monotonic() < deadline:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import IO
@@ -16,12 +15,10 @@ import anyio
 import httpx2
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 import autopack
 from autopack.config import load_settings
-from autopack.demo.developer import demo_reply
 from autopack.demo.project import create_project
 from autopack.demo.record import aliases_on
 from autopack.domain.vocabulary import TokenScope
@@ -31,23 +28,14 @@ from autopack.server.context import ServerContext
 from autopack.store.engine import open_database
 from autopack.store.projects import register_project
 from autopack.store.tokens import create_token
-from autopack.testing.fake_llm import FakeLLMServer, fake_llm_server
+from autopack.testing.fake_llm import FakeLLMServer
 from autopack.testing.git_repos import git
 from autopack.testing.http_server import serving
-from autopack.testing.mcp_calls import call, read_text, refused, watch_to_end
+from autopack.testing.mcp_calls import call, open_session, read_text, refused, watch_to_end
 
 SOURCE = str(Path(autopack.__file__).resolve().parents[1])
 PLAN = "comprehensive_plan.md"
 OTHER = "calc-two"
-
-
-@pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLMServer]:
-    """The scripted developer behind the demo's models; each project on its own SQLite file."""
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    monkeypatch.delenv("AUTOPACK_DATABASE_URL", raising=False)
-    with fake_llm_server(demo_reply) as server:
-        yield server
 
 
 def _demo(root: Path, llm: FakeLLMServer, project_id: str | None = None) -> Path:
@@ -141,15 +129,6 @@ def test_a_run_is_started_watched_read_and_promoted_over_stdio(
         anyio.run(drive, log)
 
 
-async def _open(stack: AsyncExitStack, url: str, token: str) -> ClientSession:
-    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    await stack.enter_async_context(client)
-    read, write = await stack.enter_async_context(streamable_http_client(url, http_client=client))
-    session = await stack.enter_async_context(ClientSession(read, write))
-    await session.initialize()
-    return session
-
-
 def test_over_http_tokens_read_act_and_see_only_their_projects(
     tmp_path: Path, llm: FakeLLMServer
 ) -> None:
@@ -165,10 +144,10 @@ def test_over_http_tokens_read_act_and_see_only_their_projects(
 
     async def drive(url: str) -> None:
         async with AsyncExitStack() as stack:
-            acting = await _open(stack, url, writer)
+            acting = await open_session(stack, url, writer)
             run_id = await _complete_run(acting, root)
 
-            looking = await _open(stack, url, reader)
+            looking = await open_session(stack, url, reader)
             listed = await call(looking, "list_runs")
             assert [r["run_id"] for r in listed["runs"]] == [run_id]
             assert (await call(looking, "run_status", run_id=run_id))["run"]["state"] == (
@@ -181,7 +160,7 @@ def test_over_http_tokens_read_act_and_see_only_their_projects(
             ):
                 assert "may only read" in await refused(looking, tool, **arguments)
 
-            other = await _open(stack, url, limited)
+            other = await open_session(stack, url, limited)
             assert (await call(other, "list_runs"))["total"] == 0
             assert f"no run {run_id!r}" in await refused(other, "run_status", run_id=run_id)
             assert "no run" in await refused(other, "run_progress", run_id=run_id)

@@ -235,17 +235,21 @@ def _refuse_unless_open(row: RemoteOfferRow) -> None:
         raise OfferRefused("offer.withdrawn", "the run no longer waits for this attempt")
 
 
+def _refuse_if_held(row: RemoteOfferRow, now: datetime) -> None:
+    expires = _aware(row.lease_expires_at)
+    if row.status == OfferStatus.CLAIMED.value and expires is not None and expires > now:
+        raise OfferRefused(
+            "lease.held", f"{row.claimed_by} holds this attempt until {expires.isoformat()}"
+        )
+
+
 def claim_offer(database: Database, offer_id: str, claimant: str) -> tuple[Offer, str]:
     """Take the attempt under a new lease: the offer and the lease token (shown only here)."""
     with database.transaction() as session:
         row = _locked(session, offer_id)
         _refuse_unless_open(row)
         now = utc_now()
-        expires = _aware(row.lease_expires_at)
-        if row.status == OfferStatus.CLAIMED.value and expires is not None and expires > now:
-            raise OfferRefused(
-                "lease.held", f"{row.claimed_by} holds this attempt until {expires.isoformat()}"
-            )
+        _refuse_if_held(row, now)
         token = secrets.token_urlsafe(24)
         row.status = OfferStatus.CLAIMED.value
         row.claimed_by = claimant
@@ -329,11 +333,7 @@ def claim_and_submit(
         row = _locked(session, offer_id)
         _refuse_unless_open(row)
         now = utc_now()
-        expires = _aware(row.lease_expires_at)
-        if row.status == OfferStatus.CLAIMED.value and expires is not None and expires > now:
-            raise OfferRefused(
-                "lease.held", f"{row.claimed_by} holds this attempt until {expires.isoformat()}"
-            )
+        _refuse_if_held(row, now)
         if check is not None:
             check(_offer(row), submission)
         row.status = OfferStatus.SUBMITTED.value

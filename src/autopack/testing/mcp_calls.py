@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx2
 from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import TextContent, TextResourceContents
 
 WATCH_SECONDS = 180
+
+
+async def open_session(stack: AsyncExitStack, url: str, token: str) -> ClientSession:
+    """An MCP session over streamable HTTP with a bearer token, closed with `stack`."""
+    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    await stack.enter_async_context(client)
+    read, write = await stack.enter_async_context(streamable_http_client(url, http_client=client))
+    session = await stack.enter_async_context(ClientSession(read, write))
+    await session.initialize()
+    return session
 
 
 async def call(session: ClientSession, tool: str, **arguments: Any) -> dict[str, Any]:
