@@ -15,6 +15,7 @@ first places count; two definitions a file let a 1,024-token map show some twent
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 
 from autopack.builder.repomap.rank import words_of
 from autopack.builder.repomap.tags import Tag, TagKind
@@ -22,6 +23,16 @@ from autopack.builder.repomap.tags import Tag, TagKind
 RRF_K = 10
 LEXICAL_WEIGHT = 2.0
 GRAPH_WEIGHT = 1.0
+# Picked on bench/localize.py's 37 issue cases from a small grid (definitions 0-2, mentions 0-4,
+# definers 0-1, graph 0.5-1; docs/builders.md, Benchmark, gives the leave-one-project-out
+# figures): a definition's words count half what its whole file's do (one more view of the same
+# words), a file the task names by path or module as much as BM25's, the files defining a name it
+# quotes half; the graph keeps its weight.
+DEFINITION_WEIGHT = 1.0
+MENTION_WEIGHT = 2.0
+DEFINER_WEIGHT = 1.0
+_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec"})
+_TEST_SUFFIXES = ("_test.py", "_test.go", ".test.ts", ".test.js", ".spec.ts", ".spec.js")
 # Definitions a file shows before the next file gets its turn: enough to say what the file is,
 # few enough that a 1,024-token map still shows a dozen files or more.
 HEAD_DEFINITIONS = 2
@@ -39,6 +50,22 @@ def fuse(
         for position, path in enumerate(ranking, start=1):
             score[path] = score.get(path, 0.0) + weight / (k + position)
     return sorted(score.items(), key=lambda item: (-item[1], item[0]))
+
+
+def is_test_file(path: str) -> bool:
+    pure = PurePosixPath(path)
+    name = pure.name.lower()
+    in_test_dir = bool({part.lower() for part in pure.parts[:-1]} & _TEST_DIRS)
+    return in_test_dir or name.startswith(("test_", "conftest")) or name.endswith(_TEST_SUFFIXES)
+
+
+def code_before_tests(ranking: Sequence[str]) -> list[str]:
+    """Test files after the rest, each part in its order. A report's words (its error text, the
+    names in its example) recur in the tests that pin the behaviour down, often more densely than
+    in the code to change; the graph still brings a test up when the task's scope is there."""
+    return [path for path in ranking if not is_test_file(path)] + [
+        path for path in ranking if is_test_file(path)
+    ]
 
 
 def definitions_in_file_order(
