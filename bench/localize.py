@@ -18,7 +18,7 @@ the text) is reported too.
 Aider's repo map runs beside ours from its own virtualenv, never from the project's dependencies:
 
     python3 -m venv bench/.venv-aider
-    bench/.venv-aider/bin/pip install aider-chat 'tree-sitter-language-pack==0.13.0'
+    bench/.venv-aider/bin/pip install 'aider-chat==0.86.2' 'tree-sitter-language-pack==0.13.0'
 
 Run: .venv/bin/python bench/localize.py [--cases-file bench/localize_cases.jsonl]
      [--repo /path/to/clone-or-bare-mirror ...] [--cases 30] [--budget 1024]

@@ -1,15 +1,12 @@
-"""One file order from two signals, and the order the map shows definitions in.
+"""One file order from several signals, and the order the map shows definitions in.
 
-Reciprocal rank fusion (Cormack et al. 2009) adds 1/(k + rank) over the rankings: it needs no
-calibration between BM25 scores and PageRank probabilities, and a file high in either list rises.
-Tuned on bench/localize.py's issue cases (docs/builders.md, Benchmark): k in {5, 10, 30, 60},
-the lexical weight in {1, 1.5, 2, 3} (the graph's at 1), 2, 3 or 5 head definitions. BM25 carries
-most of the signal on issue reports (the graph alone finds the fixed file in its top 5 for a
-third of them, BM25 for 87%), so it weighs twice the graph (three times scored the same at
-rank 5 and one case better at rank 1, but let a file that merely shares a word outrank the one
-that defines what the task names, tests/builder/test_repomap.py); the graph still orders files
-BM25 scores alike and brings in the task's scope when the words match nothing. A small k lets
-first places count; two definitions a file let a 1,024-token map show some twenty files.
+Reciprocal rank fusion (Cormack et al. 2009) adds weight/(k + rank) over the rankings: it needs
+no calibration between BM25 scores, mention counts and PageRank probabilities, and a file high in
+any list rises. On bench/localize.py's issue cases the words carry most of the signal (the graph
+alone finds the fixed file in its top five for a fifth of the reports, BM25 for four fifths), so
+BM25 over files weighs twice the graph; the graph still orders files the words score alike and
+brings in the task's scope when the words match nothing. A small k lets first places count; two
+definitions a file let a 1,024-token map show some twenty files (docs/builders.md, Benchmark).
 """
 
 from __future__ import annotations
