@@ -18,7 +18,7 @@ the text) is reported too.
 Aider's repo map runs beside ours from its own virtualenv, never from the project's dependencies:
 
     python3 -m venv bench/.venv-aider
-    bench/.venv-aider/bin/pip install aider-chat 'tree-sitter-language-pack==0.13.0'
+    bench/.venv-aider/bin/pip install 'aider-chat==0.86.2' 'tree-sitter-language-pack==0.13.0'
 
 Run: .venv/bin/python bench/localize.py [--cases-file bench/localize_cases.jsonl]
      [--repo /path/to/clone-or-bare-mirror ...] [--cases 30] [--budget 1024]
@@ -52,7 +52,7 @@ MIRRORS = Path("/work/.mirror")
 
 # Runs inside Aider's virtualenv: reads one JSON request a line, answers one JSON line each.
 AIDER_WORKER = r'''
-import json, re, sys, time
+import json, re, sys, time, traceback
 from aider.io import InputOutput
 from aider.repomap import RepoMap
 
@@ -61,18 +61,27 @@ class CharModel:
     def token_count(self, text):
         return len(text) // 4
 
+# Aider prints its warnings to stdout: keep that for the answers, one JSON line each.
+answers, sys.stdout = sys.stdout, sys.stderr
 for line in sys.stdin:
     request = json.loads(line)
     started = time.monotonic()
-    io = InputOutput(yes=True, pretty=False, fancy_input=False)
-    repo_map = RepoMap(map_tokens=request["budget"], root=request["root"], main_model=CharModel(), io=io)
-    words = set(w for w in re.split(r"\W+", request["query"]) if w)
-    names = {f for f in request["files"] if f.rsplit("/", 1)[-1] in request["query"]}
-    text = repo_map.get_ranked_tags_map(
-        [], [request["root"] + "/" + f for f in request["files"]],
-        max_map_tokens=request["budget"], mentioned_fnames=names, mentioned_idents=words,
-    ) or ""
-    print(json.dumps({"text": text, "seconds": time.monotonic() - started}), flush=True)
+    try:
+        io = InputOutput(yes=True, pretty=False, fancy_input=False)
+        repo_map = RepoMap(
+            map_tokens=request["budget"], root=request["root"], main_model=CharModel(), io=io
+        )
+        words = set(w for w in re.split(r"\W+", request["query"]) if w)
+        names = {f for f in request["files"] if f.rsplit("/", 1)[-1] in request["query"]}
+        text = repo_map.get_ranked_tags_map(
+            [], [request["root"] + "/" + f for f in request["files"]],
+            max_map_tokens=request["budget"], mentioned_fnames=names, mentioned_idents=words,
+        ) or ""
+        error = None
+    except Exception:
+        text, error = "", traceback.format_exc(limit=3)
+    answer = {"text": text, "seconds": time.monotonic() - started, "error": error}
+    print(json.dumps(answer), file=answers, flush=True)
 '''
 
 
@@ -230,6 +239,8 @@ class AiderWorker:
         if not answer:
             raise RuntimeError("the Aider worker stopped (see its stderr above)")
         reply = json.loads(answer)
+        if reply.get("error"):
+            print(f"Aider failed on {root}: {reply['error']}", file=sys.stderr)
         return reply["text"], reply["seconds"]
 
     def close(self) -> None:
@@ -303,7 +314,8 @@ def main() -> None:
                 continue
             jobs.append((case.repo.split("/")[-1], case.git, case))
     for name, repo, case in jobs:
-        with tempfile.TemporaryDirectory(prefix="localize-") as folder:
+        # Aider leaves its tag cache in the tree; a straggling write must not fail the run.
+        with tempfile.TemporaryDirectory(prefix="localize-", ignore_cleanup_errors=True) as folder:
             root = Path(folder)
             try:
                 files = materialise(repo, case.parent, root)

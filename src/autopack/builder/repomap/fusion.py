@@ -1,20 +1,18 @@
-"""One file order from two signals, and the order the map shows definitions in.
+"""One file order from several signals, and the order the map shows definitions in.
 
-Reciprocal rank fusion (Cormack et al. 2009) adds 1/(k + rank) over the rankings: it needs no
-calibration between BM25 scores and PageRank probabilities, and a file high in either list rises.
-Tuned on bench/localize.py's issue cases (docs/builders.md, Benchmark): k in {5, 10, 30, 60},
-the lexical weight in {1, 1.5, 2, 3} (the graph's at 1), 2, 3 or 5 head definitions. BM25 carries
-most of the signal on issue reports (the graph alone finds the fixed file in its top 5 for a
-third of them, BM25 for 87%), so it weighs twice the graph (three times scored the same at
-rank 5 and one case better at rank 1, but let a file that merely shares a word outrank the one
-that defines what the task names, tests/builder/test_repomap.py); the graph still orders files
-BM25 scores alike and brings in the task's scope when the words match nothing. A small k lets
-first places count; two definitions a file let a 1,024-token map show some twenty files.
+Reciprocal rank fusion (Cormack et al. 2009) adds weight/(k + rank) over the rankings: it needs
+no calibration between BM25 scores, mention counts and PageRank probabilities, and a file high in
+any list rises. On bench/localize.py's issue cases the words carry most of the signal (the graph
+alone finds the fixed file in its top five for a fifth of the reports, BM25 for four fifths), so
+BM25 over files weighs twice the graph; the graph still orders files the words score alike and
+brings in the task's scope when the words match nothing. A small k lets first places count; two
+definitions a file let a 1,024-token map show some twenty files (docs/builders.md, Benchmark).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 
 from autopack.builder.repomap.rank import words_of
 from autopack.builder.repomap.tags import Tag, TagKind
@@ -22,6 +20,16 @@ from autopack.builder.repomap.tags import Tag, TagKind
 RRF_K = 10
 LEXICAL_WEIGHT = 2.0
 GRAPH_WEIGHT = 1.0
+# Picked on bench/localize.py's 37 issue cases from a small grid (definitions 0-2, mentions 0-4,
+# definers 0-1, graph 0.5-1; docs/builders.md, Benchmark, gives the leave-one-project-out
+# figures): a definition's words count half what its whole file's do (one more view of the same
+# words), a file the task names by path or module as much as BM25's, the files defining a name it
+# quotes half; the graph keeps its weight.
+DEFINITION_WEIGHT = 1.0
+MENTION_WEIGHT = 2.0
+DEFINER_WEIGHT = 1.0
+_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec"})
+_TEST_SUFFIXES = ("_test.py", "_test.go", ".test.ts", ".test.js", ".spec.ts", ".spec.js")
 # Definitions a file shows before the next file gets its turn: enough to say what the file is,
 # few enough that a 1,024-token map still shows a dozen files or more.
 HEAD_DEFINITIONS = 2
@@ -39,6 +47,22 @@ def fuse(
         for position, path in enumerate(ranking, start=1):
             score[path] = score.get(path, 0.0) + weight / (k + position)
     return sorted(score.items(), key=lambda item: (-item[1], item[0]))
+
+
+def is_test_file(path: str) -> bool:
+    pure = PurePosixPath(path)
+    name = pure.name.lower()
+    in_test_dir = bool({part.lower() for part in pure.parts[:-1]} & _TEST_DIRS)
+    return in_test_dir or name.startswith(("test_", "conftest")) or name.endswith(_TEST_SUFFIXES)
+
+
+def code_before_tests(ranking: Sequence[str]) -> list[str]:
+    """Test files after the rest, each part in its order. A report's words (its error text, the
+    names in its example) recur in the tests that pin the behaviour down, often more densely than
+    in the code to change; the graph still brings a test up when the task's scope is there."""
+    return [path for path in ranking if not is_test_file(path)] + [
+        path for path in ranking if is_test_file(path)
+    ]
 
 
 def definitions_in_file_order(

@@ -8,17 +8,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from autopack.builder.repomap.chunks import DefinitionIndex, definition_documents
 from autopack.builder.repomap.fusion import (
+    DEFINER_WEIGHT,
+    DEFINITION_WEIGHT,
     GRAPH_WEIGHT,
     LEXICAL_WEIGHT,
+    MENTION_WEIGHT,
+    code_before_tests,
     definitions_in_file_order,
     fuse,
 )
 from autopack.builder.repomap.languages import language_for
 from autopack.builder.repomap.lexical import LexicalIndex, path_tokens, tokens_of
+from autopack.builder.repomap.mentions import defining_files, mentioned_files
 from autopack.builder.repomap.rank import rank_tags
 from autopack.builder.repomap.render import fit_to_budget
-from autopack.builder.repomap.tags import Tag, ctags_definitions, tree_sitter_tags
+from autopack.builder.repomap.tags import Tag, TagKind, ctags_definitions, tree_sitter_tags
 
 # Big files are generated or vendored more often than not, and parsing them costs most.
 MAX_FILE_BYTES = 512 * 1024
@@ -63,6 +69,7 @@ class _Cached:
     size: int
     tags: list[Tag]
     words: list[str]  # the file's lexical document: its identifiers and prose, for BM25
+    chunks: list[list[str]]  # one lexical document per definition, for BM25 over definitions
 
 
 def _listed_files(root: Path) -> list[str]:
@@ -89,7 +96,9 @@ class RepoMap:
         self.use_ctags = use_ctags
         self._cache: dict[str, _Cached] = {}
         # Rebuilt only when a file it covers changed: indexing a 2,000-file tree costs a second.
-        self._lexical: tuple[tuple[tuple[str, int, int], ...], LexicalIndex] | None = None
+        self._lexical: (
+            tuple[tuple[tuple[str, int, int], ...], LexicalIndex, DefinitionIndex] | None
+        ) = None
         self.parsed_files = 0  # how many parses the cache did not save: for tests and benchmarks
 
     def _source_files(self) -> list[tuple[str, os.stat_result]]:
@@ -120,7 +129,7 @@ class RepoMap:
             tags = tree_sitter_tags(path, source) or []
             self.parsed_files += 1
             self._cache[path] = _Cached(
-                status.st_mtime_ns, status.st_size, tags, _words(path, source)
+                status.st_mtime_ns, status.st_size, tags, *_documents(path, source, tags)
             )
             current[path] = tags
         if self.use_ctags and for_ctags:
@@ -128,8 +137,10 @@ class RepoMap:
             for path, tags in ctags_definitions(self.root, for_ctags).items():
                 self.parsed_files += 1
                 status = stats[path]
-                words = _words(path, (self.root / path).read_bytes()) if tags else []
-                self._cache[path] = _Cached(status.st_mtime_ns, status.st_size, tags, words)
+                documents = (
+                    _documents(path, (self.root / path).read_bytes(), tags) if tags else ([], [])
+                )
+                self._cache[path] = _Cached(status.st_mtime_ns, status.st_size, tags, *documents)
                 if tags:
                     current[path] = tags
         for gone in set(self._cache) - {path for path, _ in listed}:
@@ -141,28 +152,54 @@ class RepoMap:
 
     def lexical_index(self, paths: Sequence[str]) -> LexicalIndex:
         """BM25 over the given files' words (as tags() last read them)."""
+        return self._indexes(paths)[0]
+
+    def definition_index(self, paths: Sequence[str]) -> DefinitionIndex:
+        """BM25 over the given files' definitions, each a document (as tags() last read them)."""
+        return self._indexes(paths)[1]
+
+    def _indexes(self, paths: Sequence[str]) -> tuple[LexicalIndex, DefinitionIndex]:
         key = tuple(
             (path, self._cache[path].mtime_ns, self._cache[path].size) for path in sorted(paths)
         )
         if self._lexical is None or self._lexical[0] != key:
-            self._lexical = (key, LexicalIndex({path: self._cache[path].words for path in paths}))
-        return self._lexical[1]
+            files = LexicalIndex({path: self._cache[path].words for path in paths})
+            definitions = DefinitionIndex({path: self._cache[path].chunks for path in paths})
+            self._lexical = (key, files, definitions)
+        return self._lexical[1], self._lexical[2]
 
     def rank(
         self, query: str, focus_paths: Sequence[str] = (), token_budget: int = 2048
     ) -> RankedMap:
-        """Files fused from the reference graph's PageRank and BM25 on the query; the map shows
-        the best files' definitions first, within the budget."""
+        """Files fused from the reference graph's PageRank, BM25 over files and over definitions,
+        and the files the query names; the map shows the best files' definitions first, within
+        the budget."""
         tags = self.tags()
         ranking = rank_tags(tags, query, focus_paths)
         graph_order = [path for path, _ in ranking.files]
-        lexical_order = self.lexical_index(graph_order).ranked(query)
-        fused = fuse([(lexical_order, LEXICAL_WEIGHT), (graph_order, GRAPH_WEIGHT)])
+        defined = {
+            path: {tag.name for tag in file_tags if tag.kind is TagKind.DEFINITION}
+            for path, file_tags in tags.items()
+        }
+        fused = fuse(
+            [
+                (code_before_tests(self.lexical_index(graph_order).ranked(query)), LEXICAL_WEIGHT),
+                (
+                    code_before_tests(self.definition_index(graph_order).ranked(query)),
+                    DEFINITION_WEIGHT,
+                ),
+                (mentioned_files(query, graph_order), MENTION_WEIGHT),
+                (code_before_tests(defining_files(query, defined)), DEFINER_WEIGHT),
+                (graph_order, GRAPH_WEIGHT),
+            ]
+        )
         files = [path for path, _ in fused]
         definitions = definitions_in_file_order(files, ranking.definitions, tags, query)
         text, tokens = fit_to_budget(definitions, self._lines, tags, token_budget)
         return RankedMap(tuple(files), text, tokens)
 
 
-def _words(path: str, source: bytes) -> list[str]:
-    return path_tokens(path) + tokens_of(source.decode("utf-8", errors="replace"))
+def _documents(path: str, source: bytes, tags: Sequence[Tag]) -> tuple[list[str], list[list[str]]]:
+    """The file's lexical document and one per definition."""
+    text = source.decode("utf-8", errors="replace")
+    return path_tokens(path) + tokens_of(text), definition_documents(path, text.splitlines(), tags)
