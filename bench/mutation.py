@@ -54,6 +54,11 @@ MODULES: tuple[Module, ...] = (
         ("tests/llm/test_llm_budget.py", "tests/llm/test_budget_mutants.py"),
     ),
     Module(
+        "builder/allowance",
+        ("src/autopack/builder/allowance.py",),
+        ("tests/builder/test_allowance.py",),
+    ),
+    Module(
         "issues/promotion",
         ("src/autopack/issues/promotion.py",),
         (
