@@ -59,6 +59,11 @@ MODULES: tuple[Module, ...] = (
         ("tests/builder/test_allowance.py",),
     ),
     Module(
+        "store/remote_offers",
+        ("src/autopack/store/remote_offers.py",),
+        ("tests/store/test_remote_offers.py",),
+    ),
+    Module(
         "issues/promotion",
         ("src/autopack/issues/promotion.py",),
         (

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+
+# Loaded now, while collecting, not lazily inside the test: there pytest's assertion rewriting
+# compiles it deep in the stack, where CPython 3.11.7's compile() can fail with "AST constructor
+# recursion depth mismatch" (seen twice in CI, in from_url's own lazy import of this module).
+import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case
