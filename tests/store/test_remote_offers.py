@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from autopack.errors import PolicyViolation
+from autopack.errors import NotFound, PolicyViolation
 from autopack.store.engine import Database
 from autopack.store.remote_offers import (
     Offer,
@@ -26,7 +27,7 @@ from autopack.store.remote_offers import (
     withdraw_offer,
 )
 from autopack.store.runs import create_run
-from autopack.store.schema import RemoteOfferRow
+from autopack.store.schema import RemoteOfferRow, utc_now
 from autopack.testing.runs import blueprint
 
 PATCH = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
@@ -79,18 +80,26 @@ def test_of_many_claimants_at_once_exactly_one_holds_the_attempt(run: Database) 
 
 def test_a_lapsed_lease_is_offered_again_and_its_holder_refused(run: Database) -> None:
     offer = _offer(run, lease_seconds=1)
-    _, first = claim_offer(run, offer.offer_id, "slow")
-    renew_lease(run, offer.offer_id, first)
+    claimed, first = claim_offer(run, offer.offer_id, "slow")
+    assert claimed.lease_expires_at is not None
+    renewed = renew_lease(run, offer.offer_id, first).lease_expires_at
+    # Renewed from now, forward: a full lease again, later than the first.
+    assert renewed is not None
+    assert renewed >= claimed.lease_expires_at
+    assert renewed > utc_now() + timedelta(seconds=0.5)
     time.sleep(1.2)
     with pytest.raises(OfferRefused) as refused:
         renew_lease(run, offer.offer_id, first)
     assert _rule(refused) == "lease.expired"
     assert [o.offer_id for o in open_offers(run)] == [offer.offer_id]
     _, second = claim_offer(run, offer.offer_id, "fast")
-    with pytest.raises(OfferRefused) as refused:
+    with pytest.raises(OfferRefused, match="not the attempt's current one") as refused:
         submit_offer(run, offer.offer_id, first, Submission(patch=PATCH))
     assert _rule(refused) == "lease.unknown"
+    before = utc_now()
     taken = submit_offer(run, offer.offer_id, second, Submission(patch=PATCH, summary="done"))
+    assert taken.submitted_at is not None
+    assert taken.submitted_at >= before - timedelta(seconds=1)
     assert taken.status is OfferStatus.SUBMITTED
     assert taken.claimed_by == "fast"
     assert taken.submission is not None
@@ -107,7 +116,9 @@ def test_a_refused_submission_keeps_the_lease(run: Database) -> None:
     offer = _offer(run)
     _, token = claim_offer(run, offer.offer_id, "agent")
 
-    def refuse(_: Offer, __: Submission) -> None:
+    def refuse(judged: Offer, __: Submission) -> None:
+        # The check judges the offer as stored: its policy is the run's.
+        assert judged.offer_id == offer.offer_id
         raise PolicyViolation(".github/workflows/x.yml", "path.protected", "protected")
 
     with pytest.raises(PolicyViolation):
@@ -127,6 +138,9 @@ def test_the_lease_token_is_stored_only_as_its_digest(run: Database) -> None:
 
 def test_an_offer_is_made_once_per_attempt_and_withdrawn_ones_come_back(run: Database) -> None:
     offer = _offer(run)
+    with pytest.raises(NotFound, match="no offer 'ffffffffffffffff'"):
+        get_offer(run, "ffffffffffffffff")
+    assert get_offer(run, offer.offer_id).offered_at == offer.offered_at
     assert _offer(run).offer_id == offer.offer_id
     assert _offer(run, attempt=2).offer_id != offer.offer_id
     _, token = claim_offer(run, offer.offer_id, "agent")
