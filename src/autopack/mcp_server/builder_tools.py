@@ -12,31 +12,28 @@ from pydantic import Field
 
 from autopack.builder.remote import check_submission
 from autopack.domain.plan import ID_PATTERN
-from autopack.errors import NotFound
 from autopack.mcp_server.access import ACTS, READS, CallerOf, refusals
-from autopack.server.api_builders import BUILDER_NAME, Claimed, OfferView, claimed_view, view
+from autopack.server.api_builders import (
+    BUILDER_NAME,
+    Claimed,
+    OfferView,
+    claimed_view,
+    offer_seen_by,
+    view,
+)
 from autopack.server.context import ServerContext
 from autopack.store.remote_offers import (
-    Offer,
     ReportedUsage,
     Submission,
     claim_next_offer,
     claim_offer,
-    get_offer,
     open_offers,
     renew_lease,
     submit_offer,
 )
-from autopack.store.tokens import TokenInfo
 
 OfferIdArg = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$", description="An offer's id")]
 LeaseArg = Annotated[str, Field(min_length=1, max_length=200, description="From the claim")]
-
-
-def _seen(token: TokenInfo, offer: Offer) -> Offer:
-    if not token.sees(offer.project_id):
-        raise NotFound(f"no offer {offer.offer_id!r}")
-    return offer
 
 
 def register_builder_tools(
@@ -69,7 +66,7 @@ def register_builder_tools(
         with refusals():
             caller.may_act()
             if offer_id is not None:
-                _seen(caller.token, get_offer(database, offer_id))
+                offer_seen_by(database, caller.token, offer_id)
                 return claimed_view(*claim_offer(database, offer_id, builder))
             taken = claim_next_offer(
                 database,
@@ -85,7 +82,7 @@ def register_builder_tools(
         caller = caller_of()
         with refusals():
             caller.may_act()
-            _seen(caller.token, get_offer(database, offer_id))
+            offer_seen_by(database, caller.token, offer_id)
             return view(renew_lease(database, offer_id, lease_token))
 
     @server.tool(name="submit_patch", annotations=ACTS)
@@ -109,6 +106,6 @@ def register_builder_tools(
         caller = caller_of()
         with refusals():
             caller.may_act()
-            _seen(caller.token, get_offer(database, offer_id))
+            offer_seen_by(database, caller.token, offer_id)
             submission = Submission(patch=patch, summary=summary, usage=usage or ReportedUsage())
             return view(submit_offer(database, offer_id, lease_token, submission, check_submission))

@@ -22,6 +22,7 @@ from autopack.errors import NotFound, PatchFormatError, PolicyViolation
 from autopack.server.auth import Reader, Writer
 from autopack.server.context import context_of
 from autopack.server.problems import Problem
+from autopack.store.engine import Database
 from autopack.store.remote_offers import (
     Offer,
     OfferRefused,
@@ -98,7 +99,10 @@ def view(offer: Offer) -> OfferView:
     return OfferView.model_validate(offer.model_dump())
 
 
-def _seen(caller: TokenInfo, offer: Offer) -> Offer:
+def offer_seen_by(database: Database, caller: TokenInfo, offer_id: str) -> Offer:
+    """The offer, if the caller's token may see its project; else NotFound, as if it did not
+    exist."""
+    offer = get_offer(database, offer_id)
     if not caller.sees(offer.project_id):
         raise NotFound(f"no offer {offer.offer_id!r}")
     return offer
@@ -131,14 +135,14 @@ def list_offers(
 
 @router.get("/offers/{offer_id}", response_model=OfferView)
 def read_offer(offer_id: OfferId, request: Request, caller: Reader) -> OfferView:
-    return view(_seen(caller, get_offer(context_of(request).database, offer_id)))
+    return view(offer_seen_by(context_of(request).database, caller, offer_id))
 
 
 @router.post("/offers/{offer_id}/claim", response_model=Claimed)
 def claim(offer_id: OfferId, body: Claim, request: Request, caller: Writer) -> Claimed:
     """Take the attempt under a lease; 409 while another holder's lease is live."""
     database = context_of(request).database
-    _seen(caller, get_offer(database, offer_id))
+    offer_seen_by(database, caller, offer_id)
     try:
         offer, token = claim_offer(database, offer_id, body.builder)
     except OfferRefused as refusal:
@@ -167,7 +171,7 @@ async def claim_next(body: NextClaim, request: Request, caller: Writer) -> Claim
 def heartbeat(offer_id: OfferId, body: Lease, request: Request, caller: Writer) -> OfferView:
     """Still at work: the lease runs its full length again from now."""
     database = context_of(request).database
-    _seen(caller, get_offer(database, offer_id))
+    offer_seen_by(database, caller, offer_id)
     try:
         return view(renew_lease(database, offer_id, body.lease_token))
     except OfferRefused as refusal:
@@ -179,7 +183,7 @@ def submit(offer_id: OfferId, body: SubmitPatch, request: Request, caller: Write
     """The holder's one submission. 422 names the rule when the patch is refused (the lease
     stays, to submit a corrected one); 409 when the lease expired or the attempt was submitted."""
     database = context_of(request).database
-    _seen(caller, get_offer(database, offer_id))
+    offer_seen_by(database, caller, offer_id)
     submission = Submission(patch=body.patch, summary=body.summary, usage=body.usage)
     try:
         offer = submit_offer(database, offer_id, body.lease_token, submission, check_submission)
